@@ -1,0 +1,343 @@
+"""Settings: one frozen object from defaults < .env < environment < CLI flags."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import stat
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from dotenv import dotenv_values
+
+SOURCES = ("ce", "sample", "file")
+PLOT_LINK_MODES = ("public", "presigned")
+MAX_PRESIGN_SECONDS = 7 * 24 * 3600  # SigV4 presigned URLs cannot outlive 7 days
+
+
+class ConfigError(ValueError):
+    """A setting has a bad value; the message names the setting."""
+
+
+class Secret(str):
+    """A string that never shows its value in repr/str formatting of the settings."""
+
+    def __repr__(self) -> str:
+        return "'***'" if self else "''"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting of one run (see README "Settings")."""
+
+    database_url: str = "sqlite:///data/costs.sqlite"
+    cost_source: str = "ce"
+    input_files: tuple[Path, ...] = ()
+    cost_metric: str = "UnblendedCost"
+    exclude_record_types: tuple[str, ...] = ("Credit", "Refund")
+    group_by: str = ""  # "" | "TAG:<key>" | CE dimension such as LINKED_ACCOUNT
+    lookback_days: int = 365
+    spike_z_threshold: float = 3.5
+    spike_min_delta_usd: float = 5.0
+    min_history_days: int = 14
+    min_daily_cost_usd: float = 0.01
+    macd_fast: int = 12
+    macd_slow: int = 26
+    macd_signal: int = 18
+    trend_filter: bool = True
+    plots_destination: str = "output/site"
+    plot_base_url: str = ""
+    plot_links: str = "public"
+    plot_url_expiry_seconds: int = MAX_PRESIGN_SECONDS
+    slack_bot_token: Secret = field(default=Secret(""), repr=False)
+    slack_channel_id: str = ""
+    slack_api_url: str = "https://slack.com/api/"
+    output_dir: Path = Path("output")
+    log_file: Path | None = None
+    lock_file: Path | None = None
+    report_date: date | None = None
+    dry_run: bool = False
+    demo: bool = False
+    force: bool = False
+    verbose: int = 0
+
+    @property
+    def day(self) -> date:
+        """The report date d (default: yesterday, UTC — Cost Explorer's days are UTC dates)."""
+        return self.report_date or (datetime.now(timezone.utc).date() - timedelta(days=1))
+
+    @property
+    def log_path(self) -> Path:
+        return self.log_file or self.output_dir / "cost_reporting.log"
+
+    @property
+    def lock_path(self) -> Path:
+        return self.lock_file or self.output_dir / "cost_reporting.lock"
+
+    @property
+    def post_to_slack(self) -> bool:
+        """True when a message is really sent (token present, not a dry run)."""
+        return bool(self.slack_bot_token) and not self.dry_run
+
+    def public(self) -> dict[str, Any]:
+        """Non-secret settings for report.json and logs (DB password masked, token omitted)."""
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            if f.name in ("slack_bot_token", "verbose", "force", "report_date"):
+                continue
+            value = getattr(self, f.name)
+            if f.name == "database_url":
+                value = mask_url(value)
+            elif isinstance(value, Path):
+                value = str(value)
+            elif isinstance(value, tuple):
+                value = [str(v) for v in value]
+            out[f.name] = value
+        return out
+
+
+# env var -> (field, parser)
+def _int(name: str, lo: int = 0, hi: int | None = None):
+    def parse(raw: str) -> int:
+        try:
+            value = int(raw.strip())
+        except ValueError:
+            raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+        if value < lo or (hi is not None and value > hi):
+            bound = f"between {lo} and {hi}" if hi is not None else f">= {lo}"
+            raise ConfigError(f"{name} must be {bound}, got {value}")
+        return value
+
+    return parse
+
+
+def _float(name: str, lo: float = 0.0):
+    def parse(raw: str) -> float:
+        try:
+            value = float(raw.strip())
+        except ValueError:
+            raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+        if not value >= lo or value != value or value in (float("inf"),):
+            raise ConfigError(f"{name} must be a finite number >= {lo}, got {raw!r}")
+        return value
+
+    return parse
+
+
+def _choice(name: str, choices: tuple[str, ...]):
+    def parse(raw: str) -> str:
+        value = raw.strip().lower()
+        if value not in choices:
+            raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {raw!r}")
+        return value
+
+    return parse
+
+
+def _bool(name: str):
+    def parse(raw: str) -> bool:
+        value = raw.strip().lower()
+        if value in ("1", "on", "true", "yes"):
+            return True
+        if value in ("0", "off", "false", "no"):
+            return False
+        raise ConfigError(f"{name} must be on or off, got {raw!r}")
+
+    return parse
+
+
+def _csv(raw: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+
+def _str(raw: str) -> str:
+    return raw.strip()
+
+
+def _group_by(raw: str) -> str:
+    value = raw.strip()
+    if not value:
+        return ""
+    if value.upper().startswith("TAG:"):
+        if len(value) == 4:
+            raise ConfigError("COST_GROUP_BY TAG: needs a tag key, e.g. TAG:team")
+        return "TAG:" + value[4:]
+    value = value.upper()
+    if value in ("SERVICE", "REGION"):
+        raise ConfigError(f"COST_GROUP_BY cannot be {value} (SERVICE is always grouped; REGION is filter-only)")
+    if not value.replace("_", "").isalpha():
+        raise ConfigError(f"COST_GROUP_BY must be TAG:<key> or a Cost Explorer dimension, got {raw!r}")
+    return value
+
+
+def _url(name: str):
+    def parse(raw: str) -> str:
+        value = raw.strip()
+        if value and not value.startswith(("http://", "https://")):
+            raise ConfigError(f"{name} must start with http:// or https://, got {raw!r}")
+        return value
+
+    return parse
+
+
+def _database_url(raw: str) -> str:
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    value = raw.strip()
+    try:
+        url = make_url(value)
+    except ArgumentError:
+        raise ConfigError(f"DATABASE_URL is not a valid SQLAlchemy URL: {mask_url(value)!r}") from None
+    if url.get_backend_name() not in ("sqlite", "mysql", "mariadb"):
+        raise ConfigError(f"DATABASE_URL must be a sqlite:// or mysql+pymysql:// URL, got {url.drivername}://…")
+    return value
+
+
+def _destination(raw: str) -> str:
+    value = raw.strip()
+    if value.startswith("s3://") and len(value.rstrip("/")) <= len("s3://"):
+        raise ConfigError("PLOTS_DESTINATION s3:// needs a bucket name, e.g. s3://my-bucket/costs")
+    return value or "output/site"
+
+
+ENV: dict[str, tuple[str, Any]] = {
+    "DATABASE_URL": ("database_url", _database_url),
+    "COST_SOURCE": ("cost_source", _choice("COST_SOURCE", SOURCES)),
+    "COST_METRIC": ("cost_metric", _str),
+    "COST_EXCLUDE_RECORD_TYPES": ("exclude_record_types", _csv),
+    "COST_GROUP_BY": ("group_by", _group_by),
+    "LOOKBACK_DAYS": ("lookback_days", _int("LOOKBACK_DAYS", 30, 3650)),
+    "SPIKE_Z_THRESHOLD": ("spike_z_threshold", _float("SPIKE_Z_THRESHOLD", 0.0)),
+    "SPIKE_MIN_DELTA_USD": ("spike_min_delta_usd", _float("SPIKE_MIN_DELTA_USD", 0.0)),
+    "MIN_HISTORY_DAYS": ("min_history_days", _int("MIN_HISTORY_DAYS", 2)),
+    "MIN_DAILY_COST_USD": ("min_daily_cost_usd", _float("MIN_DAILY_COST_USD", 0.0)),
+    "MACD_FAST": ("macd_fast", _int("MACD_FAST", 1)),
+    "MACD_SLOW": ("macd_slow", _int("MACD_SLOW", 1)),
+    "MACD_SIGNAL": ("macd_signal", _int("MACD_SIGNAL", 1)),
+    "TREND_FILTER": ("trend_filter", _bool("TREND_FILTER")),
+    "PLOTS_DESTINATION": ("plots_destination", _destination),
+    "PLOT_BASE_URL": ("plot_base_url", _url("PLOT_BASE_URL")),
+    "PLOT_LINKS": ("plot_links", _choice("PLOT_LINKS", PLOT_LINK_MODES)),
+    "PLOT_URL_EXPIRY_SECONDS": ("plot_url_expiry_seconds", _int("PLOT_URL_EXPIRY_SECONDS", 60, MAX_PRESIGN_SECONDS)),
+    "SLACK_BOT_TOKEN": ("slack_bot_token", lambda raw: Secret(raw.strip())),
+    "SLACK_CHANNEL_ID": ("slack_channel_id", _str),
+    "SLACK_API_URL": ("slack_api_url", _url("SLACK_API_URL")),
+    "OUTPUT_DIR": ("output_dir", lambda raw: Path(raw.strip() or "output")),
+    "LOG_FILE": ("log_file", lambda raw: Path(raw.strip()) if raw.strip() else None),
+    "LOCK_FILE": ("lock_file", lambda raw: Path(raw.strip()) if raw.strip() else None),
+}
+
+
+def parse_date(raw: str) -> date:
+    """Parse YYYY-MM-DD (argparse type)."""
+    try:
+        return date.fromisoformat(raw.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--date must be YYYY-MM-DD, got {raw!r}") from None
+
+
+def mask_url(url: str) -> str:
+    """The URL with any password replaced by ***."""
+    try:
+        from sqlalchemy.engine import make_url
+
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "<unparseable url>"
+
+
+def add_common_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags every stage script shares (DESIGN.md "CLI")."""
+    parser.add_argument("--date", type=parse_date, metavar="YYYY-MM-DD",
+                        help="report date d (default: yesterday, UTC)")
+    parser.add_argument("--source", choices=SOURCES, help="cost source (env COST_SOURCE, default ce)")
+    parser.add_argument("--input", nargs="+", type=Path, metavar="FILE",
+                        help="saved GetCostAndUsage JSON response(s) for --source file")
+    parser.add_argument("--db-url", metavar="URL", help="SQLAlchemy database URL (env DATABASE_URL)")
+    parser.add_argument("--output-dir", type=Path, metavar="DIR", help="where report.json etc. go (env OUTPUT_DIR)")
+    parser.add_argument("--env-file", type=Path, metavar="FILE", help="settings file (default ./.env if present)")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="no Slack post, no S3 upload; write previews under OUTPUT_DIR")
+    parser.add_argument("--demo", action="store_true",
+                        help="built-in sample data, dry run, own database under OUTPUT_DIR/demo/")
+    parser.add_argument("--force", action="store_true", help="post again for a date already posted")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more detail in the log (-vv: debug)")
+
+
+def load_settings(args: argparse.Namespace | None = None, environ: Mapping[str, str] | None = None,
+                  env_file: Path | None = None) -> Settings:
+    """Build the settings: defaults < .env < environment < CLI flags; raise ConfigError naming a bad one."""
+    environ = os.environ if environ is None else environ
+    args = args or argparse.Namespace()
+    env_file = getattr(args, "env_file", None) or env_file
+    explicit_env_file = env_file is not None
+    env_file = env_file or Path(".env")
+    values: dict[str, str] = {}
+    if env_file.is_file():
+        _warn_if_world_readable(env_file)
+        values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+    elif explicit_env_file:
+        raise ConfigError(f"--env-file {env_file}: no such file")
+    values.update({k: v for k, v in environ.items() if k in ENV})
+
+    kwargs: dict[str, Any] = {}
+    for name, raw in values.items():
+        if name in ENV:
+            attr, parse = ENV[name]
+            kwargs[attr] = parse(raw)
+
+    flag_map = {"date": "report_date", "source": "cost_source", "db_url": "database_url",
+                "output_dir": "output_dir", "dry_run": "dry_run", "demo": "demo", "force": "force",
+                "verbose": "verbose"}
+    for flag, attr in flag_map.items():
+        value = getattr(args, flag, None)
+        if value not in (None, False):
+            kwargs[attr] = _database_url(value) if attr == "database_url" else value
+    inputs = getattr(args, "input", None)
+    if inputs:
+        kwargs["input_files"] = tuple(inputs)
+        if getattr(args, "source", None) is None:
+            kwargs["cost_source"] = "file"
+
+    if kwargs.get("demo"):
+        out = Path(kwargs.get("output_dir", Settings.output_dir))
+        kwargs.update(cost_source="sample", dry_run=True)
+        if getattr(args, "db_url", None) is None:
+            kwargs["database_url"] = f"sqlite:///{out / 'demo' / 'costs.sqlite'}"
+        if "plots_destination" not in kwargs or kwargs["plots_destination"].startswith("s3://"):
+            kwargs["plots_destination"] = str(out / "site")
+    settings = Settings(**kwargs)
+    validate(settings)
+    return settings
+
+
+def validate(s: Settings) -> None:
+    """Cross-field checks; raise ConfigError naming the setting."""
+    if s.cost_source == "file" and not s.input_files:
+        raise ConfigError("COST_SOURCE=file needs --input FILE…")
+    for path in s.input_files:
+        if not path.is_file():
+            raise ConfigError(f"--input {path}: no such file")
+    if s.macd_fast >= s.macd_slow:
+        raise ConfigError(f"MACD_FAST ({s.macd_fast}) must be smaller than MACD_SLOW ({s.macd_slow})")
+    if s.plot_links == "presigned" and not s.plots_destination.startswith("s3://"):
+        raise ConfigError("PLOT_LINKS=presigned needs PLOTS_DESTINATION=s3://bucket/prefix")
+    if s.post_to_slack and not s.slack_channel_id:
+        raise ConfigError("SLACK_CHANNEL_ID is required when SLACK_BOT_TOKEN is set")
+    if s.report_date is not None and s.report_date > datetime.now(timezone.utc).date():
+        raise ConfigError(f"--date {s.report_date} is in the future")
+
+
+def _warn_if_world_readable(path: Path) -> None:
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return
+    if mode & (stat.S_IRGRP | stat.S_IROTH):
+        warnings.warn(f"{path} is readable by other users; it may hold secrets: chmod 600 {path}",
+                      stacklevel=3)

@@ -1,0 +1,269 @@
+"""Storage: engine seam, tables, batched dialect upserts and queries (SQLAlchemy Core)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from decimal import Decimal
+from pathlib import Path
+
+import pandas as pd
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Engine,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Table,
+    Text,
+    create_engine,
+    func,
+    select,
+)
+from sqlalchemy.engine import Connection, make_url
+
+from .config import mask_url
+
+SERVICE_MAX = 255  # longest service / breakdown name stored (MySQL VARCHAR limit for a utf8mb4 key part)
+UPSERT_BATCH = 1000
+
+metadata = MetaData()
+
+daily_cost = Table(
+    "daily_cost",
+    metadata,
+    Column("usage_date", Date, primary_key=True),
+    Column("service", String(SERVICE_MAX), primary_key=True),
+    Column("breakdown", String(SERVICE_MAX), primary_key=True, default=""),
+    # CE reports up to 10 decimals; 28 digits keeps sums of large accounts exact.
+    Column("amount", Numeric(28, 10, asdecimal=True), nullable=False),
+    Column("unit", String(16), nullable=False),
+    Column("estimated", Boolean, nullable=False),
+    Column("fetched_at", DateTime, nullable=False),
+    mysql_charset="utf8mb4",
+    mysql_collate="utf8mb4_bin",  # service names compare exactly (case, accents) as CE gives them
+)
+
+slack_post = Table(
+    "slack_post",
+    metadata,
+    Column("report_date", Date, primary_key=True),
+    Column("channel", String(64), primary_key=True),
+    Column("attempt", Integer, primary_key=True),  # 1, then +1 for each --force
+    Column("part", Integer, primary_key=True),  # 0 = the top message, 1.. = thread replies
+    Column("parts", Integer, nullable=False),  # how many messages this attempt has in all
+    Column("ts", String(32), nullable=False),
+    Column("thread_ts", String(32)),
+    Column("posted_at", DateTime, nullable=False),
+    mysql_charset="utf8mb4",
+)
+
+run = Table(
+    "run",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("started_at", DateTime, nullable=False),
+    Column("finished_at", DateTime),
+    Column("report_date", Date, nullable=False),
+    Column("status", String(16), nullable=False),  # running | ok | failed
+    Column("ce_requests", Integer, nullable=False, default=0),
+    Column("rows_upserted", Integer, nullable=False, default=0),
+    Column("alerts", Integer, nullable=False, default=0),
+    Column("message_ts", String(32)),
+    Column("error", Text),
+    mysql_charset="utf8mb4",
+)
+
+
+class DatabaseError(RuntimeError):
+    """The database cannot be reached or used; the message is safe to print (no password)."""
+
+
+@dataclass(frozen=True)
+class CostRow:
+    """One stored daily cost (amount exact as Cost Explorer gave it)."""
+
+    usage_date: date
+    service: str
+    breakdown: str
+    amount: Decimal
+    unit: str
+    estimated: bool
+
+
+def utcnow() -> datetime:
+    """Now in UTC, naive (DATETIME columns hold UTC)."""
+    return datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
+
+
+def make_engine(url: str, *, connect_timeout: int = 10) -> Engine:
+    """Create the engine for DATABASE_URL (SQLite folder created; MySQL fails fast when unreachable)."""
+    parsed = make_url(url)
+    kwargs: dict = {"future": True}
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        kwargs["connect_args"] = {"timeout": 30}
+    elif backend in ("mysql", "mariadb"):
+        kwargs["pool_pre_ping"] = True
+        kwargs["connect_args"] = {"connect_timeout": connect_timeout, "charset": "utf8mb4"}
+    return create_engine(parsed, **kwargs)
+
+
+def init_db(engine: Engine) -> None:
+    """Create the tables that do not exist yet; raise DatabaseError with a safe message when unreachable."""
+    try:
+        metadata.create_all(engine)
+    except Exception as exc:  # OperationalError and driver errors: strip the URL/password
+        raise DatabaseError(f"cannot use database {mask_url(str(engine.url))}: {_reason(exc)}") from None
+
+
+def _reason(exc: Exception) -> str:
+    orig = getattr(exc, "orig", None) or exc
+    text = str(orig).splitlines()[0] if str(orig) else type(orig).__name__
+    return text[:300]
+
+
+def _upsert_statement(conn: Connection, table: Table, keys: Sequence[str]):
+    dialect = conn.dialect.name
+    if dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+
+        stmt = insert(table)
+        updates = {c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keys}
+        return stmt.on_conflict_do_update(index_elements=list(keys), set_=updates)
+    if dialect in ("mysql", "mariadb"):
+        from sqlalchemy.dialects.mysql import insert
+
+        stmt = insert(table)
+        updates = {c.name: stmt.inserted[c.name] for c in table.columns if c.name not in keys}
+        return stmt.on_duplicate_key_update(**updates)
+    raise DatabaseError(f"unsupported database dialect {dialect}")
+
+
+def upsert_costs(engine: Engine, rows: Iterable[CostRow], *, fetched_at: datetime | None = None,
+                 batch: int = UPSERT_BATCH) -> int:
+    """Insert or replace daily costs in batches inside one transaction; return the number of rows."""
+    fetched_at = fetched_at or utcnow()
+    records = [
+        {"usage_date": r.usage_date, "service": r.service, "breakdown": r.breakdown, "amount": r.amount,
+         "unit": r.unit, "estimated": r.estimated, "fetched_at": fetched_at}
+        for r in rows
+    ]
+    if not records:
+        return 0
+    with engine.begin() as conn:  # one transaction: a failure leaves the previous data as it was
+        stmt = _upsert_statement(conn, daily_cost, ("usage_date", "service", "breakdown"))
+        for start in range(0, len(records), batch):
+            conn.execute(stmt, records[start:start + batch])
+    return len(records)
+
+
+def stored_days(engine: Engine, start: date, end: date) -> tuple[set[date], set[date]]:
+    """Days in [start, end] that have rows, and those of them with any Estimated row."""
+    with engine.connect() as conn:
+        result = conn.execute(
+            select(daily_cost.c.usage_date, func.max(daily_cost.c.estimated))
+            .where(daily_cost.c.usage_date.between(start, end))
+            .group_by(daily_cost.c.usage_date)
+        ).all()
+    present = {_as_date(d) for d, _ in result}
+    estimated = {_as_date(d) for d, est in result if est}
+    return present, estimated
+
+
+def load_costs(engine: Engine, start: date, end: date) -> pd.DataFrame:
+    """Rows with usage_date in [start, end]: usage_date (datetime64), service, breakdown, amount (float), estimated."""
+    query = (
+        select(daily_cost.c.usage_date, daily_cost.c.service, daily_cost.c.breakdown, daily_cost.c.amount,
+               daily_cost.c.estimated)
+        .where(daily_cost.c.usage_date.between(start, end))
+        .order_by(daily_cost.c.usage_date, daily_cost.c.service, daily_cost.c.breakdown)
+    )
+    with engine.connect() as conn:
+        rows = conn.execute(query).all()
+    frame = pd.DataFrame(rows, columns=["usage_date", "service", "breakdown", "amount", "estimated"])
+    frame["usage_date"] = pd.to_datetime(frame["usage_date"])
+    frame["amount"] = frame["amount"].astype("float64")
+    frame["estimated"] = frame["estimated"].astype(bool)
+    frame["service"] = frame["service"].astype(str)
+    frame["breakdown"] = frame["breakdown"].astype(str)
+    return frame
+
+
+def daily_sums(engine: Engine, start: date, end: date) -> dict[date, Decimal]:
+    """Exact total per day over all services and breakdowns (for checks to the cent)."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(daily_cost.c.usage_date, func.sum(daily_cost.c.amount))
+            .where(daily_cost.c.usage_date.between(start, end))
+            .group_by(daily_cost.c.usage_date)
+        ).all()
+    return {_as_date(d): Decimal(str(total)) for d, total in rows}
+
+
+def _as_date(value) -> date:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, str):
+        return date.fromisoformat(value[:10])
+    return value
+
+
+# --- run records -------------------------------------------------------------------------------
+
+def start_run(engine: Engine, report_date: date) -> int:
+    """Insert a run record with status 'running'; return its id."""
+    with engine.begin() as conn:
+        result = conn.execute(run.insert().values(started_at=utcnow(), report_date=report_date,
+                                                  status="running", ce_requests=0, rows_upserted=0, alerts=0))
+        return int(result.inserted_primary_key[0])
+
+
+def finish_run(engine: Engine, run_id: int, *, status: str, ce_requests: int = 0, rows_upserted: int = 0,
+               alerts: int = 0, message_ts: str | None = None, error: str | None = None) -> None:
+    """Close a run record."""
+    with engine.begin() as conn:
+        conn.execute(run.update().where(run.c.id == run_id).values(
+            finished_at=utcnow(), status=status, ce_requests=ce_requests, rows_upserted=rows_upserted,
+            alerts=alerts, message_ts=message_ts, error=(error or None) and error[:2000]))
+
+
+# --- slack posts -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class PostRecord:
+    """One Slack message recorded as posted."""
+
+    report_date: date
+    channel: str
+    attempt: int
+    part: int
+    parts: int
+    ts: str
+    thread_ts: str | None
+
+
+def slack_posts(engine: Engine, report_date: date, channel: str) -> list[PostRecord]:
+    """Recorded posts for (date, channel), ordered by attempt then part."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(slack_post).where(slack_post.c.report_date == report_date, slack_post.c.channel == channel)
+            .order_by(slack_post.c.attempt, slack_post.c.part)
+        ).all()
+    return [PostRecord(_as_date(r.report_date), r.channel, r.attempt, r.part, r.parts, r.ts, r.thread_ts)
+            for r in rows]
+
+
+def record_slack_post(engine: Engine, post: PostRecord) -> None:
+    """Record one posted message (committed at once, so a crash after it never re-posts it)."""
+    with engine.begin() as conn:
+        conn.execute(slack_post.insert().values(
+            report_date=post.report_date, channel=post.channel, attempt=post.attempt, part=post.part,
+            parts=post.parts, ts=post.ts, thread_ts=post.thread_ts, posted_at=utcnow()))

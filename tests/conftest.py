@@ -1,0 +1,122 @@
+"""Shared fixtures: fake AWS credentials, moto server, databases, Chromium."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+
+@pytest.fixture(autouse=True)
+def fake_aws(monkeypatch, tmp_path):
+    """Never reach real AWS: fake credentials, fixed region, no shared config files."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    for name in ("DATABASE_URL", "COST_SOURCE", "SLACK_BOT_TOKEN", "SLACK_CHANNEL_ID", "SLACK_API_URL",
+                 "PLOTS_DESTINATION", "PLOT_BASE_URL", "PLOT_LINKS", "OUTPUT_DIR", "LOG_FILE", "LOCK_FILE",
+                 "COST_GROUP_BY"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(scope="session")
+def moto_server():
+    """A real moto server on 127.0.0.1 (random port); yields its base URL."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def moto_reset(moto_server):
+    """moto_server with its state reset before the test."""
+    import urllib.request
+
+    urllib.request.urlopen(urllib.request.Request(f"{moto_server}/moto-api/reset", method="POST"), timeout=10)
+    return moto_server
+
+
+@pytest.fixture
+def sqlite_url(tmp_path) -> str:
+    return f"sqlite:///{tmp_path / 'costs.sqlite'}"
+
+
+def _mysql_url() -> str | None:
+    return os.environ.get("TEST_DATABASE_URL") or None
+
+
+@pytest.fixture
+def mysql_url():
+    """TEST_DATABASE_URL with the project tables dropped first; skip where it is unset."""
+    url = _mysql_url()
+    if not url:
+        pytest.skip("TEST_DATABASE_URL is not set (CI sets it to MariaDB)")
+    from _util import db
+
+    engine = db.make_engine(url)
+    db.metadata.drop_all(engine)  # an unreachable server fails the test here, it does not skip
+    engine.dispose()
+    yield url
+    engine = db.make_engine(url)
+    db.metadata.drop_all(engine)
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("mysql", marks=pytest.mark.mysql)])
+def db_url(request, tmp_path):
+    """Each database backend: SQLite file, and MariaDB when TEST_DATABASE_URL is set."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'costs.sqlite'}"
+    return request.getfixturevalue("mysql_url")
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """Path of a headless-capable Chromium; skip where absent (CI installs it)."""
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        path = shutil.which(name)
+        if path:
+            return path
+    pytest.skip("Chromium is not installed (apt-get install -y chromium)")
+
+
+def chromium_screenshot(chromium: str, url: str, out_png: Path, tmp_path: Path, size=(1280, 2000)) -> None:
+    """Render url headless into out_png."""
+    import subprocess
+
+    subprocess.run(
+        [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         f"--user-data-dir={tmp_path / 'chromium-profile'}", f"--window-size={size[0]},{size[1]}",
+         f"--screenshot={out_png}", url],
+        check=True, capture_output=True, timeout=60,
+    )
+
+
+def chromium_dom(chromium: str, url: str, tmp_path: Path) -> str:
+    """The DOM of url after load, as Chromium serialises it (--dump-dom)."""
+    import subprocess
+
+    done = subprocess.run(
+        [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         f"--user-data-dir={tmp_path / 'chromium-dom'}", "--dump-dom", url],
+        check=True, capture_output=True, timeout=60, text=True,
+    )
+    return done.stdout
