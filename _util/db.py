@@ -49,6 +49,16 @@ daily_cost = Table(
     mysql_collate="utf8mb4_bin",  # service names compare exactly (case, accents) as CE gives them
 )
 
+# Every day Cost Explorer has answered for, with its Estimated flag: a day with no cost at all has no
+# daily_cost rows, and without this record it would look "missing" and be fetched again every run.
+cost_day = Table(
+    "cost_day",
+    metadata,
+    Column("usage_date", Date, primary_key=True),
+    Column("estimated", Boolean, nullable=False),
+    Column("fetched_at", DateTime, nullable=False),
+)
+
 slack_post = Table(
     "slack_post",
     metadata,
@@ -147,35 +157,42 @@ def _upsert_statement(conn: Connection, table: Table, keys: Sequence[str]):
     raise DatabaseError(f"unsupported database dialect {dialect}")
 
 
-def upsert_costs(engine: Engine, rows: Iterable[CostRow], *, fetched_at: datetime | None = None,
-                 batch: int = UPSERT_BATCH) -> int:
-    """Insert or replace daily costs in batches inside one transaction; return the number of rows."""
+def store_costs(engine: Engine, rows: Iterable[CostRow], days: dict[date, bool], *,
+                fetched_at: datetime | None = None, batch: int = UPSERT_BATCH) -> int:
+    """Upsert the rows of the fetched days in batches, in one transaction; return the number of rows.
+
+    `days` maps every day the source answered for to its Estimated flag; rows stored earlier for those days
+    that the source no longer lists (a revised Estimated day) are removed, so each day matches its source.
+    """
     fetched_at = fetched_at or utcnow()
     records = [
         {"usage_date": r.usage_date, "service": r.service, "breakdown": r.breakdown, "amount": r.amount,
          "unit": r.unit, "estimated": r.estimated, "fetched_at": fetched_at}
         for r in rows
     ]
-    if not records:
-        return 0
+    day_records = [{"usage_date": d, "estimated": est, "fetched_at": fetched_at} for d, est in sorted(days.items())]
     with engine.begin() as conn:  # one transaction: a failure leaves the previous data as it was
-        stmt = _upsert_statement(conn, daily_cost, ("usage_date", "service", "breakdown"))
-        for start in range(0, len(records), batch):
-            conn.execute(stmt, records[start:start + batch])
+        if records:
+            stmt = _upsert_statement(conn, daily_cost, ("usage_date", "service", "breakdown"))
+            for start in range(0, len(records), batch):
+                conn.execute(stmt, records[start:start + batch])
+        if day_records:
+            conn.execute(_upsert_statement(conn, cost_day, ("usage_date",)), day_records)
+            ordered = sorted(days)
+            for start in range(0, len(ordered), batch):
+                conn.execute(daily_cost.delete().where(
+                    daily_cost.c.usage_date.in_(ordered[start:start + batch]),
+                    daily_cost.c.fetched_at != fetched_at))
     return len(records)
 
 
-def stored_days(engine: Engine, start: date, end: date) -> tuple[set[date], set[date]]:
-    """Days in [start, end] that have rows, and those of them with any Estimated row."""
+def known_days(engine: Engine, start: date, end: date) -> dict[date, bool]:
+    """Days in [start, end] already fetched, mapped to whether they were still Estimated."""
     with engine.connect() as conn:
         result = conn.execute(
-            select(daily_cost.c.usage_date, func.max(daily_cost.c.estimated))
-            .where(daily_cost.c.usage_date.between(start, end))
-            .group_by(daily_cost.c.usage_date)
+            select(cost_day.c.usage_date, cost_day.c.estimated).where(cost_day.c.usage_date.between(start, end))
         ).all()
-    present = {_as_date(d) for d, _ in result}
-    estimated = {_as_date(d) for d, est in result if est}
-    return present, estimated
+    return {_as_date(d): bool(est) for d, est in result}
 
 
 def load_costs(engine: Engine, start: date, end: date) -> pd.DataFrame:

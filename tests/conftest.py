@@ -65,6 +65,8 @@ def _mysql_url() -> str | None:
 def mysql_url():
     """TEST_DATABASE_URL with the project tables dropped first; skip where it is unset."""
     url = _mysql_url()
+    if not url and os.environ.get("CI_REQUIRE_MYSQL"):
+        pytest.fail("CI_REQUIRE_MYSQL is set but TEST_DATABASE_URL is not")
     if not url:
         pytest.skip("TEST_DATABASE_URL is not set (CI sets it to MariaDB)")
     from _util import db

@@ -1,0 +1,80 @@
+"""What every stage script shares: the parser, settings, logging, and turning failures into exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable
+
+from .config import ConfigError, Settings, add_common_arguments, load_settings
+from .logs import redact, setup_logging
+from .runlock import EXIT_LOCKED, LockBusy
+
+log = logging.getLogger("aws_cost_tracking")
+
+COMMON_EPILOG = """\
+settings come from defaults < .env (--env-file) < environment < flags; see README "Settings".
+exit status: 0 ok, 1 runtime error (one "error: ..." line on stderr), 2 usage error,
+             75 another run holds the lock (runCostReporting.py)."""
+
+
+def build_parser(prog: str, description: str, examples: str) -> argparse.ArgumentParser:
+    """An argparse parser with the common flags and an examples epilog."""
+    parser = argparse.ArgumentParser(
+        prog=prog, description=description, formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=f"examples:\n{examples}\n\n{COMMON_EPILOG}")
+    add_common_arguments(parser)
+    return parser
+
+
+def run_main(parser: argparse.ArgumentParser, argv: list[str] | None,
+             body: Callable[[Settings, argparse.Namespace], int]) -> int:
+    """Parse, load settings, set up logging, run body; map every failure to one error line and an exit code."""
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse: --help (0) or a usage error (2)
+        return int(exc.code or 0)
+    secrets: list[str] = []
+    try:
+        logging.captureWarnings(True)
+        settings = load_settings(args)
+        secrets = [settings.slack_bot_token, _db_password(settings.database_url)]
+        setup_logging(settings.verbose, settings.log_path, secrets)
+        return body(settings, args)
+    except LockBusy as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_LOCKED
+    except (ConfigError, argparse.ArgumentTypeError) as exc:
+        print(f"error: {redact(str(exc), secrets)}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # every runtime failure ends as one line; the traceback goes to the log file
+        log.debug("failure", exc_info=True)
+        print(f"error: {describe(exc, secrets)}", file=sys.stderr)
+        return 1
+
+
+def describe(exc: BaseException, secrets: list[str] | tuple[str, ...] = ()) -> str:
+    """One line naming the failure, with secrets redacted."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    if isinstance(exc, SQLAlchemyError):
+        orig = getattr(exc, "orig", None) or exc
+        text = f"database: {str(orig).splitlines()[0] if str(orig) else type(orig).__name__}"
+    elif type(exc).__module__.startswith("_util") or isinstance(exc, (ValueError, OSError)):
+        text = str(exc) or type(exc).__name__
+    else:
+        text = f"{type(exc).__name__}: {exc}"
+    return redact(" ".join(text.split()), secrets)[:500]
+
+
+def _db_password(url: str) -> str:
+    try:
+        from sqlalchemy.engine import make_url
+
+        return make_url(url).password or ""
+    except Exception:
+        return ""

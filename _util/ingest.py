@@ -1,0 +1,87 @@
+"""Stage 1: fetch daily costs from the configured source and store them (one CE query per run)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+
+from sqlalchemy import Engine
+
+from . import db
+from .config import Settings
+from .costexplorer import (
+    CE_REQUEST_USD,
+    CostQuery,
+    ParsedCosts,
+    fetch,
+    load_files,
+    make_ce_client,
+    plan_window,
+)
+from .sample_data import SampleCostExplorer
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """What one fetch did: the range asked for, CE requests made (USD 0.01 each) and rows stored."""
+
+    source: str
+    start: date | None
+    end: date | None
+    requests: int
+    rows: int
+    days: int
+    estimated_days: int
+
+    @property
+    def cost_usd(self) -> Decimal:
+        return CE_REQUEST_USD * self.requests if self.source == "ce" else Decimal(0)
+
+
+def make_cost_client(settings: Settings, today: date):
+    """The GetCostAndUsage client for the source: real Cost Explorer, or the built-in sample."""
+    if settings.cost_source == "sample":
+        return SampleCostExplorer(anchor=settings.day, today=today)
+    return make_ce_client()
+
+
+def ingest(settings: Settings, engine: Engine, *, client=None, today: date | None = None) -> IngestResult:
+    """Fetch what the database lacks (or still holds as Estimated) up to d and upsert it in one transaction."""
+    today = today or datetime.now(timezone.utc).date()
+    d = settings.day
+    if settings.cost_source == "file":
+        parsed = load_files(settings.input_files, settings.cost_metric)
+        requests, start, end = 0, min(parsed.days, default=None), max(parsed.days, default=None)
+        log.info("read %d file(s): %d rows over %d days", len(settings.input_files), len(parsed.rows),
+                 len(parsed.days))
+    else:
+        known = db.known_days(engine, d - timedelta(days=settings.lookback_days), d)
+        window = plan_window(d, settings.lookback_days, today, known)
+        if window is None:
+            log.info("all days up to %s are stored and final: no Cost Explorer request needed", d)
+            return IngestResult(settings.cost_source, None, None, 0, 0, 0, 0)
+        start, end = window
+        if not known:
+            log.info("first run: backfilling %s..%s (%d days)", start, end, (end - start).days + 1)
+        query = CostQuery(start, end, settings.cost_metric, settings.group_by, settings.exclude_record_types)
+        client = client or make_cost_client(settings, today)
+        parsed, requests = fetch(client, query)
+        label = "Cost Explorer" if settings.cost_source == "ce" else "sample Cost Explorer"
+        log.info("%s: %d request(s) (USD %.2f) for %s..%s", label, requests,
+                 CE_REQUEST_USD * requests if settings.cost_source == "ce" else 0, start, end)
+    _check_window(parsed, settings)
+    rows = db.store_costs(engine, parsed.sorted_rows(), parsed.days)
+    estimated = sum(parsed.days.values())
+    log.info("stored %d rows for %d days (%d Estimated)%s", rows, len(parsed.days), estimated,
+             f"; {parsed.duplicates} repeated keys, last kept" if parsed.duplicates else "")
+    return IngestResult(settings.cost_source, start, end, requests, rows, len(parsed.days), estimated)
+
+
+def _check_window(parsed: ParsedCosts, settings: Settings) -> None:
+    if parsed.unit not in (None, "USD"):
+        log.warning("costs are in %s, not USD: thresholds in USD settings apply to %s amounts",
+                    parsed.unit, parsed.unit)

@@ -1,0 +1,41 @@
+"""One run at a time: an flock on LOCK_FILE (released by the kernel when a run dies, so never stale)."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from pathlib import Path
+
+EXIT_LOCKED = 75  # EX_TEMPFAIL: another run holds the lock; cron may simply try again later
+
+
+class LockBusy(RuntimeError):
+    """Another run holds the lock."""
+
+
+class RunLock:
+    """Context manager holding an exclusive, non-blocking flock on path."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self._fd: int | None = None
+
+    def __enter__(self) -> RunLock:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            raise LockBusy(f"another run is in progress (pid {holder}, lock {self.path}); not starting") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        self._fd = fd
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None

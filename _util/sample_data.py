@@ -1,0 +1,180 @@
+"""Built-in sample data: a deterministic stand-in for Cost Explorer that answers GetCostAndUsage in its own shape.
+
+The demo and the tests run the real path (request, NextPageToken paging, parser, upsert) against it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date, timedelta
+from typing import Any
+
+import numpy as np
+
+# (service, typical USD/day, weekly swing, yearly growth) — real Cost Explorer service names.
+SERVICES: tuple[tuple[str, float, float, float], ...] = (
+    ("Amazon Elastic Compute Cloud - Compute", 412.0, 0.10, 0.25),
+    ("EC2 - Other", 96.0, 0.08, 0.20),
+    ("Amazon Relational Database Service", 188.0, 0.02, 0.15),
+    ("Amazon Simple Storage Service", 74.0, 0.03, 0.35),
+    ("Amazon Elastic Load Balancing", 31.0, 0.05, 0.10),
+    ("Amazon CloudFront", 22.0, 0.20, 0.30),
+    ("AWS Lambda", 14.5, 0.25, 0.60),
+    ("Amazon DynamoDB", 27.0, 0.12, 0.20),
+    ("Amazon Elastic Container Service for Kubernetes", 58.0, 0.00, 0.00),
+    ("Amazon Elastic Container Service", 19.0, 0.10, 0.10),
+    ("Amazon ElastiCache", 41.0, 0.00, 0.05),
+    ("Amazon OpenSearch Service", 36.0, 0.01, 0.10),
+    ("Amazon Redshift", 64.0, 0.04, 0.00),
+    ("Amazon Virtual Private Cloud", 12.0, 0.05, 0.10),
+    ("AmazonCloudWatch", 17.0, 0.06, 0.30),
+    ("AWS Key Management Service", 2.4, 0.02, 0.05),
+    ("AWS Secrets Manager", 1.6, 0.00, 0.10),
+    ("Amazon Route 53", 3.1, 0.02, 0.02),
+    ("Amazon Simple Queue Service", 4.2, 0.30, 0.40),
+    ("Amazon Simple Notification Service", 1.1, 0.30, 0.10),
+    ("Amazon Kinesis", 9.5, 0.10, 0.20),
+    ("AWS Glue", 11.0, 0.45, 0.50),
+    ("Amazon Athena", 6.0, 0.50, 0.40),
+    ("Amazon EC2 Container Registry (ECR)", 2.2, 0.03, 0.30),
+    ("AWS Backup", 5.5, 0.01, 0.30),
+    ("Amazon GuardDuty", 3.8, 0.05, 0.10),
+    ("AWS Config", 2.9, 0.05, 0.05),
+    ("AWS CloudTrail", 1.4, 0.05, 0.05),
+    ("Amazon API Gateway", 7.7, 0.25, 0.30),
+    ("Amazon SageMaker", 23.0, 0.40, 0.80),
+    ("AWS Step Functions", 0.9, 0.30, 0.20),
+    ("Tax", 0.0, 0.0, 0.0),  # appears only on the 1st of a month, as in real bills
+)
+
+LINKED_ACCOUNTS = ("111111111111", "222222222222", "333333333333")
+# Events relative to the report date d: (service, days before d, kind)
+EVENTS = (
+    ("AWS Lambda", 0, "spike"),
+    ("Amazon CloudFront", 0, "spike"),
+    ("Amazon Simple Storage Service", 9, "spike"),
+    ("Amazon Relational Database Service", 0, "drop"),
+    ("Amazon SageMaker", 6, "turn_up"),
+    ("Amazon Kinesis", 6, "turn_down"),
+)
+
+
+def _seed(*parts: object) -> int:
+    digest = hashlib.sha256("|".join(map(str, parts)).encode()).digest()
+    return int.from_bytes(digest[:8], "little")
+
+
+def _normal(seed: int, ordinal: np.ndarray) -> np.ndarray:
+    """Standard normal deviates that depend only on (seed, day): splitmix64 hashing, then Box-Muller."""
+    with np.errstate(over="ignore"):
+        x = (ordinal.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)) ^ np.uint64(seed)
+        words = []
+        for _ in range(2):
+            x = x + np.uint64(0x9E3779B97F4A7C15)
+            z = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+            z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+            z = z ^ (z >> np.uint64(31))
+            words.append(((z >> np.uint64(11)).astype(np.float64) + 0.5) / float(1 << 53))
+    return np.sqrt(-2.0 * np.log(words[0])) * np.cos(2.0 * np.pi * words[1])
+
+
+def daily_costs(start: date, end: date, anchor: date, services=SERVICES) -> dict[str, np.ndarray]:
+    """USD/day per service for [start, end]: weekly seasonality, growth, noise, events near anchor."""
+    days = (end - start).days + 1
+    ordinal = np.arange(start.toordinal(), start.toordinal() + days)
+    weekday = (ordinal + 6) % 7  # Monday = 0, as date.weekday()
+    weekend = weekday >= 5
+    out: dict[str, np.ndarray] = {}
+    for name, level, swing, growth in services:
+        if name == "Tax":
+            first = np.array([date.fromordinal(int(o)).day == 1 for o in ordinal])
+            out[name] = np.where(first, 38.0, 0.0)
+            continue
+        years = (ordinal - anchor.toordinal()) / 365.0
+        base = level * (1 + growth) ** years * np.where(weekend, 1 - swing, 1 + swing * 0.4)
+        # Noise is a function of (service, day) only, so a day's value never depends on the range asked for.
+        noise = 0.04 * _normal(_seed(name), ordinal)
+        values = base * (1 + noise)
+        for svc, before, kind in EVENTS:
+            if svc != name:
+                continue
+            at = (anchor - timedelta(days=before)).toordinal()
+            idx = at - ordinal[0]
+            if kind == "spike" and 0 <= idx < days:
+                values[idx] *= 2.6
+            elif kind == "drop" and 0 <= idx < days:
+                values[idx] *= 0.35
+            elif kind in ("turn_up", "turn_down"):
+                # 60 days of steady decline that turns into a rise (or the mirror) `before` days before d
+                sign = 1.0 if kind == "turn_up" else -1.0
+                rel = ordinal - at
+                values = values * np.exp(sign * (-0.008 * np.clip(rel + 60, 0, 60) + 0.02 * np.maximum(rel, 0)))
+        out[name] = np.round(np.maximum(values, 0.0), 10)
+    return out
+
+
+class SampleCostExplorer:
+    """A Cost Explorer stand-in: `get_cost_and_usage` answers like the real API (paged by groups)."""
+
+    def __init__(self, anchor: date, *, page_groups: int = 5000, today: date | None = None):
+        self.anchor = anchor
+        self.page_groups = page_groups
+        self.today = today or anchor + timedelta(days=1)
+        self.requests: list[dict[str, Any]] = []
+        self._cache: dict[tuple, list[dict[str, Any]]] = {}
+
+    def _estimated(self, day: date) -> bool:
+        # The month's bill is final around the 5th of the next month.
+        first = self.today.replace(day=1)
+        if self.today.day <= 5:
+            first = (first - timedelta(days=1)).replace(day=1)
+        return day >= first
+
+    def get_cost_and_usage(self, **kwargs: Any) -> dict[str, Any]:
+        self.requests.append(kwargs)
+        start = date.fromisoformat(kwargs["TimePeriod"]["Start"])
+        end = date.fromisoformat(kwargs["TimePeriod"]["End"]) - timedelta(days=1)  # End is exclusive
+        metric = kwargs["Metrics"][0]
+        two_keys = len(kwargs.get("GroupBy", [])) == 2
+        key = (start, end, metric, two_keys)
+        if key not in self._cache:  # every page of one query answers from the same results
+            self._cache = {key: self._results(start, end, metric, two_keys)}
+        results = self._cache[key]
+        return self._page(results, kwargs)
+
+    def _results(self, start: date, end: date, metric: str, two_keys: bool) -> list[dict[str, Any]]:
+        costs = daily_costs(start, end, self.anchor)
+        results = []
+        for i in range((end - start).days + 1):
+            day = start + timedelta(days=i)
+            groups = []
+            for name, values in costs.items():
+                amount = float(values[i])
+                if amount == 0.0:
+                    continue  # CE omits services with no cost that day
+                if two_keys:
+                    shares = (0.6, 0.3, 0.1)
+                    for account, share in zip(LINKED_ACCOUNTS, shares, strict=True):
+                        groups.append({"Keys": [name, account],
+                                       "Metrics": {metric: {"Amount": f"{amount * share:.10f}", "Unit": "USD"}}})
+                else:
+                    groups.append({"Keys": [name], "Metrics": {metric: {"Amount": f"{amount:.10f}", "Unit": "USD"}}})
+            results.append({"TimePeriod": {"Start": day.isoformat(), "End": (day + timedelta(days=1)).isoformat()},
+                            "Total": {}, "Groups": groups, "Estimated": self._estimated(day)})
+        return results
+
+    def _page(self, results: list[dict[str, Any]], kwargs: dict[str, Any]) -> dict[str, Any]:
+        # Page the way CE does: a fixed number of groups per page, a day split across pages when needed.
+        items = [(i, g) for i, r in enumerate(results) for g in (r["Groups"] or [None])]
+        offset = int(kwargs.get("NextPageToken") or 0)
+        chunk = items[offset:offset + self.page_groups]
+        page: dict[int, dict[str, Any]] = {}
+        for i, group in chunk:
+            part = page.setdefault(i, dict(results[i], Groups=[]))
+            if group is not None:
+                part["Groups"].append(group)
+        response: dict[str, Any] = {"GroupDefinitions": kwargs.get("GroupBy", []),
+                                    "ResultsByTime": list(page.values()), "DimensionValueAttributes": []}
+        if offset + self.page_groups < len(items):
+            response["NextPageToken"] = str(offset + self.page_groups)
+        return response
