@@ -1,0 +1,153 @@
+"""The daily job, stage by stage: fetch -> store -> summaries/alerts -> charts -> publish -> Slack -> report."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from . import db
+from .config import Settings
+from .ingest import IngestResult, ingest
+from .model import AlertParams, Analysis
+
+log = logging.getLogger("aws_cost_tracking")
+
+
+@dataclass
+class RunOutcome:
+    """What a whole run produced (None where a stage did not run)."""
+
+    ingest: IngestResult | None = None
+    analysis: Analysis | None = None
+    publish: object | None = None  # site.PublishResult
+    delivery: object | None = None  # slack.DeliveryResult
+    report_path: Path | None = None
+    preview_path: Path | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+@contextmanager
+def stage(name: str, timings: dict[str, float]) -> Iterator[None]:
+    """Time a stage and log one line for it."""
+    started = time.perf_counter()
+    try:
+        yield
+    except Exception:
+        timings[name] = time.perf_counter() - started
+        log.error("stage %s failed after %.2f s", name, timings[name])
+        raise
+    timings[name] = time.perf_counter() - started
+    log.info("stage %s: %.2f s", name, timings[name])
+
+
+def day_dir(settings: Settings) -> Path:
+    """OUTPUT_DIR/<d>/, created."""
+    path = settings.output_dir / settings.day.isoformat()
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def load_analysis(settings: Settings, engine: Engine) -> Analysis:
+    """Read [d - LOOKBACK_DAYS, d] from the database and compute summaries and alerts."""
+    from . import metrics
+
+    d = settings.day
+    costs = db.load_costs(engine, d - timedelta(days=settings.lookback_days), d)
+    return metrics.analyse(costs, d, AlertParams.from_settings(settings))
+
+
+def render_and_publish(settings: Settings, analysis: Analysis, *, s3_client=None, timings=None):
+    """Render the day's charts and publish them with the site pages; return site.PublishResult."""
+    from . import charts, site
+
+    timings = {} if timings is None else timings
+    with stage("charts", timings):
+        files = charts.render_charts(analysis, AlertParams.from_settings(settings), day_dir(settings) / "charts")
+    with stage("publish", timings):
+        result = site.publish(analysis, files, settings, s3_client=s3_client)
+    for error in getattr(result, "errors", []):
+        log.error("%s", error)
+    if result.missing:
+        log.warning("%d chart(s) not published: %s", len(result.missing), ", ".join(result.missing[:10]))
+    return result
+
+
+def message_context(settings: Settings, analysis: Analysis, missing: list[str]):
+    """The non-data facts the Slack message states (thresholds, metric, freshness, missing charts)."""
+    from .slack_message import MessageContext
+
+    return MessageContext(
+        spike_z_threshold=settings.spike_z_threshold, spike_min_delta_usd=settings.spike_min_delta_usd,
+        metric=settings.cost_metric, exclude_record_types=tuple(settings.exclude_record_types),
+        group_by=settings.group_by, trend_filter=settings.trend_filter, missing_charts=list(missing),
+        estimated_dates=list(analysis.estimated_dates))
+
+
+def build_and_send(settings: Settings, engine: Engine, analysis: Analysis, chart_urls: dict[str, str],
+                   page_url: str | None, missing: list[str], *, slack_client=None, timings=None):
+    """Build the Block Kit message(s), write them and the preview, and post them (exactly once) when enabled."""
+    from . import slack, slack_message
+
+    timings = {} if timings is None else timings
+    with stage("message", timings):
+        payloads = slack_message.build_messages(analysis, chart_urls, page_url=page_url,
+                                                context=message_context(settings, analysis, missing))
+        json_path, preview_path = slack.write_outputs(payloads, settings.output_dir, settings.day,
+                                                      settings.slack_channel_id or "<channel>")
+    delivery = None
+    if settings.post_to_slack:
+        with stage("slack", timings):
+            delivery = slack.deliver(payloads, settings, engine, settings.day, client=slack_client,
+                                     force=settings.force)
+        log.info("slack: %s", delivery.reason)
+    else:
+        why = "dry run" if settings.dry_run else "no SLACK_BOT_TOKEN"
+        log.info("slack: nothing posted (%s); preview at %s", why, preview_path)
+    return delivery, json_path, preview_path
+
+
+def write_report(settings: Settings, analysis: Analysis, chart_urls: dict[str, str], ce_requests: int,
+                 extra: dict | None = None) -> Path:
+    """Write OUTPUT_DIR/<d>/report.json (atomically)."""
+    from . import report
+
+    data = report.report_dict(analysis, chart_urls, settings.public(), ce_requests)
+    if extra:
+        data.update(extra)
+    path = day_dir(settings) / "report.json"
+    report.write_report(path, data)
+    return path
+
+
+def run_all(settings: Settings, engine: Engine, *, ce_client=None, s3_client=None, slack_client=None,
+            outcome: RunOutcome | None = None) -> RunOutcome:
+    """The whole daily job; raises on the first stage that cannot go on (Slack last, after report.json)."""
+    out = outcome or RunOutcome()
+    t = out.timings
+    with stage("fetch+store", t):
+        out.ingest = ingest(settings, engine, client=ce_client)
+    with stage("summaries+alerts", t):
+        out.analysis = load_analysis(settings, engine)
+    a = out.analysis
+    log.info("d=%s: total %.2f USD, %d spike(s), %d trend reversal(s), %d service(s) this month",
+             a.report_date, a.summary.total, len(a.spikes), len(a.trends), len(a.mtd_by_service))
+    out.publish = render_and_publish(settings, a, s3_client=s3_client, timings=t)
+    urls, page_url, missing = out.publish.urls, out.publish.page_url, list(out.publish.missing)
+    with stage("report", t):
+        out.report_path = write_report(settings, a, urls, out.ingest.requests,
+                                       {"missing_charts": missing, "page_url": page_url})
+    out.delivery, _, out.preview_path = build_and_send(settings, engine, a, urls, page_url, missing,
+                                                       slack_client=slack_client, timings=t)
+    if out.delivery is not None:
+        write_report(settings, a, urls, out.ingest.requests,
+                     {"missing_charts": missing, "page_url": page_url,
+                      "slack": {"ts": out.delivery.ts, "posted": out.delivery.posted,
+                                "skipped": out.delivery.skipped}})
+    return out

@@ -1,0 +1,77 @@
+#!/usr/bin/env python3
+"""The daily AWS cost report: fetch Cost Explorer data, store it, find spikes and trend reversals,
+render charts to the static site and post the summary to Slack — exactly once per day."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from _util import db
+from _util.cli import build_parser, describe, log, run_main
+from _util.config import Settings
+from _util.pipeline import RunOutcome, run_all
+from _util.runlock import RunLock
+
+EXAMPLES = """\
+  python runCostReporting.py --demo                  # sample data, no AWS/Slack needed; prints where results are
+  python runCostReporting.py                         # cron: yesterday (UTC), Cost Explorer -> DB -> site -> Slack
+  python runCostReporting.py --date 2026-11-20 -v    # rerun a day (no second Slack post for it)
+  python runCostReporting.py --date 2026-11-20 --force   # post that day again
+  python runCostReporting.py --dry-run --env-file prod.env   # everything but the Slack post and S3 upload
+
+crontab (07:00 UTC, after Cost Explorer's overnight refresh):
+  0 7 * * * cd /opt/aws_cost_tracking && .venv/bin/python runCostReporting.py"""
+
+
+def body(settings: Settings, args: argparse.Namespace) -> int:
+    with RunLock(settings.lock_path):
+        engine = db.make_engine(settings.database_url)
+        try:
+            db.init_db(engine)
+            return _run(settings, engine)
+        finally:
+            engine.dispose()
+
+
+def _run(settings: Settings, engine) -> int:
+    log.info("report for %s (source %s, database %s)%s", settings.day, settings.cost_source,
+             settings.public()["database_url"], " [dry run]" if settings.dry_run else "")
+    run_id = db.start_run(engine, settings.day)
+    out = RunOutcome()
+    try:
+        run_all(settings, engine, outcome=out)
+    except BaseException as exc:
+        _finish(engine, run_id, out, "failed", describe(exc, [settings.slack_bot_token]))
+        raise
+    _finish(engine, run_id, out, "ok")
+    total = sum(out.timings.values())
+    log.info("run finished in %.2f s: %s", total, ", ".join(f"{k} {v:.2f}s" for k, v in out.timings.items()))
+    print(f"report:  {out.report_path}")
+    if out.publish is not None and out.publish.page_url:
+        print(f"site:    {out.publish.page_url}")
+    if out.preview_path is not None:
+        print(f"preview: {out.preview_path}")
+    if out.delivery is not None:
+        print(f"slack:   {out.delivery.reason}")
+    return 0
+
+
+def _finish(engine, run_id: int, out: RunOutcome, status: str, error: str | None = None) -> None:
+    try:
+        db.finish_run(engine, run_id, status=status,
+                      ce_requests=out.ingest.requests if out.ingest else 0,
+                      rows_upserted=out.ingest.rows if out.ingest else 0,
+                      alerts=out.analysis.alerts if out.analysis else 0,
+                      message_ts=getattr(out.delivery, "ts", None), error=error)
+    except Exception:  # the run's own error matters more than its record
+        log.warning("could not record the run's end", exc_info=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser("runCostReporting.py", __doc__, EXAMPLES)
+    return run_main(parser, argv, body)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
