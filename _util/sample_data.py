@@ -116,8 +116,13 @@ def daily_costs(start: date, end: date, anchor: date, services=SERVICES) -> dict
 class SampleCostExplorer:
     """A Cost Explorer stand-in: `get_cost_and_usage` answers like the real API (paged by groups)."""
 
-    def __init__(self, anchor: date, *, page_groups: int = 5000, today: date | None = None):
+    def __init__(self, anchor: date, *, page_groups: int = 5000, today: date | None = None,
+                 services=SERVICES, accounts: tuple[str, ...] = LINKED_ACCOUNTS):
         self.anchor = anchor
+        self.services = services
+        self.accounts = accounts
+        weights = 1.0 / np.arange(1, len(accounts) + 1)
+        self.shares = weights / weights.sum()  # a few big accounts and a long tail, as in real organisations
         self.page_groups = page_groups
         self.today = today or anchor + timedelta(days=1)
         self.requests: list[dict[str, Any]] = []
@@ -143,7 +148,7 @@ class SampleCostExplorer:
         return self._page(results, kwargs)
 
     def _results(self, start: date, end: date, metric: str, two_keys: bool) -> list[dict[str, Any]]:
-        costs = daily_costs(start, end, self.anchor)
+        costs = daily_costs(start, end, self.anchor, self.services)
         results = []
         for i in range((end - start).days + 1):
             day = start + timedelta(days=i)
@@ -153,8 +158,7 @@ class SampleCostExplorer:
                 if amount == 0.0:
                     continue  # CE omits services with no cost that day
                 if two_keys:
-                    shares = (0.6, 0.3, 0.1)
-                    for account, share in zip(LINKED_ACCOUNTS, shares, strict=True):
+                    for account, share in zip(self.accounts, self.shares, strict=True):
                         groups.append({"Keys": [name, account],
                                        "Metrics": {metric: {"Amount": f"{amount * share:.10f}", "Unit": "USD"}}})
                 else:

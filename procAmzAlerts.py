@@ -1,0 +1,46 @@
+#!/usr/bin/env python3
+"""Find cost spikes (z-score vs the trailing baseline) and trend reversals (MACD crossing its signal line)
+for the report date, from the costs stored in the database."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from _util import db
+from _util.cli import build_parser, run_main
+from _util.config import Settings
+from _util.pipeline import load_analysis
+
+EXAMPLES = """\
+  python procAmzAlerts.py --date 2026-11-25          # alerts as a table
+  python procAmzAlerts.py --date 2026-11-25 --json   # the report.json content on stdout
+  SPIKE_Z_THRESHOLD=3 TREND_FILTER=off python procAmzAlerts.py   # try other thresholds on stored data"""
+
+
+def body(settings: Settings, args: argparse.Namespace) -> int:
+    from _util import report
+
+    engine = db.make_engine(settings.database_url)
+    try:
+        db.init_db(engine)
+        analysis = load_analysis(settings, engine)
+    finally:
+        engine.dispose()
+    if args.json:
+        data = report.report_dict(analysis, {}, settings.public(), 0)
+        print(json.dumps(data, indent=2, allow_nan=False, ensure_ascii=False))
+    else:
+        print(report.format_alerts_table(analysis))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser("procAmzAlerts.py", __doc__, EXAMPLES)
+    parser.add_argument("--json", action="store_true", help="print the report JSON instead of a table")
+    return run_main(parser, argv, body)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

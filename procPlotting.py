@@ -1,0 +1,41 @@
+#!/usr/bin/env python3
+"""Render the report date's charts (spikes, trends, month-to-date, daily by service) and publish them
+with the static site pages to PLOTS_DESTINATION (a local folder or s3://bucket/prefix)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from _util import db
+from _util.cli import build_parser, run_main
+from _util.config import Settings
+from _util.pipeline import load_analysis, render_and_publish
+
+EXAMPLES = """\
+  python procPlotting.py --date 2026-11-25                       # render + publish to PLOTS_DESTINATION
+  PLOTS_DESTINATION=s3://my-bucket/costs python procPlotting.py  # upload to S3
+  python procPlotting.py --dry-run                               # S3 destination: write the site locally instead"""
+
+
+def body(settings: Settings, args: argparse.Namespace) -> int:
+    engine = db.make_engine(settings.database_url)
+    try:
+        db.init_db(engine)
+        analysis = load_analysis(settings, engine)
+    finally:
+        engine.dispose()
+    result = render_and_publish(settings, analysis)
+    print(json.dumps({"page_url": result.page_url, "charts": result.urls, "missing": result.missing},
+                     indent=2, ensure_ascii=False))
+    return 1 if result.missing else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser("procPlotting.py", __doc__, EXAMPLES)
+    return run_main(parser, argv, body)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,61 @@
+#!/usr/bin/env python3
+"""Month-to-date totals by service and daily totals for the report date's month; builds the Slack
+Block Kit message (with Plot buttons to the charts published for that date) and posts it with --post."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from _util import db
+from _util.cli import build_parser, run_main
+from _util.config import Settings
+from _util.pipeline import build_and_send, day_dir, load_analysis
+
+EXAMPLES = """\
+  python procSummaries.py --date 2026-11-25          # print the totals; write slack_message.json + preview
+  python procSummaries.py --date 2026-11-25 --post   # also post to Slack (once per date; --force to repeat)"""
+
+
+def body(settings: Settings, args: argparse.Namespace) -> int:
+    engine = db.make_engine(settings.database_url)
+    try:
+        db.init_db(engine)
+        analysis = load_analysis(settings, engine)
+        # Chart links come from the report of procPlotting/runCostReporting for the same date, when there is one.
+        report_path = day_dir(settings) / "report.json"
+        published = json.loads(report_path.read_text()) if report_path.is_file() else {}
+        if not args.post:
+            settings = _no_post(settings)
+        delivery, json_path, preview = build_and_send(
+            settings, engine, analysis, published.get("charts", {}), published.get("page_url"),
+            published.get("missing_charts", []))
+    finally:
+        engine.dispose()
+    print(f"Month to date ({analysis.report_date:%Y-%m}): {analysis.summary.mtd_total:,.2f} USD")
+    for item in analysis.mtd_by_service:
+        print(f"  {item.cost:>14,.2f}  {item.service}")
+    print("Daily totals:")
+    for day in analysis.daily_totals:
+        print(f"  {day.date}  {day.cost:>14,.2f}")
+    print(f"message: {json_path}\npreview: {preview}")
+    if delivery is not None:
+        print(f"slack:   {delivery.reason}")
+    return 0
+
+
+def _no_post(settings: Settings) -> Settings:
+    from dataclasses import replace
+
+    return replace(settings, dry_run=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser("procSummaries.py", __doc__, EXAMPLES)
+    parser.add_argument("--post", action="store_true", help="post the message to Slack (needs SLACK_BOT_TOKEN)")
+    return run_main(parser, argv, body)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
