@@ -34,14 +34,14 @@ class Secret(str):
 class Settings:
     """Every setting of one run (see README "Settings")."""
 
-    database_url: str = "sqlite:///data/costs.sqlite"
+    database_url: str = field(default="sqlite:///data/costs.sqlite", repr=False)
     cost_source: str = "ce"
     input_files: tuple[Path, ...] = ()
     cost_metric: str = "UnblendedCost"
     exclude_record_types: tuple[str, ...] = ("Credit", "Refund")
     group_by: str = ""  # "" | "TAG:<key>" | CE dimension such as LINKED_ACCOUNT
     lookback_days: int = 365
-    spike_z_threshold: float = 3.5
+    spike_z_threshold: float = 2.75
     spike_min_delta_usd: float = 5.0
     min_history_days: int = 14
     min_daily_cost_usd: float = 0.01
@@ -49,6 +49,7 @@ class Settings:
     macd_slow: int = 26
     macd_signal: int = 18
     trend_filter: bool = True
+    trend_min_delta_usd: float = 1.0
     plots_destination: str = "output/site"
     plot_base_url: str = ""
     plot_links: str = "public"
@@ -220,6 +221,7 @@ ENV: dict[str, tuple[str, Any]] = {
     "MACD_SLOW": ("macd_slow", _int("MACD_SLOW", 1)),
     "MACD_SIGNAL": ("macd_signal", _int("MACD_SIGNAL", 1)),
     "TREND_FILTER": ("trend_filter", _bool("TREND_FILTER")),
+    "TREND_MIN_DELTA_USD": ("trend_min_delta_usd", _float("TREND_MIN_DELTA_USD", 0.0)),
     "PLOTS_DESTINATION": ("plots_destination", _destination),
     "PLOT_BASE_URL": ("plot_base_url", _url("PLOT_BASE_URL")),
     "PLOT_LINKS": ("plot_links", _choice("PLOT_LINKS", PLOT_LINK_MODES)),

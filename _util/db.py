@@ -22,10 +22,11 @@ from sqlalchemy import (
     Table,
     Text,
     create_engine,
-    func,
     select,
+    text,
 )
 from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.types import TypeDecorator
 
 from .config import mask_url
 
@@ -34,6 +35,29 @@ UPSERT_BATCH = 1000
 
 metadata = MetaData()
 
+
+class ExactAmount(TypeDecorator):
+    """DECIMAL(28,10) on MySQL; exact decimal text on SQLite, whose NUMERIC is a float and loses digits."""
+
+    impl = Numeric(28, 10, asdecimal=True)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect):
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(String(40))
+        return dialect.type_descriptor(Numeric(28, 10, asdecimal=True))
+
+    def process_bind_param(self, value, dialect):
+        if value is None or dialect.name != "sqlite":
+            return value
+        return format(Decimal(value), "f")
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return value if isinstance(value, Decimal) else Decimal(str(value))
+
+
 daily_cost = Table(
     "daily_cost",
     metadata,
@@ -41,13 +65,16 @@ daily_cost = Table(
     Column("service", String(SERVICE_MAX), primary_key=True),
     Column("breakdown", String(SERVICE_MAX), primary_key=True, default=""),
     # CE reports up to 10 decimals; 28 digits keeps sums of large accounts exact.
-    Column("amount", Numeric(28, 10, asdecimal=True), nullable=False),
+    Column("amount", ExactAmount(), nullable=False),
     Column("unit", String(16), nullable=False),
     Column("estimated", Boolean, nullable=False),
     Column("fetched_at", DateTime, nullable=False),
     mysql_charset="utf8mb4",
-    mysql_collate="utf8mb4_bin",  # service names compare exactly (case, accents) as CE gives them
+    mysql_collate="utf8mb4_bin",  # init_db upgrades this to a NO PAD binary collation where the server has one
 )
+
+# Binary collations that do not ignore trailing spaces: "EC2" and "EC2 " stay two keys (utf8mb4_bin pads).
+NOPAD_COLLATIONS = ("utf8mb4_nopad_bin", "utf8mb4_0900_bin")
 
 # Every day Cost Explorer has answered for, with its Estimated flag: a day with no cost at all has no
 # daily_cost rows, and without this record it would look "missing" and be fetched again every run.
@@ -118,7 +145,12 @@ def make_engine(url: str, *, connect_timeout: int = 10) -> Engine:
     backend = parsed.get_backend_name()
     if backend == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            folder = Path(parsed.database).expanduser().parent
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise DatabaseError(f"DATABASE_URL {mask_url(url)}: cannot create folder {folder}: "
+                                    f"{exc.strerror or exc}") from None
         kwargs["connect_args"] = {"timeout": 30}
     elif backend in ("mysql", "mariadb"):
         kwargs["pool_pre_ping"] = True
@@ -130,8 +162,27 @@ def init_db(engine: Engine) -> None:
     """Create the tables that do not exist yet; raise DatabaseError with a safe message when unreachable."""
     try:
         metadata.create_all(engine)
+        if engine.dialect.name in ("mysql", "mariadb"):
+            with engine.begin() as conn:
+                _use_nopad_collation(conn)
     except Exception as exc:  # OperationalError and driver errors: strip the URL/password
         raise DatabaseError(f"cannot use database {mask_url(str(engine.url))}: {_reason(exc)}") from None
+
+
+def _use_nopad_collation(conn: Connection) -> None:
+    """Switch daily_cost to a NO PAD binary collation once, when the server offers one."""
+    current = conn.execute(text(
+        "SELECT TABLE_COLLATION FROM information_schema.TABLES "
+        "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'daily_cost'")).scalar()
+    if current in NOPAD_COLLATIONS:
+        return
+    available = set(conn.execute(text(
+        "SELECT COLLATION_NAME FROM information_schema.COLLATIONS WHERE COLLATION_NAME IN "
+        "('utf8mb4_nopad_bin', 'utf8mb4_0900_bin')")).scalars())
+    for name in NOPAD_COLLATIONS:
+        if name in available:
+            conn.execute(text(f"ALTER TABLE daily_cost CONVERT TO CHARACTER SET utf8mb4 COLLATE {name}"))
+            return
 
 
 def _reason(exc: Exception) -> str:
@@ -172,17 +223,17 @@ def store_costs(engine: Engine, rows: Iterable[CostRow], days: dict[date, bool],
     ]
     day_records = [{"usage_date": d, "estimated": est, "fetched_at": fetched_at} for d, est in sorted(days.items())]
     with engine.begin() as conn:  # one transaction: a failure leaves the previous data as it was
+        # Each fetched day is replaced whole, so a row the source no longer lists (a revised Estimated day)
+        # goes even when a quick re-run stores it within the same second.
+        ordered = sorted(days)
+        for start in range(0, len(ordered), batch):
+            conn.execute(daily_cost.delete().where(daily_cost.c.usage_date.in_(ordered[start:start + batch])))
         if records:
             stmt = _upsert_statement(conn, daily_cost, ("usage_date", "service", "breakdown"))
             for start in range(0, len(records), batch):
                 conn.execute(stmt, records[start:start + batch])
         if day_records:
             conn.execute(_upsert_statement(conn, cost_day, ("usage_date",)), day_records)
-            ordered = sorted(days)
-            for start in range(0, len(ordered), batch):
-                conn.execute(daily_cost.delete().where(
-                    daily_cost.c.usage_date.in_(ordered[start:start + batch]),
-                    daily_cost.c.fetched_at != fetched_at))
     return len(records)
 
 
@@ -216,13 +267,16 @@ def load_costs(engine: Engine, start: date, end: date) -> pd.DataFrame:
 
 def daily_sums(engine: Engine, start: date, end: date) -> dict[date, Decimal]:
     """Exact total per day over all services and breakdowns (for checks to the cent)."""
+    # Summed in Python over exact Decimals: SQLite's SUM would go through floats.
     with engine.connect() as conn:
         rows = conn.execute(
-            select(daily_cost.c.usage_date, func.sum(daily_cost.c.amount))
-            .where(daily_cost.c.usage_date.between(start, end))
-            .group_by(daily_cost.c.usage_date)
+            select(daily_cost.c.usage_date, daily_cost.c.amount).where(daily_cost.c.usage_date.between(start, end))
         ).all()
-    return {_as_date(d): Decimal(str(total)) for d, total in rows}
+    totals: dict[date, Decimal] = {}
+    for day, amount in rows:
+        key = _as_date(day)
+        totals[key] = totals.get(key, Decimal(0)) + amount
+    return totals
 
 
 def _as_date(value) -> date:

@@ -26,7 +26,7 @@ def trend_chart_id(service: str) -> str:
 class AlertParams:
     """Thresholds of the alert rules (README "Methodology")."""
 
-    spike_z_threshold: float = 3.5
+    spike_z_threshold: float = 2.75
     spike_min_delta_usd: float = 5.0
     min_history_days: int = 14
     min_daily_cost_usd: float = 0.01
@@ -34,6 +34,7 @@ class AlertParams:
     macd_slow: int = 26
     macd_signal: int = 18
     trend_filter: bool = True
+    trend_min_delta_usd: float = 1.0
     lookback_days: int = 365
 
     @classmethod
@@ -72,6 +73,7 @@ class Trend:
     cost: float
     avg7: float  # mean daily cost over the 7 days ending d
     avg28: float  # mean daily cost over the 28 days ending d
+    crossed_days_ago: int = 0  # days between the crossover and d (the filter may confirm a turn a few days late)
 
     @property
     def pct(self) -> float | None:

@@ -1,0 +1,638 @@
+"""Charts (PNG, ~1200x700 px) for the day's alerts and summaries: matplotlib object API on the Agg canvas.
+
+No pyplot state is used: each chart is a standalone `Figure`, released by `save_png`.
+`render_charts` renders only the charts the day needs, in parallel processes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import multiprocessing
+import os
+import threading
+import warnings
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from datetime import date
+from pathlib import Path
+
+import matplotlib
+import matplotlib.colors
+import matplotlib.dates as mdates
+import numpy as np
+import pandas as pd
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.collections import PolyCollection
+from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties
+from matplotlib.patches import Patch
+from matplotlib.ticker import FuncFormatter, MaxNLocator
+
+from .model import (
+    DAILY_CHART,
+    MTD_CHART,
+    AlertParams,
+    Analysis,
+    ServiceCost,
+    Spike,
+    Trend,
+    spike_chart_id,
+    trend_chart_id,
+)
+from .site import chart_filename
+
+log = logging.getLogger("aws_cost_tracking")
+
+WIDTH_IN, HEIGHT_IN, DPI = 12.0, 7.0, 100  # 1200 x 700 px
+TREND_WINDOW_DAYS = 120  # days shown in the trend chart (the EMAs are computed over the whole series)
+
+# Paul Tol's "muted" qualitative scheme: distinct for the common colour-vision deficiencies.
+PALETTE = ("#332288", "#88CCEE", "#44AA99", "#117733", "#999933", "#DDCC77", "#CC6677", "#882255", "#AA4499")
+OTHER_COLOR = "#BBBBBB"
+# When two services of one chart hash to the same colour, the later ones get a lighter/darker variant
+# (hatching would also work but costs ~100 ms per chart in Agg).
+VARIANTS = (0.0, 0.5, -0.45, 0.75, -0.7)
+# Okabe-Ito colours for the alert marks (fixed meaning in every chart).
+UP_COLOR, DOWN_COLOR = "#D55E00", "#0072B2"  # vermillion, blue
+FAST_COLOR, SLOW_COLOR = "#0072B2", "#E69F00"  # blue, orange
+POS_COLOR, NEG_COLOR = "#009E73", "#D55E00"  # bluish green, vermillion
+INK, MUTED_INK, GRID = "#222222", "#555555", "#E3E3E3"
+
+RC = {
+    "font.size": 13, "axes.titlesize": 17, "axes.labelsize": 13, "xtick.labelsize": 12, "ytick.labelsize": 12,
+    "legend.fontsize": 12, "axes.edgecolor": "#888888", "axes.spines.top": False, "axes.spines.right": False,
+    "text.color": INK, "axes.labelcolor": INK, "xtick.color": MUTED_INK, "ytick.color": MUTED_INK,
+    "text.parse_math": False,  # service names and dollar amounts are plain text, never mathtext
+    "path.simplify": True, "agg.path.chunksize": 10000,
+}
+
+
+# ---- formatting ------------------------------------------------------------------------------------------------
+
+
+def usd_short(x: float) -> str:
+    """Compact dollars for axes and crowded labels: $0.25, $12, $1.2k, $15k, $3.4M."""
+    if not math.isfinite(x):
+        return ""
+    sign, v = ("-" if x < 0 else ""), abs(x)
+    for limit, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if v >= limit * 0.9995:
+            q = v / limit
+            text = f"{q:.1f}" if q < 100 else f"{q:.0f}"
+            return f"{sign}${text.removesuffix('.0')}{suffix}"
+    if v == 0:
+        return "$0"
+    if v < 1:
+        return f"{sign}${v:.2f}"
+    text = f"{v:.1f}" if v < 100 else f"{v:.0f}"
+    return f"{sign}${text.removesuffix('.0')}"
+
+
+def usd(x: float) -> str:
+    """Dollars for value labels and titles: $12,345 (>= $1,000), $123.45, $0.012."""
+    if x is None or not math.isfinite(x):
+        return "n/a"
+    sign, v = ("-" if x < 0 else ""), abs(x)
+    if v >= 1000:
+        return f"{sign}${v:,.0f}"
+    if v >= 0.01 or v == 0:
+        return f"{sign}${v:,.2f}"
+    return f"{sign}${v:.3g}"
+
+
+def _usd_axis() -> FuncFormatter:
+    # a new formatter per axis: a shared one would keep a reference to the last axis (and its figure) alive
+    return FuncFormatter(lambda x, _pos: usd_short(x))
+
+
+def short(name: str, limit: int) -> str:
+    """name cut to limit characters with an ellipsis."""
+    name = " ".join(str(name).split())  # newlines and tabs in a name would break the layout
+    return name if len(name) <= limit else name[: limit - 1].rstrip() + "…"
+
+
+# ---- colours ---------------------------------------------------------------------------------------------------
+
+
+def service_color(service: str) -> str:
+    """The service's colour: the same in every chart and every run (hash of the exact name)."""
+    digest = hashlib.sha256(str(service).encode("utf-8")).digest()
+    return PALETTE[int.from_bytes(digest[:4], "big") % len(PALETTE)]
+
+
+def service_colors(services: Sequence[str]) -> list[tuple[float, float, float]]:
+    """Colour per service in order: its own colour, or a lighter/darker variant of it when an earlier service
+    of the same chart already has that colour."""
+    used: dict[str, int] = {}
+    out = []
+    for s in services:
+        color = service_color(s)
+        n = used.get(color, 0)
+        used[color] = n + 1
+        out.append(_tint(color, VARIANTS[n % len(VARIANTS)]))
+    return out
+
+
+def _soft(color: str, target: float = 0.62) -> tuple[float, float, float]:
+    """color lightened just enough to reach the target relative luminance (light colours stay as they are):
+    the backdrop for the alert marks, still recognisably the service's colour."""
+    r, g, b = matplotlib.colors.to_rgb(color)
+    lum = 0.2126 * r + 0.7152 * g + 0.0722 * b
+    return _tint(color, max(0.0, (target - lum) / (1 - lum)) if lum < 1 else 0.0)
+
+
+def _tint(color: str, amount: float) -> tuple[float, float, float]:
+    """color mixed with white (amount > 0) or black (amount < 0); 0 = unchanged."""
+    r, g, b = matplotlib.colors.to_rgb(color)
+    if amount >= 0:
+        return (r + (1 - r) * amount, g + (1 - g) * amount, b + (1 - b) * amount)
+    k = 1 + amount
+    return (r * k, g * k, b * k)
+
+
+# ---- figure plumbing -------------------------------------------------------------------------------------------
+
+
+def _figure(nrows: int = 1, height_ratios=None, *, left=0.075, right=0.985, top=0.875, bottom=0.075,
+            hspace=0.12) -> tuple[Figure, list]:
+    """A 1200x700 px figure on an Agg canvas (no pyplot registry) and its axes.
+
+    Fixed margins rather than constrained layout: the layout engine costs a second full draw per chart."""
+    fig = Figure(figsize=(WIDTH_IN, HEIGHT_IN), dpi=DPI, facecolor="white")
+    FigureCanvasAgg(fig)
+    kw = {"height_ratios": height_ratios} if height_ratios else None
+    axes = fig.subplots(nrows, 1, sharex=nrows > 1, gridspec_kw=kw, squeeze=False)[:, 0]
+    fig.subplots_adjust(left=left, right=right, top=top, bottom=bottom, hspace=hspace)
+    for ax in axes:
+        ax.grid(axis="y", color=GRID, linewidth=0.8)
+        ax.set_axisbelow(True)
+    return fig, list(axes)
+
+
+def _text_width_px(fig: Figure, texts: Sequence[str], fontsize: float) -> float:
+    """Widest rendered width (px) of texts at fontsize, measured with the Agg renderer (no draw)."""
+    renderer = fig.canvas.get_renderer()
+    prop = FontProperties(size=fontsize)
+    widest = 0.0
+    for t in texts:
+        w, _, _ = renderer.get_text_width_height_descent(t, prop, ismath=False)
+        widest = max(widest, w)
+    return widest
+
+
+def _bars(ax, x: np.ndarray, heights: np.ndarray, *, bottoms=None, width=0.8, color=None, colors=None,
+          edgecolor="none", zorder=2) -> PolyCollection:
+    """Vertical bars as one PolyCollection (one artist instead of one Rectangle per day: fast at 365 bars)."""
+    x = np.asarray(x, float)
+    h = np.asarray(heights, float)
+    b = np.zeros_like(h) if bottoms is None else np.asarray(bottoms, float)
+    keep = np.isfinite(h) & (h != 0)
+    x, h, b = x[keep], h[keep], b[keep]
+    half = width / 2
+    verts = np.stack([np.column_stack([x - half, b]), np.column_stack([x - half, b + h]),
+                      np.column_stack([x + half, b + h]), np.column_stack([x + half, b])], axis=1)
+    facecolors = [colors[i] for i in np.flatnonzero(keep)] if colors is not None else color
+    coll = PolyCollection(verts, facecolors=facecolors, edgecolors=edgecolor,
+                          linewidths=0 if edgecolor == "none" else 0.7, zorder=zorder, antialiased=False)
+    ax.add_collection(coll, autolim=True)
+    ax.autoscale_view()
+    return coll
+
+
+def _date_axis(ax, *, maxticks: int = 10) -> None:
+    locator = mdates.AutoDateLocator(minticks=4, maxticks=maxticks)
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, show_offset=False))
+
+
+def _xlim_days(ax, first: pd.Timestamp, last: pd.Timestamp, min_days: int = 7) -> None:
+    """x range covering the bars, at least min_days wide (a service with 1 day still gets a readable axis),
+    with room on the right so the mark on d is not squeezed against the edge."""
+    lo, hi = mdates.date2num(first) - 0.6, mdates.date2num(last) + 0.6
+    if hi - lo < min_days:
+        lo = hi - min_days
+    ax.set_xlim(lo, hi + 0.012 * (hi - lo))
+
+
+def _no_data(ax, text: str) -> None:
+    ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center", fontsize=16, color=MUTED_INK)
+    ax.set_yticks([])
+    ax.set_xticks([])
+
+
+def _title(fig: Figure, title: str, subtitle: str = "") -> None:
+    fig.suptitle(title, fontsize=18, fontweight="bold", x=0.01, y=0.985, ha="left", va="top", color=INK)
+    if subtitle:
+        # a second title line in normal weight: the figures a reader needs first
+        fig.text(0.01, 0.925, subtitle, fontsize=13.5, ha="left", va="top", color=MUTED_INK)
+
+
+def _clean(series: pd.Series) -> pd.Series:
+    """The series from its first known day, float, NaN -> 0, daily DatetimeIndex."""
+    s = pd.Series(series, dtype="float64")
+    if s.empty:
+        return s
+    s.index = pd.DatetimeIndex(s.index).normalize()
+    first = s.first_valid_index()
+    if first is None:
+        return s.iloc[0:0]
+    return s.loc[first:].fillna(0.0)
+
+
+def _day_label(d) -> str:
+    return pd.Timestamp(d).strftime("%a %d %b %Y")
+
+
+# ---- the four chart kinds --------------------------------------------------------------------------------------
+
+
+def spike_chart(series: pd.Series, spike: Spike, params: AlertParams) -> Figure:
+    """Daily cost over the lookback (USD bars), days beyond the alert threshold highlighted, mean and threshold
+    lines, d marked."""
+    with matplotlib.rc_context(RC):
+        return _spike_chart(series, spike, params)
+
+
+def _bar_width(n: int) -> float:
+    # Dense bars touch (a gap of < 1 px renders unevenly); sparse ones keep a visible gap.
+    return 1.06 if n > 150 else 0.82
+
+
+def _spike_chart(series: pd.Series, spike: Spike, params: AlertParams) -> Figure:
+    fig, (ax,) = _figure()
+    s = _clean(series)
+    name = short(spike.service, 64)
+    arrow = "▲ up" if spike.direction == "up" else "▼ down"
+    z = f"z = {spike.zscore:+.1f}" if spike.zscore is not None else "z n/a (flat baseline)"
+    pct = f" ({spike.pct:+.0%})" if spike.pct is not None else ""
+    title_day = _day_label(s.index[-1]) if len(s) else ""
+    _title(fig, f"{name} — cost spike {arrow} {title_day}".rstrip(),
+           f"{usd(spike.cost)} on the day vs baseline mean {usd(spike.mean)}{pct} · σ {usd(spike.std)} · {z}"
+           f" · {spike.history_days} baseline days")
+    if s.empty:
+        _no_data(ax, "no cost data for this service")
+        return fig
+
+    x = mdates.date2num(s.index)
+    v = s.to_numpy()
+    width = _bar_width(len(v))
+    # The alert rule needs both z >= threshold and |delta| >= the minimum: the effective band is the wider one.
+    band = max(params.spike_z_threshold * spike.std, params.spike_min_delta_usd)
+    upper, lower = spike.mean + band, spike.mean - band
+    above, below = v >= upper, (v <= lower) & (spike.direction == "down")
+    normal = ~(above | below)
+    base = service_color(spike.service)
+    _bars(ax, x[normal], v[normal], color=_soft(base), width=width)
+    handles = [Patch(facecolor=_soft(base), label="daily cost")]
+    if above.any():
+        _bars(ax, x[above], v[above], color=UP_COLOR, width=max(width, 1.2), zorder=3)
+        handles.append(Patch(facecolor=UP_COLOR, label=f"above threshold ({_days(int(above.sum()))})"))
+    if below.any():
+        _bars(ax, x[below], v[below], color=DOWN_COLOR, width=max(width, 1.2), zorder=3)
+        handles.append(Patch(facecolor=DOWN_COLOR, label=f"below threshold ({_days(int(below.sum()))})"))
+    handles.append(ax.axhline(spike.mean, color=INK, linewidth=1.6, zorder=4,
+                              label=f"baseline mean {usd_short(spike.mean)}"))
+    handles.append(ax.axhline(upper, color=UP_COLOR, linewidth=1.8, linestyle="--", zorder=4,
+                              label=_band_label("+", params, spike.std)))
+    if spike.direction == "down":
+        handles.append(ax.axhline(lower, color=DOWN_COLOR, linewidth=1.8, linestyle="--", zorder=4,
+                                  label=_band_label("−", params, spike.std)))
+
+    xd, vd = x[-1], v[-1]
+    _xlim_days(ax, s.index[0], s.index[-1])
+    lo = min(0.0, float(np.nanmin(v)), lower if spike.direction == "down" else 0.0)
+    hi = max(float(np.nanmax(v)), upper, spike.mean, 0.0)
+    span = (hi - lo) or 1.0
+    ax.set_ylim(lo - (0.06 * span if lo < 0 else 0), hi + 0.22 * span)
+    # d: a marker on the bar's top and its date and cost
+    ax.plot([xd], [vd], marker="v" if vd >= 0 else "^", markersize=13, color=INK, linestyle="none", zorder=6,
+            clip_on=False)
+    ax.annotate(f"{pd.Timestamp(s.index[-1]):%a %d %b}\n{usd(vd)}", xy=(xd, vd),
+                xytext=(-14, 10 if vd >= 0 else -34), textcoords="offset points", ha="right", fontsize=13,
+                fontweight="bold", color=INK, zorder=7,
+                bbox={"boxstyle": "round,pad=0.25", "facecolor": "white", "edgecolor": "none", "alpha": 0.85})
+    ax.yaxis.set_major_formatter(_usd_axis())
+    ax.yaxis.set_major_locator(MaxNLocator(6))
+    _date_axis(ax)
+    ax.set_ylabel("USD per day")
+    ax.legend(handles=handles, loc="upper left", frameon=False, ncols=2)
+    return fig
+
+
+def _days(n: int) -> str:
+    return f"{n} day" if n == 1 else f"{n} days"
+
+
+def _band_label(sign: str, params: AlertParams, std: float) -> str:
+    if params.spike_z_threshold * std >= params.spike_min_delta_usd:
+        return f"alert threshold: mean {sign} {params.spike_z_threshold:g}σ"
+    return f"alert threshold: mean {sign} {usd_short(params.spike_min_delta_usd)} (minimum change)"
+
+
+def trend_chart(series: pd.Series, trend: Trend, params: AlertParams) -> Figure:
+    """Top: daily cost (USD) with EMA fast/slow; bottom: MACD, signal and histogram; the crossover on d marked."""
+    with matplotlib.rc_context(RC):
+        return _trend_chart(series, trend, params)
+
+
+def _trend_chart(series: pd.Series, trend: Trend, params: AlertParams) -> Figure:
+    fig, (top, bottom) = _figure(2, height_ratios=[3, 2])
+    s = _clean(series)
+    name = short(trend.service, 64)
+    arrow = "▲ turning up" if trend.direction == "up" else "▼ turning down"
+    pct = f" ({trend.pct:+.0%})" if trend.pct is not None else ""
+    title_day = _day_label(s.index[-1]) if len(s) else ""
+    _title(fig, f"{name} — trend {arrow} {title_day}".rstrip(),
+           f"{usd(trend.cost)} on the day · 7-day avg {usd(trend.avg7)} vs 28-day avg {usd(trend.avg28)}{pct}"
+           f" · MACD({params.macd_fast}, {params.macd_slow}, {params.macd_signal})")
+    if s.empty:
+        _no_data(top, "no cost data for this service")
+        bottom.set_visible(False)
+        return fig
+
+    # Same definition as the alert rule: EMAs seeded with the service's first value (adjust=False).
+    fast = s.ewm(span=params.macd_fast, adjust=False).mean()
+    slow = s.ewm(span=params.macd_slow, adjust=False).mean()
+    macd = fast - slow
+    signal = macd.ewm(span=params.macd_signal, adjust=False).mean()
+    shown = slice(max(0, len(s) - TREND_WINDOW_DAYS), None)
+    idx = s.index[shown]
+    x = mdates.date2num(idx)
+    base = service_color(trend.service)
+    mark = UP_COLOR if trend.direction == "up" else DOWN_COLOR
+
+    # Cost as a light line with dots: the EMAs (the signal) stand out; the y axis need not start at 0.
+    top.plot(x, s.to_numpy()[shown], color=_soft(base, 0.55), linewidth=1.2, marker="o", markersize=3.2,
+             label="daily cost")
+    top.plot(x, fast.to_numpy()[shown], color=FAST_COLOR, linewidth=2.6, label=f"EMA {params.macd_fast} days")
+    top.plot(x, slow.to_numpy()[shown], color=SLOW_COLOR, linewidth=2.6, linestyle="--",
+             label=f"EMA {params.macd_slow} days")
+    top.yaxis.set_major_formatter(_usd_axis())
+    top.yaxis.set_major_locator(MaxNLocator(5))
+    top.set_ylabel("USD per day")
+    top.legend(loc="upper left", frameon=False, ncols=3)
+    top.margins(y=0.18)
+
+    hist = (macd - signal).to_numpy()[shown]
+    _bars(bottom, x, hist, colors=np.where(hist >= 0, POS_COLOR, NEG_COLOR).tolist(), width=0.8)
+    bottom.plot(x, macd.to_numpy()[shown], color=FAST_COLOR, linewidth=2.2, label="MACD")
+    bottom.plot(x, signal.to_numpy()[shown], color=SLOW_COLOR, linewidth=2.2, linestyle="--",
+                label=f"signal (EMA {params.macd_signal} of MACD)")
+    bottom.axhline(0, color="#999999", linewidth=0.8)
+    bottom.yaxis.set_major_formatter(_usd_axis())
+    bottom.yaxis.set_major_locator(MaxNLocator(4))
+    bottom.set_ylabel("USD per day")
+    bottom.legend(loc="upper left", frameon=False, ncols=4, fontsize=11.5, handles=[
+        *bottom.get_lines()[:2], Patch(facecolor=POS_COLOR, label="MACD − signal > 0"),
+        Patch(facecolor=NEG_COLOR, label="< 0")])
+    bottom.margins(y=0.25)
+
+    xd = x[-1]
+    for ax in (top, bottom):
+        ax.axvline(xd, color=mark, linewidth=1.4, linestyle=":", zorder=1)
+    md = float(macd.iloc[-1])
+    bottom.plot([xd], [md], marker="o", markersize=13, markerfacecolor=mark, markeredgecolor=INK, zorder=6,
+                linestyle="none", clip_on=False)
+    where = "above" if trend.direction == "up" else "below"
+    above_mid = md >= float(np.mean(bottom.get_ylim()))
+    bottom.annotate(f"{pd.Timestamp(idx[-1]):%d %b}: MACD crossed {where} signal", xy=(xd, md),
+                    xytext=(-22, -26 if above_mid else 26), textcoords="offset points", ha="right",
+                    va="center", fontsize=12.5, fontweight="bold", color=INK, zorder=7,
+                    arrowprops={"arrowstyle": "-", "color": INK, "linewidth": 1.0},
+                    bbox={"boxstyle": "round,pad=0.3", "facecolor": "white", "edgecolor": mark, "alpha": 0.92})
+    _xlim_days(bottom, idx[0], idx[-1])
+    _date_axis(bottom)
+    return fig
+
+
+def mtd_chart(mtd: list[ServiceCost], report_date: date, top_n: int = 12) -> Figure:
+    """Month-to-date spend by service (USD): horizontal bars sorted, top N + "Other", values labelled."""
+    with matplotlib.rc_context(RC):
+        return _mtd_chart(mtd, report_date, top_n)
+
+
+def _top_with_other(names: list[str], values: np.ndarray, top_n: int) -> tuple[list[str], np.ndarray, int]:
+    """The top_n names by value and one "Other (k services)" row with the rest (k = how many were merged)."""
+    order = np.argsort(-values, kind="stable")
+    if len(order) <= top_n + 1:  # "Other (1 service)" would hide a name for no room gained
+        return [names[i] for i in order], values[order], 0
+    head = order[:top_n]
+    rest = order[top_n:]
+    return ([names[i] for i in head] + [f"Other ({len(rest)} services)"],
+            np.append(values[head], values[rest].sum()), len(rest))
+
+
+def _mtd_chart(mtd: list[ServiceCost], report_date: date, top_n: int) -> Figure:
+    names, values, merged = _top_with_other([str(sc.service) for sc in mtd],
+                                            np.array([sc.cost for sc in mtd], float), top_n)
+    labels = [short(n, 42) for n in names]
+    probe = Figure(figsize=(WIDTH_IN, HEIGHT_IN), dpi=DPI)
+    FigureCanvasAgg(probe)
+    left = min(0.42, (_text_width_px(probe, labels, 12.5) + 24) / (WIDTH_IN * DPI)) if labels else 0.05
+    fig, (ax,) = _figure(left=max(left, 0.05), right=0.97, bottom=0.07)
+    ax.grid(axis="y", visible=False)
+    ax.grid(axis="x", color=GRID, linewidth=0.8)
+    total = float(sum(sc.cost for sc in mtd))
+    first = report_date.replace(day=1)
+    span = f"{first.day}–{report_date.day} {report_date:%b %Y}" if report_date.day > 1 else f"{report_date:%d %b %Y}"
+    _title(fig, f"Month-to-date spend by service — total {usd(total)}",
+           f"{span} · {len(mtd)} service{'s' if len(mtd) != 1 else ''}"
+           + (f" · top {top_n} shown, the rest summed in Other" if merged else ""))
+    if not mtd:
+        _no_data(ax, "no cost recorded this month")
+        return fig
+    colors = service_colors(names[: len(names) - (1 if merged else 0)]) + ([OTHER_COLOR] if merged else [])
+    y = np.arange(len(names))[::-1]  # largest on top
+    bars = ax.barh(y, values, height=0.72, color=colors, edgecolor="white", linewidth=0.6)
+    ax.set_yticks(y, labels)
+    ax.tick_params(axis="y", length=0, labelsize=12.5, labelcolor=INK)
+    ax.bar_label(bars, labels=[f"{usd(v)}  {v / total:.0%}" if total > 0 else usd(v) for v in values],
+                 padding=5, fontsize=12, color=INK)
+    lo, hi = min(0.0, float(values.min())), max(0.0, float(values.max()))
+    width = (hi - lo) or 1.0
+    ax.set_xlim(lo - (0.25 * width if lo < 0 else 0), hi + 0.24 * width)
+    ax.set_ylim(-0.6, len(names) - 0.4)
+    ax.xaxis.set_major_formatter(_usd_axis())
+    ax.xaxis.set_major_locator(MaxNLocator(6))
+    ax.axvline(0, color="#888888", linewidth=0.8)
+    ax.spines["left"].set_visible(False)
+    return fig
+
+
+def daily_chart(daily_by_service: pd.DataFrame, report_date: date, top_n: int = 10) -> Figure:
+    """Daily spend by service (USD) over d's month: stacked bars, top N + "Other", daily total on each bar."""
+    with matplotlib.rc_context(RC):
+        return _daily_chart(daily_by_service, report_date, top_n)
+
+
+def _daily_chart(df: pd.DataFrame, report_date: date, top_n: int) -> Figure:
+    frame = df.astype("float64").fillna(0.0)
+    frame.columns = [str(c) for c in frame.columns]
+    frame = frame.groupby(level=0, axis=1).sum() if frame.columns.duplicated().any() else frame
+    has_data = bool(frame.size)
+    names: list[str] = []
+    merged = 0
+    if has_data:
+        names, _, merged = _top_with_other(list(frame.columns), frame.sum(axis=0).to_numpy(), top_n)
+    legend_labels = [short(n, 32) for n in names]
+    probe = Figure(figsize=(WIDTH_IN, HEIGHT_IN), dpi=DPI)
+    FigureCanvasAgg(probe)
+    legend_px = _text_width_px(probe, legend_labels, 11.5) + 70 if names else 0
+    fig, (ax,) = _figure(right=max(0.6, 0.985 - legend_px / (WIDTH_IN * DPI)))
+    month_total = float(frame.to_numpy().sum()) if has_data else 0.0
+    _title(fig, f"Daily spend by service — {report_date:%B %Y}",
+           f"month to date {usd(month_total)} · {frame.shape[1]} service{'s' if frame.shape[1] != 1 else ''}"
+           f" · through {_day_label(report_date)}")
+    if not has_data:
+        _no_data(ax, "no cost recorded this month")
+        return fig
+    head = names[: len(names) - (1 if merged else 0)]
+    cols = [frame[c].to_numpy() for c in head]
+    if merged:
+        cols.append(frame.drop(columns=head).sum(axis=1).to_numpy())
+    values = np.column_stack(cols)  # days x shown series
+    colors = service_colors(head) + ([OTHER_COLOR] if merged else [])
+    x = mdates.date2num(pd.DatetimeIndex(frame.index))
+
+    # Positive and negative parts stack separately from 0 so credits never hide spend.
+    pos, neg = np.clip(values, 0, None), np.clip(values, None, 0)
+    pos_base = np.cumsum(pos, axis=1) - pos
+    neg_base = np.cumsum(neg, axis=1) - neg
+    handles = []
+    for i, (label, color) in enumerate(zip(legend_labels, colors, strict=True)):
+        for part, base in ((pos, pos_base), (neg, neg_base)):
+            if part[:, i].any():
+                _bars(ax, x, part[:, i], bottoms=base[:, i], color=color, width=0.78, edgecolor="white")
+        handles.append(Patch(facecolor=color, label=label))
+    totals = values.sum(axis=1)
+    tops, bottoms = pos.sum(axis=1), neg.sum(axis=1)
+    ymax, ymin = float(tops.max()), float(bottoms.min())
+    span = (ymax - ymin) or 1.0
+    crowded = len(x) > 16
+    for xi, t, up, down in zip(x, totals, tops, bottoms, strict=True):
+        above = t >= 0
+        ax.text(xi, (up if above else down) + (0.012 if above else -0.012) * span, usd_short(t),
+                ha="center", va="bottom" if above else "top", rotation=90 if crowded else 0,
+                fontsize=11 if crowded else 12, color=INK)
+    ax.set_ylim(ymin - (0.14 * span if ymin < 0 else 0), ymax + (0.15 if crowded else 0.09) * span)
+    first = pd.Timestamp(report_date.replace(day=1))
+    _xlim_days(ax, min(first, pd.Timestamp(frame.index[0])), pd.Timestamp(frame.index[-1]), min_days=1)
+    ax.xaxis.set_major_locator(mdates.DayLocator(bymonthday=[1, 5, 10, 15, 20, 25, 30] if crowded
+                                                 else range(1, 32)))
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%-d %b"))
+    ax.yaxis.set_major_formatter(_usd_axis())
+    ax.yaxis.set_major_locator(MaxNLocator(6))
+    ax.set_ylabel("USD per day")
+    if ymin < 0:
+        ax.axhline(0, color="#888888", linewidth=0.8)
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize=11.5,
+              title="largest first", title_fontsize=11,
+              alignment="left", borderaxespad=0)
+    return fig
+
+
+# ---- output ----------------------------------------------------------------------------------------------------
+
+
+def save_png(fig: Figure, path: Path) -> Path:
+    """Write fig as a PNG (exactly 1200x700 px) and release it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with matplotlib.rc_context(RC), warnings.catch_warnings():
+            # a name in a script DejaVu Sans lacks (CJK…) renders as boxes; the warning would flood the log
+            warnings.filterwarnings("ignore", message="Glyph .* missing from font")
+            warnings.filterwarnings("ignore", message=".*constrained_layout not applied.*")
+            fig.savefig(path, format="png", dpi=DPI, facecolor="white", metadata={"Software": None},
+                        pil_kwargs={"compress_level": 3})
+    finally:
+        fig.clear()
+        fig.canvas = None  # break the figure <-> canvas cycle so it is freed promptly
+    return path
+
+
+def _render_job(job: tuple) -> tuple[str, str | None, str | None]:
+    """Worker: render one chart to its path; returns (chart id, path or None, error or None)."""
+    chart_id, kind, args, path = job
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Glyph .* missing from font")
+            fig = _KINDS[kind](*args)
+            save_png(fig, Path(path))
+        return chart_id, str(path), None
+    except Exception as exc:  # one broken chart must not lose the others
+        return chart_id, None, f"{type(exc).__name__}: {exc}"
+
+
+_KINDS = {"spike": spike_chart, "trend": trend_chart, "mtd": mtd_chart, "daily": daily_chart}
+
+
+def chart_jobs(analysis: Analysis, params: AlertParams, out_dir: Path) -> list[tuple]:
+    """The day's charts as small picklable jobs (only each chart's own data, not the whole Analysis)."""
+    out_dir = Path(out_dir)
+    jobs: list[tuple] = []
+    empty = pd.Series(dtype="float64", index=pd.DatetimeIndex([]))
+
+    def service_series(service: str) -> pd.Series:
+        if service in analysis.series.columns:
+            return analysis.series[service].copy()
+        return empty
+
+    seen: set[str] = set()
+    for sp in analysis.spikes:
+        cid = spike_chart_id(sp.service)
+        if cid not in seen:
+            seen.add(cid)
+            jobs.append((cid, "spike", (service_series(sp.service), sp, params), out_dir / chart_filename(cid)))
+    for tr in analysis.trends:
+        cid = trend_chart_id(tr.service)
+        if cid not in seen:
+            seen.add(cid)
+            jobs.append((cid, "trend", (service_series(tr.service), tr, params), out_dir / chart_filename(cid)))
+    jobs.append((MTD_CHART, "mtd", (list(analysis.mtd_by_service), analysis.report_date),
+                 out_dir / chart_filename(MTD_CHART)))
+    jobs.append((DAILY_CHART, "daily", (analysis.daily_by_service, analysis.report_date),
+                 out_dir / chart_filename(DAILY_CHART)))
+    return jobs
+
+
+def _pool_context():
+    """fork when safe (workers inherit the imported matplotlib: no start-up cost); forkserver with this module
+    preloaded when threads are running (fork would copy their locks); the platform default elsewhere."""
+    methods = multiprocessing.get_all_start_methods()
+    if "fork" in methods and threading.active_count() == 1:
+        return multiprocessing.get_context("fork")
+    if "forkserver" in methods:
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload([__name__])
+        return ctx
+    return None
+
+
+def render_charts(analysis: Analysis, params: AlertParams, out_dir: Path, *,
+                  workers: int | None = None) -> dict[str, Path]:
+    """Render the day's charts (one per spike and trend, month-to-date, daily) as PNGs in out_dir, in parallel
+    processes; return {chart id: png path} for the charts that rendered (failures are logged and left out)."""
+    jobs = chart_jobs(analysis, params, out_dir)
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    workers = workers or min(len(jobs), os.cpu_count() or 1)
+    results: list[tuple[str, str | None, str | None]] = []
+    if len(jobs) <= 2 or workers <= 1:
+        results = [_render_job(job) for job in jobs]
+    else:
+        try:
+            with ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context()) as pool:
+                results = list(pool.map(_render_job, jobs, chunksize=max(1, len(jobs) // (workers * 4))))
+        except (OSError, RuntimeError) as exc:  # no process support (sandbox, frozen app): render here
+            log.warning("charts: parallel rendering unavailable (%s); rendering serially", exc)
+            results = [_render_job(job) for job in jobs]
+    out: dict[str, Path] = {}
+    for chart_id, path, error in results:
+        if path is None:
+            log.error("chart %s failed: %s", chart_id, error)
+        else:
+            out[chart_id] = Path(path)
+    return out
+

@@ -1,0 +1,352 @@
+"""Pure maths of the daily report: cost series, spikes (z-score), trend reversals (MACD), totals.
+
+Everything works on one days x services matrix at once (README "Methodology", DESIGN.md "Definitions").
+Nothing here reads the environment, the clock or the network.
+"""
+
+from __future__ import annotations
+
+import calendar
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+from .model import AlertParams, Analysis, DayCost, ServiceCost, Spike, Summary, Trend
+
+# Trend filter (TREND_FILTER=on), chosen with bench/bench_alerts.py; see README "Methodology".
+TREND_FILTER_K = 3.5  # |avg7 - avg28| must be this many standard errors of the service's own noise ...
+TREND_MIN_DELTA_USD = 1.0  # ... and at least this many USD/day (AlertParams.trend_min_delta_usd when present)
+TREND_CONFIRM_DAYS = 10  # a crossover stays reportable this many days while it waits to become material
+_NOISE_DAYS = 56  # days before d used to estimate a service's day-to-day noise (robustly)
+_AVG_SE = float(np.sqrt(1 / 7 - 1 / 28))  # SE of avg7 - avg28 in units of the daily noise (independent days)
+
+
+class NoDataError(ValueError):
+    """There is no cost data to analyse for the report date; the message says what to do."""
+
+
+def _day(ts: date) -> pd.Timestamp:
+    return pd.Timestamp(ts).normalize()
+
+
+# --- series ------------------------------------------------------------------------------------
+
+def build_series(costs: pd.DataFrame, report_date: date, lookback_days: int) -> pd.DataFrame:
+    """Daily USD per service over [d - lookback_days, d] (days x services, NaN before a service's first cost day).
+
+    `costs` is the long frame of db.load_costs. Rows are summed over breakdown; missing days after a service's
+    first nonzero day are 0; services with no nonzero cost in the window are dropped. Raises NoDataError when
+    there is no row for d.
+    """
+    d = _day(report_date)
+    start = d - pd.Timedelta(days=lookback_days)
+    index = pd.date_range(start, d, freq="D")
+    dates = pd.DatetimeIndex(costs["usage_date"]).normalize() if len(costs) else pd.DatetimeIndex([])
+    in_window = (dates >= start) & (dates <= d)
+    if not (dates == d).any():
+        if not in_window.any():
+            earliest = f"; the earliest stored day is {dates.min().date()}" if len(dates) and dates.min() > d else ""
+            raise NoDataError(f"no cost data on or before {d.date()} in the {lookback_days}-day window{earliest} "
+                              f"— run procAmzData.py first or check the date")
+        raise NoDataError(f"no cost data for {d.date()} — run procAmzData.py first or check the date")
+
+    amounts = costs["amount"].to_numpy(dtype="float64")[in_window]
+    day_codes = ((dates[in_window] - start) // pd.Timedelta(days=1)).to_numpy()
+    service_codes, services = pd.factorize(costs["service"].to_numpy()[in_window], sort=True)
+    n_days, n_services = len(index), len(services)
+    flat = np.bincount(day_codes * n_services + service_codes, weights=amounts, minlength=n_days * n_services)
+    matrix = flat.reshape(n_days, n_services)
+
+    nonzero = matrix != 0
+    has_cost = nonzero.any(axis=0)
+    matrix, nonzero = matrix[:, has_cost], nonzero[:, has_cost]
+    first = nonzero.argmax(axis=0)
+    matrix[np.arange(n_days)[:, None] < first[None, :]] = np.nan
+    return pd.DataFrame(matrix, index=index, columns=pd.Index(services[has_cost], dtype=object))
+
+
+def _upto(series: pd.DataFrame, report_date: date) -> np.ndarray:
+    """The matrix rows up to and including d (d must be in the index)."""
+    d = _day(report_date)
+    if d not in series.index:
+        raise NoDataError(f"no cost data for {d.date()} — run procAmzData.py first or check the date")
+    return series.loc[:d].to_numpy(dtype="float64")
+
+
+# --- spikes ------------------------------------------------------------------------------------
+
+def spike_stats(values: np.ndarray) -> dict[str, np.ndarray]:
+    """Per-column baseline statistics of the last row against the rows before it (NaN = no data yet)."""
+    base, cost = values[:-1], values[-1]
+    known = ~np.isnan(base)
+    n = known.sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(known, base, 0.0).sum(axis=0) / n
+        dev = np.where(known, base - mean, 0.0)
+        std = np.sqrt((dev * dev).sum(axis=0) / (n - 1))
+        # A constant baseline has std exactly 0 (the two-pass formula can leave rounding crumbs).
+        constant = np.nanmax(np.where(known, base, -np.inf), axis=0) == np.nanmin(np.where(known, base, np.inf),
+                                                                                  axis=0)
+        std = np.where(constant, 0.0, std)
+        delta = cost - mean
+        z = np.where(std > 0, delta / std, np.nan)
+    return {"n": n, "mean": mean, "std": std, "cost": cost, "delta": delta, "z": z}
+
+
+def detect_spikes(series: pd.DataFrame, report_date: date, params: AlertParams) -> list[Spike]:
+    """Services whose cost on d is SPIKE_Z_THRESHOLD std and SPIKE_MIN_DELTA_USD away from their baseline."""
+    values = _upto(series, report_date)
+    if values.shape[0] < 2 or values.shape[1] == 0:
+        return []
+    st = spike_stats(values)
+    n, mean, std, cost, delta, z = st["n"], st["mean"], st["std"], st["cost"], st["delta"], st["z"]
+    with np.errstate(invalid="ignore"):
+        eligible = (n >= params.min_history_days) & np.isfinite(cost) & np.isfinite(mean) & np.isfinite(std)
+        # MIN_DAILY_COST_USD applies to the larger of cost(d) and the baseline mean, so a service that
+        # dropped to 0 on d can still raise a down spike while tiny services never alert.
+        eligible &= np.fmax(cost, mean) >= params.min_daily_cost_usd
+        flat = std == 0
+        up = np.where(flat, True, z >= params.spike_z_threshold) & (delta >= params.spike_min_delta_usd)
+        down = np.where(flat, True, z <= -params.spike_z_threshold) & (-delta >= params.spike_min_delta_usd)
+    hits = np.flatnonzero(eligible & (up | down))
+    names = series.columns
+    spikes = [
+        Spike(service=str(names[i]), direction="up" if up[i] else "down", cost=float(cost[i]),
+              mean=float(mean[i]), std=float(std[i]), zscore=None if flat[i] else float(z[i]),
+              delta=float(delta[i]), history_days=int(n[i]))
+        for i in hits
+    ]
+    return sorted(spikes, key=lambda s: (-s.cost, s.service))
+
+
+# --- trends ------------------------------------------------------------------------------------
+
+def _ema_step(weighted: np.ndarray, cur: np.ndarray, alpha: float) -> np.ndarray:
+    """One step of pandas' ewm(adjust=False) recursion, bit for bit (NaN weighted = not started yet)."""
+    old, new = 1.0 - alpha, alpha
+    out = (old * weighted + new * cur) / (old + new)
+    # pandas keeps the value when it equals the observation and seeds with the first observation.
+    return np.where(np.isnan(weighted) | (weighted == cur), cur, out)
+
+
+def macd_last(values: np.ndarray, fast: int, slow: int, signal: int, keep: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    """MACD and signal lines of every column over its last `keep` rows (keep x columns each).
+
+    EMA_span is pandas' ewm(span, adjust=False) seeded with each column's first non-NaN value; MACD =
+    EMA_fast - EMA_slow; signal = EMA_signal(MACD). One vector step per day for all columns at once (pandas'
+    column-by-column ewm takes ~0.4 s per EMA for 20,000 columns; this takes ~0.05 s).
+    """
+    a_fast, a_slow, a_sig = 2.0 / (fast + 1), 2.0 / (slow + 1), 2.0 / (signal + 1)
+    n_days, n_cols = values.shape
+    ef = np.full(n_cols, np.nan)
+    es = np.full(n_cols, np.nan)
+    sg = np.full(n_cols, np.nan)
+    keep = min(keep, n_days)
+    macd_out = np.full((keep, n_cols), np.nan)
+    sig_out = np.full((keep, n_cols), np.nan)
+    for t in range(n_days):
+        cur = values[t]
+        ef = _ema_step(ef, cur, a_fast)
+        es = _ema_step(es, cur, a_slow)
+        macd = ef - es
+        sg = _ema_step(sg, macd, a_sig)
+        row = t - (n_days - keep)
+        if row >= 0:
+            macd_out[row], sig_out[row] = macd, sg
+    return macd_out, sig_out
+
+
+def _robust_noise(values: np.ndarray) -> np.ndarray:
+    """Day-to-day noise (USD, 1 std) of each column from the last _NOISE_DAYS days before d.
+
+    Uses 7-day differences (they cancel weekly seasonality and most of a trend) and their median absolute
+    deviation, so one spike does not inflate it.
+    """
+    base = values[:-1][-_NOISE_DAYS:]
+    diffs = base[7:] - base[:-7]
+    if diffs.shape[0] == 0:
+        return np.full(values.shape[1], np.nan)
+    mad = _nanmedian(np.abs(diffs - _nanmedian(diffs)))
+    return 1.4826 * mad / np.sqrt(2.0)
+
+
+def _nanmedian(values: np.ndarray) -> np.ndarray:
+    """Median of each column ignoring NaN (NaN when a column has none); sort-based, much faster than nanmedian."""
+    ordered = np.sort(values, axis=0)  # NaN sorts last
+    count = (~np.isnan(values)).sum(axis=0)
+    cols = np.arange(values.shape[1])
+    lo = ordered[np.maximum((count - 1) // 2, 0), cols]
+    hi = ordered[np.maximum(count // 2, 0), cols]
+    return np.where(count > 0, (lo + hi) / 2, np.nan)
+
+
+def _window_means(values: np.ndarray, days: int, rows: int) -> np.ndarray:
+    """Mean over the last `days` rows ending at each of the last `rows` rows (rows x columns; known days only)."""
+    tail = values[-(days + rows - 1):]
+    known = ~np.isnan(tail)
+    zero = np.zeros((1, tail.shape[1]))
+    total = np.concatenate([zero, np.cumsum(np.where(known, tail, 0.0), axis=0)])
+    count = np.concatenate([zero, np.cumsum(known, axis=0)])
+    hi = np.arange(len(tail) - rows + 1, len(tail) + 1)
+    lo = np.maximum(hi - days, 0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (total[hi] - total[lo]) / (count[hi] - count[lo])
+
+
+def trend_stats(values: np.ndarray, params: AlertParams) -> dict[str, np.ndarray]:
+    """Per-column MACD/signal, crossovers and materiality over the last TREND_CONFIRM_DAYS + 1 days (last row = d).
+
+    Keys: macd, signal, cost, n (baseline days), avg7, avg28 (at d); raw_up, raw_down (crossover at d); up, down
+    (filtered: the latest crossover of the last TREND_CONFIRM_DAYS days, still holding, first material at d);
+    crossed_days_ago (of that crossover, -1 when none).
+    """
+    n_days, n_cols = values.shape
+    rows = min(TREND_CONFIRM_DAYS + 1, n_days - 1)  # days that can carry a crossover (each needs the day before)
+    macd, sig = macd_last(values, params.macd_fast, params.macd_slow, params.macd_signal, keep=rows + 1)
+    with np.errstate(invalid="ignore"):
+        above, below = macd > sig, macd < sig
+        up_x = (macd[:-1] <= sig[:-1]) & above[1:]  # rows x cols: crossover on each of the last `rows` days
+        down_x = (macd[:-1] >= sig[:-1]) & below[1:]
+    avg7, avg28 = _window_means(values, 7, rows), _window_means(values, 28, rows)
+    out = {"macd": macd[-1], "signal": sig[-1], "cost": values[-1], "n": (~np.isnan(values[:-1])).sum(axis=0),
+           "avg7": avg7[-1], "avg28": avg28[-1], "raw_up": up_x[-1], "raw_down": down_x[-1]}
+
+    # Filtered: find the latest crossover in the window, check it still holds, and fire on its first material day.
+    crossed = up_x | down_x
+    any_x = crossed.any(axis=0)
+    last = rows - 1 - np.argmax(crossed[::-1], axis=0)  # row of the latest crossover
+    cols = np.arange(n_cols)
+    going_up = up_x[last, cols]
+    after = np.arange(rows)[:, None] >= last[None, :]
+    holds = np.where(going_up, (above[1:] | ~after).all(axis=0), (below[1:] | ~after).all(axis=0))
+    sign = np.where(going_up, 1.0, -1.0)
+    min_usd = getattr(params, "trend_min_delta_usd", TREND_MIN_DELTA_USD)
+    noise = _robust_noise(values)
+    gap = np.abs(avg7 - avg28)
+    recent = values[-rows:]
+    week_before = values[-rows - 7:-7] if n_days >= rows + 7 else np.full_like(recent, np.nan)
+    with np.errstate(invalid="ignore"):
+        material = ((gap >= TREND_FILTER_K * _AVG_SE * noise) & (gap >= min_usd)
+                    & (sign * (recent - week_before) > 0))  # cost moved the alert's way vs the same weekday
+    earlier = (material[:-1] & after[:-1]).any(axis=0)
+    fire = any_x & holds & material[-1] & ~earlier
+    out.update(up=fire & going_up, down=fire & ~going_up,
+               crossed_days_ago=np.where(any_x, rows - 1 - last, -1))
+    return out
+
+
+def detect_trends(series: pd.DataFrame, report_date: date, params: AlertParams) -> list[Trend]:
+    """Services whose MACD crossed its signal line (raw: on d; filtered: see README "Methodology")."""
+    values = _upto(series, report_date)
+    if values.shape[0] < 2 or values.shape[1] == 0:
+        return []
+    st = trend_stats(values, params)
+    up, down = (st["up"], st["down"]) if params.trend_filter else (st["raw_up"], st["raw_down"])
+    cost, avg28 = st["cost"], st["avg28"]
+    ok = (up | down) & (st["n"] >= params.min_history_days)
+    with np.errstate(invalid="ignore"):
+        # As for spikes: a service fading to 0 can still report its down turn.
+        ok &= np.fmax(cost, avg28) >= params.min_daily_cost_usd
+        ok &= np.isfinite(st["macd"]) & np.isfinite(st["signal"]) & np.isfinite(st["avg7"]) & np.isfinite(avg28)
+        ok &= np.isfinite(cost)
+    names = series.columns
+    extra = "crossed_days_ago" in getattr(Trend, "__dataclass_fields__", {})
+    trends = [
+        Trend(service=str(names[i]), direction="up" if up[i] else "down", macd=float(st["macd"][i]),
+              signal=float(st["signal"][i]), cost=float(cost[i]), avg7=float(st["avg7"][i]),
+              avg28=float(avg28[i]),
+              **({"crossed_days_ago": int(st["crossed_days_ago"][i])} if extra else {}))
+        for i in np.flatnonzero(ok)
+    ]
+    return sorted(trends, key=lambda t: (-t.cost, t.service))
+
+
+# --- totals ------------------------------------------------------------------------------------
+
+def _month(series: pd.DataFrame, report_date: date) -> pd.DataFrame:
+    d = _day(report_date)
+    return series.loc[d.replace(day=1):d].fillna(0.0)
+
+
+def month_to_date(series: pd.DataFrame, report_date: date) -> list[ServiceCost]:
+    """USD per service over [first of d's month, d], most expensive first (services at 0 omitted)."""
+    mtd = _month(series, report_date).sum(axis=0)
+    mtd = mtd[mtd != 0]
+    order = sorted(zip(mtd.index, mtd.to_numpy(), strict=True), key=lambda kv: (-kv[1], str(kv[0])))
+    return [ServiceCost(str(name), float(cost)) for name, cost in order]
+
+
+def daily_totals(series: pd.DataFrame, report_date: date) -> list[DayCost]:
+    """USD over all services for each day of [first of d's month, d]."""
+    totals = _month(series, report_date).sum(axis=1)
+    return [DayCost(ts.date(), float(v)) for ts, v in totals.items()]
+
+
+def daily_by_service(series: pd.DataFrame, report_date: date) -> pd.DataFrame:
+    """Days of d's month up to d x services with cost this month (0-filled), most expensive month first."""
+    month = _month(series, report_date)
+    mtd = month.sum(axis=0)
+    keep = mtd[(month != 0).any(axis=0)]
+    order = sorted(keep.index, key=lambda name: (-keep[name], str(name)))
+    return month[order]
+
+
+def summary(series: pd.DataFrame, report_date: date) -> Summary:
+    """Headline totals for d: total, previous day, 7-day average, month to date and the previous month's pace."""
+    d = _day(report_date)
+    known = series.notna().any(axis=1)
+    totals = series.fillna(0.0).sum(axis=1)
+
+    def covered(start: pd.Timestamp, end: pd.Timestamp) -> bool:
+        days = pd.date_range(start, end, freq="D")
+        return bool(len(days)) and days.isin(known.index[known.to_numpy()]).all()
+
+    prev = d - pd.Timedelta(days=1)
+    week_start = d - pd.Timedelta(days=7)
+    prev_end_of_month = d.replace(day=1) - pd.Timedelta(days=1)
+    prev_start = prev_end_of_month.replace(day=1)
+    prev_days = calendar.monthrange(prev_start.year, prev_start.month)[1]
+    prev_until = prev_start.replace(day=min(d.day, prev_days))
+    # The previous month counts only once data had started by its first day.
+    first_known = known.index[known.to_numpy()].min() if known.any() else None
+    return Summary(
+        total=float(totals.get(d, 0.0)),
+        previous_day=float(totals[prev]) if covered(prev, prev) else None,
+        avg7=float(totals.loc[week_start:prev].mean()) if covered(week_start, prev) else None,
+        mtd_total=float(totals.loc[d.replace(day=1):d].sum()),
+        mtd_previous=(float(totals.loc[prev_start:prev_until].sum())
+                      if first_known is not None and first_known <= prev_start else None),
+    )
+
+
+# --- everything --------------------------------------------------------------------------------
+
+def analyse(costs: pd.DataFrame, report_date: date, params: AlertParams) -> Analysis:
+    """Summaries and alerts for d from the long cost frame of db.load_costs (window LOOKBACK_DAYS)."""
+    series = build_series(costs, report_date, params.lookback_days)
+    d = _day(report_date)
+    start = d - pd.Timedelta(days=params.lookback_days)
+    if len(costs):
+        dates = pd.DatetimeIndex(costs["usage_date"]).normalize()
+        flagged = costs["estimated"].to_numpy(dtype=bool) & (dates >= start) & (dates <= d)
+        estimated = sorted({ts.date() for ts in dates[flagged].unique()})
+    else:
+        estimated = []
+    return Analysis(
+        report_date=report_date,
+        spikes=detect_spikes(series, report_date, params),
+        trends=detect_trends(series, report_date, params),
+        mtd_by_service=month_to_date(series, report_date),
+        daily_totals=daily_totals(series, report_date),
+        summary=summary(series, report_date),
+        series=series,
+        daily_by_service=daily_by_service(series, report_date),
+        estimated_dates=estimated,
+    )
+
+
+__all__ = [
+    "NoDataError", "build_series", "detect_spikes", "detect_trends", "month_to_date", "daily_totals",
+    "daily_by_service", "summary", "analyse", "macd_last", "spike_stats", "trend_stats",
+]

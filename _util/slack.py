@@ -1,0 +1,254 @@
+"""Slack delivery: the WebClient seam (retries), exactly-once posting with thread resume, and the dry-run outputs."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+    ServerErrorRetryHandler,
+)
+from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
+from slack_sdk.http_retry.jitter import Jitter
+from sqlalchemy import Engine
+
+from . import db
+from .config import Settings
+from .logs import redact
+from .slack_message import render_preview_html, validate_payload
+
+log = logging.getLogger("aws_cost_tracking")
+
+TIMEOUT_S = 15
+MAX_RETRIES = 3  # per request, for each of: rate limit, connection error, server error
+MAX_RETRY_AFTER_S = 60  # a longer Retry-After gives up rather than stall the cron job
+REPLY_PACE_S = 1.0  # chat.postMessage allows about 1 message per second per channel
+THREAD_PLACEHOLDER = "<ts of message 1>"
+
+# Slack error code -> what to fix (one line; {channel} is the configured channel id).
+FIXES = {
+    "invalid_auth": "SLACK_BOT_TOKEN is wrong or revoked — copy the Bot User OAuth Token (xoxb-…) again",
+    "not_authed": "no token reached Slack — set SLACK_BOT_TOKEN",
+    "account_inactive": "the bot's workspace or user is deactivated — reinstall the app and update SLACK_BOT_TOKEN",
+    "token_revoked": "SLACK_BOT_TOKEN was revoked — reinstall the app and update SLACK_BOT_TOKEN",
+    "token_expired": "SLACK_BOT_TOKEN expired (token rotation is on) — use a non-rotating bot token",
+    "not_allowed_token_type": "SLACK_BOT_TOKEN is not a bot token — use the Bot User OAuth Token (xoxb-…)",
+    "channel_not_found": "channel {channel} does not exist or the bot cannot see it — check SLACK_CHANNEL_ID "
+                         "(the channel ID, e.g. C0123ABCD, from the channel's About tab) and invite the bot",
+    "not_in_channel": "the bot is not in channel {channel} — invite it with /invite @yourbot in that channel",
+    "is_archived": "channel {channel} is archived — unarchive it or set another SLACK_CHANNEL_ID",
+    "missing_scope": "add chat:write to the bot token scopes (OAuth & Permissions) and reinstall the app",
+    "restricted_action": "the workspace does not let this bot post in channel {channel} — ask an admin",
+    "team_access_not_granted": "the token has no access to the workspace of channel {channel}",
+    "msg_too_long": "the message is too long for Slack (a bug: please report it with slack_message.json)",
+    "msg_blocks_too_long": "the message blocks are too long for Slack (a bug: please report it with "
+                           "slack_message.json)",
+    "invalid_blocks": "Slack rejected the message blocks (a bug: please report it with slack_message.json)",
+    "invalid_blocks_format": "Slack rejected the message blocks (a bug: please report it with slack_message.json)",
+    "ratelimited": "still rate limited after retries — try again later",
+    "rate_limited": "still rate limited after retries — try again later",
+}
+
+
+class SlackDeliveryError(RuntimeError):
+    """Posting failed; the message is one line saying what to fix (never contains the token)."""
+
+
+@dataclass(frozen=True)
+class DeliveryResult:
+    """What deliver did: messages posted now, whether it skipped, the top message ts and thread ts."""
+
+    posted: int
+    skipped: bool
+    ts: str | None
+    thread_ts: str | None
+    reason: str
+    attempt: int | None = None
+
+
+class BoundedRateLimitRetryHandler(RateLimitErrorRetryHandler):
+    """429 → wait Retry-After (slack_sdk's handler), unless Slack asks for longer than max_wait_s."""
+
+    def __init__(self, max_retry_count: int = MAX_RETRIES, max_wait_s: float = MAX_RETRY_AFTER_S):
+        super().__init__(max_retry_count=max_retry_count)
+        self.max_wait_s = max_wait_s
+
+    def _can_retry(self, *, state, request, response=None, error=None) -> bool:
+        if not super()._can_retry(state=state, request=request, response=response, error=error):
+            return False
+        for key, value in (response.headers or {}).items():
+            if key.lower() == "retry-after":
+                raw = value[0] if isinstance(value, list) else value
+                try:
+                    return float(raw) <= self.max_wait_s
+                except (TypeError, ValueError):
+                    return True
+        return True
+
+
+class AnyServerErrorRetryHandler(ServerErrorRetryHandler):
+    """Retries every 5xx (slack_sdk's own handler covers only 500 and 503)."""
+
+    def _can_retry(self, *, state, request, response=None, error=None) -> bool:
+        return response is not None and 500 <= response.status_code <= 599
+
+
+class ProportionalJitter(Jitter):
+    """Jitter of 50–150 % of the backoff (slack_sdk's default adds up to 1 s, whatever the backoff)."""
+
+    def recalculate(self, duration: float) -> float:
+        return duration * (0.5 + random.random())
+
+
+def make_slack_client(settings: Settings, *, max_retries: int = MAX_RETRIES, backoff_s: float = 0.5,
+                      timeout_s: int = TIMEOUT_S) -> WebClient:
+    """The one WebClient for SLACK_BOT_TOKEN at SLACK_API_URL, with bounded retries (429, connection, 5xx)."""
+    base_url = settings.slack_api_url if settings.slack_api_url.endswith("/") else settings.slack_api_url + "/"
+    backoff = BackoffRetryIntervalCalculator(backoff_factor=backoff_s, jitter=ProportionalJitter())
+    return WebClient(
+        token=str(settings.slack_bot_token) or None,
+        base_url=base_url,
+        timeout=timeout_s,
+        retry_handlers=[
+            BoundedRateLimitRetryHandler(max_retry_count=max_retries),
+            ConnectionErrorRetryHandler(max_retry_count=max_retries, interval_calculator=backoff),
+            AnyServerErrorRetryHandler(max_retry_count=max_retries, interval_calculator=backoff),
+        ],
+    )
+
+
+def request_body(payload: dict, channel: str, thread_ts: str | None = None) -> dict:
+    """The chat.postMessage arguments for one payload (exactly what is posted)."""
+    body = {"channel": channel, "text": payload["text"], "blocks": payload["blocks"],
+            "unfurl_links": False, "unfurl_media": False}
+    if thread_ts is not None:
+        body["thread_ts"] = thread_ts
+    return body
+
+
+def explain(exc: BaseException, channel: str, base_url: str = "", secrets: tuple[str, ...] = ()) -> str:
+    """One line saying what failed and what to fix (token redacted)."""
+    if isinstance(exc, SlackApiError):
+        data = getattr(exc.response, "data", None)
+        status = getattr(exc.response, "status_code", None)
+        code = data.get("error") if isinstance(data, dict) else None
+        if code in FIXES:
+            text = f"Slack: {code} — {FIXES[code].format(channel=channel)}"
+        elif status is not None and status >= 500:
+            text = f"Slack: chat.postMessage failed with HTTP {status} after retries — Slack may be down; rerun later"
+        elif code:
+            text = f"Slack: chat.postMessage failed: {code}" + (f" (HTTP {status})" if status != 200 else "")
+        else:
+            text = f"Slack: chat.postMessage failed with HTTP {status}"
+    elif isinstance(exc, TimeoutError):
+        text = (f"Slack: no answer from {base_url or 'the Slack API'} in time — the message may have been "
+                "posted anyway: check the channel, then rerun (with --force only if it is missing)")
+    else:
+        reason = getattr(exc, "reason", None) or exc
+        text = (f"Slack: cannot reach {base_url or 'the Slack API'} ({type(exc).__name__}: {reason}) — "
+                "check the network/proxy and SLACK_API_URL")
+    return redact(" ".join(text.split()), secrets)
+
+
+def _complete(records: list[db.PostRecord]) -> bool:
+    parts = records[0].parts
+    return {r.part for r in records} >= set(range(parts))
+
+
+def deliver(payloads: list[dict], settings: Settings, engine: Engine, report_date: date, *, client=None,
+            force: bool = False, pace_s: float = REPLY_PACE_S) -> DeliveryResult:
+    """Post the payloads (top message, then thread replies) once per (date, channel), recording each post.
+
+    A complete earlier attempt → skip. An interrupted attempt (crash between messages) → post only its missing
+    parts, in the same thread. force → always a new attempt (a new top message). Raises SlackDeliveryError.
+    """
+    channel = settings.slack_channel_id
+    if not channel:
+        raise SlackDeliveryError("Slack: SLACK_CHANNEL_ID is not set")
+    if not payloads:
+        raise ValueError("no payloads to post")
+    for payload in payloads:
+        validate_payload(payload)
+    secrets = (str(settings.slack_bot_token),)
+    records = db.slack_posts(engine, report_date, channel)
+    latest = max((r.attempt for r in records), default=0)
+    previous = [r for r in records if r.attempt == latest]
+    thread_ts: str | None = None
+    if previous and _complete(previous) and not force:
+        top = next(r for r in previous if r.part == 0)
+        return DeliveryResult(0, True, top.ts, top.ts, f"already posted for {report_date} to {channel} "
+                              f"(ts {top.ts}); use --force to post again", latest)
+    if previous and not force and not _complete(previous):
+        attempt = latest
+        top = next((r for r in previous if r.part == 0), None)
+        thread_ts = top.ts if top else None
+        total = previous[0].parts
+        if total != len(payloads):
+            log.warning("slack: the message has %d part(s) now, %d when first posted; resuming by part number",
+                        len(payloads), total)
+        done = {r.part for r in previous}
+        todo = [p for p in range(min(total, len(payloads))) if p not in done]
+        verb = f"resumed attempt {attempt} in thread {thread_ts}"
+    else:
+        attempt, total, todo, verb = latest + 1, len(payloads), list(range(len(payloads))), f"attempt {latest + 1}"
+
+    client = client or make_slack_client(settings)
+    posted = 0
+    last_post = 0.0
+    top_ts = thread_ts
+    for part in todo:
+        body = request_body(payloads[part], channel, thread_ts if part > 0 else None)
+        wait = pace_s - (time.monotonic() - last_post)
+        if posted and wait > 0:
+            time.sleep(wait)
+        try:
+            response = client.chat_postMessage(**body)
+        except SlackApiError as exc:
+            raise SlackDeliveryError(explain(exc, channel, settings.slack_api_url, secrets)) from None
+        except (OSError, TimeoutError) as exc:  # URLError and socket errors, after the connection retries
+            raise SlackDeliveryError(explain(exc, channel, settings.slack_api_url, secrets)) from None
+        last_post = time.monotonic()
+        ts = str(response["ts"])
+        if part == 0:
+            top_ts = thread_ts = ts
+        db.record_slack_post(engine, db.PostRecord(report_date, channel, attempt, part, total, ts,
+                                                   None if part == 0 else thread_ts))
+        posted += 1
+        log.info("slack: posted part %d/%d to %s (ts %s)", part + 1, total, channel, ts)
+    return DeliveryResult(posted, False, top_ts, thread_ts,
+                          f"posted {posted} message(s) to {channel}, {verb} (ts {top_ts})", attempt)
+
+
+def write_outputs(payloads: list[dict], out_dir: Path, report_date: date, channel: str) -> tuple[Path, Path]:
+    """Write OUTPUT_DIR/<d>/slack_message.json (the exact request bodies) and slack_preview.html."""
+    day = Path(out_dir) / report_date.isoformat()
+    day.mkdir(parents=True, exist_ok=True)
+    bodies = [request_body(p, channel, THREAD_PLACEHOLDER if i else None) for i, p in enumerate(payloads)]
+    json_path = _write_atomic(day / "slack_message.json", json.dumps(bodies, indent=2, ensure_ascii=False) + "\n")
+    page = render_preview_html(payloads, f"Slack preview — AWS costs {report_date.isoformat()} ({channel})")
+    html_path = _write_atomic(day / "slack_preview.html", page)
+    return json_path, html_path
+
+
+def _write_atomic(path: Path, text: str) -> Path:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; these outputs hold no secrets and are meant to be opened
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path

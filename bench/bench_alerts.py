@@ -1,0 +1,197 @@
+#!/usr/bin/env python3
+"""Alert quality on a labeled synthetic benchmark: false alerts on pure noise and recall of injected events.
+
+Services: log-uniform levels from $0.05 to $5,000/day, a weekday/weekend pattern of random depth, multiplicative
+lognormal noise with mild day-to-day persistence (small services noisier), zero days for small services.
+  noise   2,000 stationary services; every one of 60 report days is scored (false alerts per service-day)
+  spikes  1,000 services with one +5σ day (σ = std of the service's baseline, added to that day's cost)
+  turns   1,000 services: a steady rise (1.5-3%/day) that becomes a steady fall, or flat that starts rising
+          2-4%/day; a turn is found when an alert in the right direction comes on one of the 11 days turn..turn+10
+
+Prints a markdown table for the defaults and for the raw rules (z >= 1 with the day inside its own baseline,
+as the original tool did; TREND_FILTER=off). Fixed seeds; runs in well under 2 minutes.
+
+    python bench/bench_alerts.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from _util.metrics import (  # noqa: E402
+    TREND_CONFIRM_DAYS,
+    TREND_FILTER_K,
+    TREND_MIN_DELTA_USD,
+    detect_spikes,
+    detect_trends,
+)
+from _util.model import AlertParams  # noqa: E402
+
+HISTORY = 365  # days before the first scored day
+EVAL = 60  # scored report days
+END = date(2026, 11, 25)
+
+
+def make_noise(n: int, days: int, rng: np.random.Generator, end: date = END) -> tuple[pd.DataFrame, np.ndarray]:
+    """days x n stationary daily costs (USD) and each service's base level."""
+    level = np.exp(rng.uniform(np.log(0.05), np.log(5000.0), n))
+    index = pd.date_range(end=pd.Timestamp(end), periods=days, freq="D")
+    weekend = np.asarray(index.day_of_week >= 5)[:, None]
+    depth = rng.uniform(0.0, 0.35, n)  # weekend dip, fraction of the weekday level
+    season = np.where(weekend, 1.0 - depth, 1.0 + depth * 2 / 5)  # weekly mean stays 1
+    # Day-to-day variation: 1-8% for services above $1/day (log-uniform), 5-25% below.
+    cv = np.where(level < 1.0, np.exp(rng.uniform(np.log(0.05), np.log(0.25), n)),
+                  np.exp(rng.uniform(np.log(0.01), np.log(0.08), n)))
+    sigma = np.sqrt(np.log1p(cv ** 2))
+    shocks = rng.normal(0.0, 1.0, (days, n))
+    phi = 0.3  # day-to-day persistence of the noise
+    ar = np.empty_like(shocks)
+    ar[0] = shocks[0]
+    for t in range(1, days):
+        ar[t] = phi * ar[t - 1] + np.sqrt(1 - phi ** 2) * shocks[t]
+    values = level * season * np.exp(sigma * ar - sigma ** 2 / 2)
+    zero_days = (level < 1.0) & (rng.random((days, n)) < 0.05)
+    values[zero_days] = 0.0
+    names = [f"svc{i:05d}" for i in range(n)]
+    return pd.DataFrame(values, index=index, columns=names), level
+
+
+def score_noise(costs: pd.DataFrame, params: AlertParams, raw_spikes: bool) -> tuple[float, float]:
+    """(spike, trend) alerts per service-day over the last EVAL days of stationary series."""
+    spikes = trends = 0
+    for t in range(len(costs) - EVAL, len(costs)):
+        window = costs.iloc[: t + 1]
+        d = window.index[-1].date()
+        spikes += raw_spike_count(window) if raw_spikes else len(detect_spikes(window, d, params))
+        trends += len(detect_trends(window, d, params))
+    cells = EVAL * costs.shape[1]
+    return spikes / cells, trends / cells
+
+
+def raw_spike_count(window: pd.DataFrame) -> int:
+    """The original rule: z >= 1 with d inside its own baseline (mean and std over the whole window)."""
+    values = window.to_numpy()
+    z = (values[-1] - np.nanmean(values, axis=0)) / np.nanstd(values, axis=0, ddof=1)
+    return int(np.sum(z >= 1))
+
+
+def spike_set(rng: np.random.Generator, n: int = 2000) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """Costs with one +5σ day per service; returns (costs, spike day position, spike size in USD)."""
+    costs, _ = make_noise(n, HISTORY + EVAL, rng)
+    values = costs.to_numpy().copy()
+    at = rng.integers(HISTORY, HISTORY + EVAL, n)
+    cols = np.arange(n)
+    base = np.where(np.arange(len(values))[:, None] < at[None, :], values, np.nan)
+    size = 5.0 * np.nanstd(base, axis=0, ddof=1)
+    values[at, cols] += size
+    return pd.DataFrame(values, index=costs.index, columns=costs.columns), at, size
+
+
+def score_spikes(costs: pd.DataFrame, at: np.ndarray, size: np.ndarray, params: AlertParams, raw: bool,
+                 floor: float) -> tuple[float, float]:
+    """(recall over all spikes, recall over spikes of at least `floor` USD)."""
+    found = np.zeros(len(at), bool)
+    for t in np.unique(at):
+        cols = np.flatnonzero(at == t)
+        window = costs.iloc[: t + 1, cols]
+        if raw:
+            values = window.to_numpy()
+            z = (values[-1] - values.mean(axis=0)) / values.std(axis=0, ddof=1)
+            found[cols] = z >= 1
+        else:
+            hits = {s.service for s in detect_spikes(window, window.index[-1].date(), params) if s.direction == "up"}
+            found[cols] = [name in hits for name in window.columns]
+    big = size >= floor
+    return found.mean(), found[big].mean()
+
+
+def turn_set(rng: np.random.Generator, n: int = 1000) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, np.ndarray]:
+    """Half rise-then-fall (expect "down"), half flat-then-rise (expect "up"); returns (costs, turn day, kind,
+    base level USD/day)."""
+    days = HISTORY + EVAL
+    costs, level = make_noise(n, days, rng)
+    t = np.arange(days)[:, None]
+    turn = rng.integers(HISTORY, HISTORY + EVAL - 10, n)
+    kind = np.where(np.arange(n) < n // 2, "down", "up")
+    rate = np.where(kind == "down", rng.uniform(0.015, 0.03, n), rng.uniform(0.02, 0.04, n))
+    rise_days = rng.integers(30, 61, n)
+    start = turn - rise_days
+    since_start = np.clip(t - start[None, :], 0, None)
+    since_turn = np.clip(t - turn[None, :], 0, None)
+    peak_shape = 1 + rate * np.minimum(since_start, rise_days) - rate * since_turn  # rise, then fall
+    ramp = 1 + rate * since_turn  # flat, then rise
+    shape = np.where(kind == "down", np.maximum(peak_shape, 0.05), ramp)
+    return costs * shape, turn, kind, level
+
+
+def score_turns(costs: pd.DataFrame, turn: np.ndarray, kind: np.ndarray, params: AlertParams,
+                big: np.ndarray) -> dict[str, float]:
+    """Share of turns with an alert in the right direction within turn..turn+10: by kind, all, and `big` ones."""
+    found = np.zeros(len(turn), bool)
+    names = np.asarray(costs.columns)
+    first, last = turn.min(), turn.max() + 10
+    for t in range(first, last + 1):
+        cols = np.flatnonzero((turn <= t) & (t <= turn + 10) & ~found)
+        if not len(cols):
+            continue
+        window = costs.iloc[: t + 1, cols]
+        hits = {(tr.service, tr.direction) for tr in detect_trends(window, window.index[-1].date(), params)}
+        found[cols] = [(names[c], kind[c]) in hits for c in cols]
+    return {k: found[kind == k].mean() for k in ("down", "up")} | {"all": found.mean(), "big": found[big].mean()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    base = AlertParams()
+    parser.add_argument("--spike-z", type=float, default=base.spike_z_threshold, help="SPIKE_Z_THRESHOLD")
+    parser.add_argument("--spike-min-delta", type=float, default=base.spike_min_delta_usd,
+                        help="SPIKE_MIN_DELTA_USD")
+    args = parser.parse_args(argv)
+    started = time.perf_counter()
+    defaults = replace(base, spike_z_threshold=args.spike_z, spike_min_delta_usd=args.spike_min_delta)
+    raw = replace(defaults, trend_filter=False, spike_min_delta_usd=0.0, min_daily_cost_usd=0.0)
+    noise, _ = make_noise(2000, HISTORY + EVAL, np.random.default_rng(1))
+    spikes, at, size = spike_set(np.random.default_rng(2))
+    turns, turn, kind, level = turn_set(np.random.default_rng(3))
+    floor = 2 * defaults.spike_min_delta_usd
+    trend_usd = getattr(defaults, "trend_min_delta_usd", TREND_MIN_DELTA_USD)
+    big_turn = level >= 10 * trend_usd  # 2%/day x 10 days moves such a service by >= 2x the trend $ floor
+
+    rows = []
+    for label, params, raw_spikes in (("defaults", defaults, False), ("raw rules", raw, True)):
+        false_spike, false_trend = score_noise(noise, params, raw_spikes)
+        rec_all, rec_big = score_spikes(spikes, at, size, params, raw_spikes, floor)
+        rec_turn = score_turns(turns, turn, kind, params, big_turn)
+        rows.append((label, false_spike, rec_all, rec_big, false_trend, rec_turn))
+
+    print(f"Noise: 2,000 stationary services x {EVAL} report days. Spikes: {len(at):,} one-day +5σ spikes, "
+          f"{(size >= floor).sum():,} of them >= ${floor:g} (2 x SPIKE_MIN_DELTA_USD). Turns: {len(turn):,} "
+          f"(half rise→fall, half flat→rise), {big_turn.sum()} in services >= ${10 * trend_usd:g}/day.\n")
+    print("| rules | spike false alerts / service-day | +5σ spikes caught | … of ≥ "
+          f"${floor:g} | trend false alerts / service-day | turns found ≤ 10 d: rise→fall | flat→rise "
+          f"| all | … in services ≥ ${10 * trend_usd:g}/day |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for label, fs, ra, rb, ft, rt in rows:
+        print(f"| {label} | {fs:.3%} | {ra:.1%} | {rb:.1%} | {ft:.3%} | {rt['down']:.1%} | {rt['up']:.1%} "
+              f"| {rt['all']:.1%} | {rt['big']:.1%} |")
+    print(f"\ndefaults: SPIKE_Z_THRESHOLD={defaults.spike_z_threshold:g} SPIKE_MIN_DELTA_USD="
+          f"{defaults.spike_min_delta_usd:g} MIN_HISTORY_DAYS={defaults.min_history_days} "
+          f"MIN_DAILY_COST_USD={defaults.min_daily_cost_usd:g} TREND_FILTER=on (k={TREND_FILTER_K:g}, "
+          f"${trend_usd:g}/day, {TREND_CONFIRM_DAYS} days); raw: z >= 1 with d in its own baseline, "
+          "no $ floors, TREND_FILTER=off")
+    print(f"({time.perf_counter() - started:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

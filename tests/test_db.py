@@ -1,0 +1,209 @@
+"""Storage: tables, exact amounts, names stored as given, batched upserts in one transaction (SQLite and MariaDB)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import inspect, select
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import SQLAlchemyError
+
+from _util import db
+from _util.db import CostRow
+
+D1, D2, D3 = date(2026, 11, 1), date(2026, 11, 2), date(2026, 11, 3)
+T1 = datetime(2026, 11, 4, 6, 0, 0)
+T2 = datetime(2026, 11, 5, 6, 0, 0)
+
+
+@pytest.fixture
+def engine(db_url):
+    eng = db.make_engine(db_url)
+    db.init_db(eng)
+    yield eng
+    eng.dispose()
+
+
+def table(engine, tbl=db.daily_cost, *, without=()) -> list[tuple]:
+    """Every row of tbl, ordered by its key, optionally without some columns."""
+    cols = [c for c in tbl.columns if c.name not in without]
+    with engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(select(*cols).order_by(*tbl.primary_key.columns)).all()]
+
+
+def row(day, service, amount, breakdown="", estimated=False, unit="USD") -> CostRow:
+    return CostRow(day, service, breakdown, Decimal(amount), unit, estimated)
+
+
+def stored_amounts(engine) -> dict[tuple[date, str, str], Decimal]:
+    with engine.connect() as conn:
+        rows = conn.execute(select(db.daily_cost.c.usage_date, db.daily_cost.c.service, db.daily_cost.c.breakdown,
+                                   db.daily_cost.c.amount)).all()
+    return {(db._as_date(d), s, b): Decimal(a) for d, s, b, a in rows}
+
+
+# --- engine and tables ----------------------------------------------------------------------------
+
+def test_make_engine_creates_the_sqlite_folder_and_init_db_the_tables(tmp_path):
+    path = tmp_path / "deep" / "er" / "costs.sqlite"
+    eng = db.make_engine(f"sqlite:///{path}")
+    db.init_db(eng)
+    db.init_db(eng)  # a second time is harmless
+    assert path.is_file()
+    assert {"daily_cost", "cost_day", "slack_post", "run"} <= set(inspect(eng).get_table_names())
+    assert inspect(eng).get_pk_constraint("daily_cost")["constrained_columns"] == ["usage_date", "service",
+                                                                                    "breakdown"]
+    eng.dispose()
+
+
+def test_init_db_unreachable_mysql_names_the_url_without_the_password():
+    eng = db.make_engine("mysql+pymysql://cost:s3cretpw@127.0.0.1:1/costs", connect_timeout=2)
+    with pytest.raises(db.DatabaseError) as err:
+        db.init_db(eng)
+    assert "cannot use database mysql+pymysql://cost:***@127.0.0.1:1/costs" in str(err.value)
+    assert "s3cretpw" not in str(err.value)
+
+
+# --- exact storage -----------------------------------------------------------------------------------
+
+AMOUNTS = ["0.0000000001", "-0.0000000001", "-3.2100000000", "412.3456789012", "73.9999999999",
+           "98765.4321098765", "856589.3443818037", "0", "12345678.9"]
+
+
+def test_negative_and_ten_decimal_amounts_round_trip_exactly(engine):
+    rows = [row(D1, f"service {i}", a) for i, a in enumerate(AMOUNTS)]
+    db.store_costs(engine, rows, {D1: False})
+    assert stored_amounts(engine) == {(D1, f"service {i}", ""): Decimal(a) for i, a in enumerate(AMOUNTS)}
+
+
+NAMES = [
+    "Amazon Elastic Compute Cloud - Compute",
+    "Savings Plans for AWS Compute usage",
+    "Compute & Storage / Backup",
+    "AT&T/Peering",
+    'Service "quoted" and \'single\' and `back`',
+    "Überwachung – Datenschutz ✓ 日本語 🚀",
+    "amazon elastic compute cloud - compute",  # differs from the first only in case
+    "percent % underscore _ backslash \\ semicolon ;",
+    "x" * 255,
+    "🚀" * 255,  # 255 characters of 4 bytes each
+]
+
+
+def test_service_and_breakdown_names_are_stored_exactly(engine):
+    rows = [row(D1, name, str(i + 1), breakdown=name[::-1]) for i, name in enumerate(NAMES)]
+    db.store_costs(engine, rows, {D1: False})
+    assert stored_amounts(engine) == {(D1, n, n[::-1]): Decimal(i + 1) for i, n in enumerate(NAMES)}
+    frame = db.load_costs(engine, D1, D1)
+    assert sorted(frame["service"]) == sorted(NAMES)
+
+
+def test_names_differing_only_by_trailing_space_stay_distinct(engine):
+    # Tag values such as "team$web " do occur; a PAD SPACE collation would merge them into one key.
+    db.store_costs(engine, [row(D1, "AWS Lambda", "1", "team$web"), row(D1, "AWS Lambda", "2", "team$web ")],
+                   {D1: False})
+    assert stored_amounts(engine) == {(D1, "AWS Lambda", "team$web"): Decimal(1),
+                                      (D1, "AWS Lambda", "team$web "): Decimal(2)}
+
+
+# --- upsert -----------------------------------------------------------------------------------------
+
+def test_same_rows_twice_leave_an_identical_table(engine):
+    rows = [row(D1, "A", "1.1"), row(D1, "B", "-2.2", "111111111111"), row(D2, "A", "3.3", estimated=True)]
+    db.store_costs(engine, rows, {D1: False, D2: True}, fetched_at=T1)
+    first = table(engine, without=("fetched_at",))
+    first_days = table(engine, db.cost_day, without=("fetched_at",))
+    assert db.store_costs(engine, rows, {D1: False, D2: True}, fetched_at=T2) == 3
+    assert table(engine, without=("fetched_at",)) == first
+    assert table(engine, db.cost_day, without=("fetched_at",)) == first_days
+    assert {r[-1] for r in table(engine)} == {T2}
+
+
+def test_revised_estimated_day_is_replaced(engine):
+    db.store_costs(engine, [row(D1, "A", "1"), row(D2, "A", "5.5", estimated=True),
+                            row(D2, "Gone", "7", estimated=True)], {D1: False, D2: True}, fetched_at=T1)
+    # The revision lists D2 only: A changed, "Gone" vanished, D1 untouched.
+    db.store_costs(engine, [row(D2, "A", "6.0000000001")], {D2: False}, fetched_at=T2)
+    assert stored_amounts(engine) == {(D1, "A", ""): Decimal(1), (D2, "A", ""): Decimal("6.0000000001")}
+    assert db.known_days(engine, D1, D3) == {D1: False, D2: False}
+    frame = db.load_costs(engine, D1, D3)
+    assert list(zip(frame["service"], frame["estimated"], strict=True)) == [("A", False), ("A", False)]
+
+
+def test_revised_day_stored_within_the_same_second_drops_vanished_rows(engine):
+    """Two runs in the same second (a quick re-run; utcnow() has 1 s resolution) share fetched_at."""
+    db.store_costs(engine, [row(D2, "A", "5.5", estimated=True), row(D2, "Gone", "7", estimated=True)], {D2: True},
+                   fetched_at=T1)
+    db.store_costs(engine, [row(D2, "A", "6")], {D2: False}, fetched_at=T1)
+    assert stored_amounts(engine) == {(D2, "A", ""): Decimal(6)}
+
+
+def test_a_day_listed_without_rows_clears_that_day(engine):
+    db.store_costs(engine, [row(D1, "A", "1", estimated=True)], {D1: True}, fetched_at=T1)
+    db.store_costs(engine, [], {D1: False}, fetched_at=T2)
+    assert stored_amounts(engine) == {}
+    assert db.known_days(engine, D1, D1) == {D1: False}
+
+
+def test_many_rows_in_several_batches(engine):
+    rows = [row(D1 + timedelta(days=i % 7), f"service {i:04d}", f"{i}.{i:010d}") for i in range(2500)]
+    days = {D1 + timedelta(days=i): False for i in range(7)}
+    assert db.store_costs(engine, rows, days, batch=1000) == 2500
+    assert stored_amounts(engine) == {(r.usage_date, r.service, ""): r.amount for r in rows}
+
+
+# --- a failure mid-store changes nothing ---------------------------------------------------------------
+
+@pytest.fixture
+def stored(engine):
+    db.store_costs(engine, [row(D1, "A", "1.5"), row(D1, "B", "-0.25"), row(D2, "A", "2", estimated=True)],
+                   {D1: False, D2: True}, fetched_at=T1)
+    return table(engine), table(engine, db.cost_day)
+
+
+def test_constraint_violation_in_a_later_batch_leaves_the_previous_data(engine, stored):
+    revised = [row(D2, "A", "3"), row(D2, "B", "4"), row(D3, "A", "5"),
+               CostRow(D3, "C", "", None, "USD", False)]  # amount NULL violates NOT NULL in the 2nd batch
+    with pytest.raises(SQLAlchemyError):
+        db.store_costs(engine, revised, {D2: False, D3: False}, fetched_at=T2, batch=2)
+    assert (table(engine), table(engine, db.cost_day)) == stored
+
+
+@pytest.mark.parametrize("fail_at", [2, 3, 4])
+def test_failure_at_any_statement_leaves_the_previous_data(engine, stored, monkeypatch, fail_at):
+    """Raise on the n-th statement of the transaction (batch=2: 2 upserts, the cost_day upsert, the delete)."""
+    real = Connection.execute
+    calls = {"n": 0}
+
+    def failing(self, statement, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == fail_at:
+            raise RuntimeError("disk full")
+        return real(self, statement, *args, **kwargs)
+
+    monkeypatch.setattr(Connection, "execute", failing)
+    with pytest.raises(RuntimeError, match="disk full"):
+        db.store_costs(engine, [row(D2, "A", "3"), row(D2, "B", "4"), row(D3, "A", "5")], {D2: False, D3: False},
+                       fetched_at=T2, batch=2)
+    monkeypatch.setattr(Connection, "execute", real)
+    assert calls["n"] == fail_at
+    assert (table(engine), table(engine, db.cost_day)) == stored
+
+
+# --- queries ------------------------------------------------------------------------------------------------
+
+def test_known_days_daily_sums_and_load_costs(engine):
+    db.store_costs(engine, [row(D1, "A", "1.0000000001"), row(D1, "B", "-0.0000000001", "x"),
+                            row(D2, "A", "2.5", estimated=True)], {D1: False, D2: True, D3: True})
+    assert db.known_days(engine, D1, D3) == {D1: False, D2: True, D3: True}
+    assert db.known_days(engine, D2, D2) == {D2: True}
+    sums = db.daily_sums(engine, D1, D3)
+    assert {d: s.quantize(Decimal("0.01")) for d, s in sums.items()} == {D1: Decimal("1.00"), D2: Decimal("2.50")}
+    frame = db.load_costs(engine, D1, D3)
+    assert list(frame.columns) == ["usage_date", "service", "breakdown", "amount", "estimated"]
+    assert frame["amount"].dtype == "float64" and frame["estimated"].dtype == bool
+    assert list(frame["estimated"]) == [False, False, True]
+    assert str(frame["usage_date"].dtype).startswith("datetime64")
+    assert db.load_costs(engine, D3, D3).empty

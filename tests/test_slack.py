@@ -1,0 +1,268 @@
+"""Slack delivery against a local Slack API server: retries, errors, exactly-once, thread resume, outputs."""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+
+import pytest
+from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler
+
+from _util import db
+from _util.config import Secret, Settings
+from _util.slack import (
+    AnyServerErrorRetryHandler,
+    BoundedRateLimitRetryHandler,
+    SlackDeliveryError,
+    deliver,
+    make_slack_client,
+    request_body,
+    write_outputs,
+)
+from _util.slack_message import build_messages
+from tests.slack_fixtures import BASE, D, all_urls, context, golden_analysis, many_alerts
+from tests.slack_server import Reply, SlackServer
+
+TOKEN = "xoxb-1111-2222-SECRETsecretSECRET"
+CHANNEL = "C0123ABCD"
+PAGE = f"{BASE}/{D.isoformat()}/"
+
+
+@pytest.fixture
+def server():
+    with SlackServer() as s:
+        yield s
+
+
+@pytest.fixture
+def engine(sqlite_url):
+    e = db.make_engine(sqlite_url)
+    db.init_db(e)
+    yield e
+    e.dispose()
+
+
+def make_settings(server: SlackServer | None = None, *, api_url: str = "", channel: str = CHANNEL) -> Settings:
+    url = api_url or server.url + "/api/"
+    return Settings(slack_bot_token=Secret(TOKEN), slack_channel_id=channel, slack_api_url=url)
+
+
+def client_for(settings: Settings):
+    """The production client (same retry handlers) with no backoff, so tests do not sleep on 5xx."""
+    return make_slack_client(settings, backoff_s=0.0)
+
+
+def payloads_for(n_alerts: int | None = None) -> list[dict]:
+    a = golden_analysis() if n_alerts is None else many_alerts(n_alerts)
+    return build_messages(a, all_urls(a), page_url=PAGE, context=context())
+
+
+def send(payloads, settings, engine, **kw):
+    return deliver(payloads, settings, engine, D, client=client_for(settings), pace_s=0, **kw)
+
+
+def test_posts_exact_payload_with_token_in_header_only(server, engine):
+    settings = make_settings(server)
+    payloads = payloads_for()
+    result = send(payloads, settings, engine)
+    assert (result.posted, result.skipped) == (1, False)
+    (req,) = server.calls("chat.postMessage")
+    assert req.body == request_body(payloads[0], CHANNEL)
+    assert req.headers["Authorization"] == f"Bearer {TOKEN}"
+    assert TOKEN not in json.dumps(req.body)
+    assert result.ts == "1764000000.000001"
+    (rec,) = db.slack_posts(engine, D, CHANNEL)
+    assert (rec.attempt, rec.part, rec.parts, rec.ts, rec.thread_ts) == (1, 0, 1, result.ts, None)
+
+
+def test_many_alerts_go_out_as_a_thread(server, engine):
+    settings = make_settings(server)
+    payloads = payloads_for(200)
+    assert len(payloads) > 1
+    result = send(payloads, settings, engine)
+    assert result.posted == len(payloads)
+    posted = server.posted
+    assert [p["blocks"] for p in posted] == [p["blocks"] for p in payloads]
+    assert "thread_ts" not in posted[0]
+    assert all(p["thread_ts"] == result.ts for p in posted[1:])
+    assert all(p["text"] for p in posted)
+    recs = db.slack_posts(engine, D, CHANNEL)
+    assert [r.part for r in recs] == list(range(len(payloads)))
+    assert {r.parts for r in recs} == {len(payloads)}
+
+
+def test_rate_limited_then_success_posts_once(server, engine):
+    settings = make_settings(server)
+    server.script("chat.postMessage", Reply(429, {"ok": False, "error": "ratelimited"}, {"Retry-After": "1"}))
+    result = send(payloads_for(), settings, engine)
+    assert result.posted == 1
+    assert len(server.calls("chat.postMessage")) == 2
+    assert len(server.posted) == 1
+
+
+def test_server_error_then_success(server, engine):
+    settings = make_settings(server)
+    server.script("chat.postMessage", Reply(500, "<html>oops</html>"), Reply(502, "bad gateway"))
+    result = send(payloads_for(), settings, engine)
+    assert result.posted == 1
+    assert len(server.calls("chat.postMessage")) == 3
+    assert len(server.posted) == 1
+
+
+def test_server_errors_are_retried_a_bounded_number_of_times(server, engine):
+    settings = make_settings(server)
+    server.script("chat.postMessage", *[Reply(503, "down")] * 10)
+    with pytest.raises(SlackDeliveryError, match="HTTP 503"):
+        send(payloads_for(), settings, engine)
+    assert len(server.calls("chat.postMessage")) == 4  # 1 + 3 retries
+    assert db.slack_posts(engine, D, CHANNEL) == []
+
+
+def test_dropped_connection_is_retried(server, engine):
+    settings = make_settings(server)
+    server.script("chat.postMessage", Reply(drop=True))
+    assert send(payloads_for(), settings, engine).posted == 1
+    assert len(server.calls("chat.postMessage")) == 2
+    assert len(server.posted) == 1
+
+
+@pytest.mark.parametrize("code,fix", [
+    ("invalid_auth", "Slack: invalid_auth — SLACK_BOT_TOKEN is wrong or revoked"),
+    ("channel_not_found", f"channel {CHANNEL} does not exist"),
+    ("not_in_channel", f"the bot is not in channel {CHANNEL} — invite it with /invite"),
+    ("missing_scope", "add chat:write to the bot token scopes"),
+    ("token_revoked", "reinstall the app"),
+    ("is_archived", "archived"),
+    ("msg_blocks_too_long", "slack_message.json"),
+])
+def test_slack_errors_say_what_to_fix(server, engine, caplog, code, fix):
+    settings = make_settings(server)
+    server.script("chat.postMessage", Reply(200, {"ok": False, "error": code}))
+    caplog.set_level(logging.DEBUG)
+    with pytest.raises(SlackDeliveryError) as info:
+        send(payloads_for(), settings, engine)
+    message = str(info.value)
+    assert fix in message
+    assert "\n" not in message
+    assert TOKEN not in message and "SECRET" not in message
+    assert TOKEN not in caplog.text
+    assert info.value.__cause__ is None and info.value.__suppress_context__
+    assert db.slack_posts(engine, D, CHANNEL) == []  # a failed post is not recorded: a rerun posts it
+
+
+def test_unreachable_slack_fails_with_one_line(engine):
+    with socket.socket() as s:  # a port with nothing listening
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    settings = make_settings(api_url=f"http://127.0.0.1:{port}/api/")
+    with pytest.raises(SlackDeliveryError, match=r"Slack: cannot reach http://127\.0\.0\.1:\d+/api/") as info:
+        send(payloads_for(), settings, engine)
+    assert TOKEN not in str(info.value)
+
+
+def test_timeout_is_not_retried_and_says_the_post_may_exist(server, engine):
+    settings = make_settings(server)
+    server.script("chat.postMessage", Reply(delay_s=1.5))
+    client = make_slack_client(settings, backoff_s=0.0, timeout_s=1)
+    with pytest.raises(SlackDeliveryError, match="may have been posted") as info:
+        deliver(payloads_for(), settings, engine, D, client=client, pace_s=0)
+    assert len(server.calls("chat.postMessage")) == 1  # a retry could post twice
+    assert TOKEN not in str(info.value)
+
+
+def test_two_runs_post_once_and_force_posts_again(server, engine):
+    settings = make_settings(server)
+    payloads = payloads_for()
+    first = send(payloads, settings, engine)
+    second = send(payloads, settings, engine)
+    assert (second.posted, second.skipped, second.ts) == (0, True, first.ts)
+    assert "--force" in second.reason
+    assert len(server.posted) == 1
+    forced = send(payloads, settings, engine, force=True)
+    assert (forced.posted, forced.skipped, forced.attempt) == (1, False, 2)
+    assert forced.ts != first.ts
+    assert len(server.posted) == 2
+    assert [r.attempt for r in db.slack_posts(engine, D, CHANNEL)] == [1, 2]
+    # Another channel is another audience: it gets its own post.
+    other = send(payloads, make_settings(server, channel="C999"), engine)
+    assert other.posted == 1
+
+
+def test_failure_before_posting_posts_on_rerun(server, engine):
+    settings = make_settings(server)
+    server.script("chat.postMessage", Reply(200, {"ok": False, "error": "not_in_channel"}))
+    with pytest.raises(SlackDeliveryError):
+        send(payloads_for(), settings, engine)
+    assert server.posted == []
+    result = send(payloads_for(), settings, engine)
+    assert (result.posted, result.skipped, result.attempt) == (1, False, 1)
+    assert len(server.posted) == 1
+
+
+def test_failure_between_chunks_resumes_in_the_same_thread(server, engine):
+    settings = make_settings(server)
+    payloads = payloads_for(200)
+    n = len(payloads)
+    assert n >= 3
+    # The third message fails for good (after the server answered ok to the first two).
+    server.script("chat.postMessage", Reply(), Reply(), Reply(200, {"ok": False, "error": "fatal_error"}))
+    with pytest.raises(SlackDeliveryError, match="fatal_error"):
+        send(payloads, settings, engine)
+    assert len(server.posted) == 2
+    top_ts = db.slack_posts(engine, D, CHANNEL)[0].ts
+    result = send(payloads, settings, engine)
+    assert result.posted == n - 2
+    assert result.thread_ts == top_ts
+    posted = server.posted
+    assert len(posted) == n  # every part exactly once
+    assert [p["blocks"] for p in posted] == [p["blocks"] for p in payloads]
+    assert all(p["thread_ts"] == top_ts for p in posted[1:])
+    recs = db.slack_posts(engine, D, CHANNEL)
+    assert [(r.attempt, r.part) for r in recs] == [(1, p) for p in range(n)]
+    # And now it is complete: a third run posts nothing.
+    assert send(payloads, settings, engine).skipped
+
+
+def test_pacing_between_replies(server, engine, monkeypatch):
+    """Replies are spaced by pace_s (chat.postMessage allows ~1 message/s per channel)."""
+    import _util.slack as slack
+
+    sleeps: list[float] = []
+    monkeypatch.setattr(slack.time, "sleep", sleeps.append)
+    payloads = payloads_for(200)
+    settings = make_settings(server)
+    deliver(payloads, settings, engine, D, client=client_for(settings), pace_s=1.0)
+    assert len(sleeps) == len(payloads) - 1
+    assert all(0 < s <= 1.0 for s in sleeps)
+
+
+def test_make_slack_client_uses_settings():
+    settings = make_settings(api_url="https://slack-gov.com/api")
+    client = make_slack_client(settings)
+    assert client.base_url == "https://slack-gov.com/api/"
+    assert client.token == TOKEN
+    assert client.timeout == 15
+    kinds = {type(h) for h in client.retry_handlers}
+    assert kinds == {BoundedRateLimitRetryHandler, ConnectionErrorRetryHandler, AnyServerErrorRetryHandler}
+    assert all(h.max_retry_count == 3 for h in client.retry_handlers)
+
+
+def test_long_retry_after_is_not_waited_for(server, engine):
+    settings = make_settings(server)
+    server.script("chat.postMessage", Reply(429, {"ok": False, "error": "ratelimited"}, {"Retry-After": "3600"}))
+    with pytest.raises(SlackDeliveryError, match="ratelimited"):
+        send(payloads_for(), settings, engine)
+    assert len(server.calls("chat.postMessage")) == 1
+
+
+def test_write_outputs(tmp_path):
+    payloads = payloads_for(200)
+    json_path, html_path = write_outputs(payloads, tmp_path, D, CHANNEL)
+    assert json_path == tmp_path / D.isoformat() / "slack_message.json"
+    bodies = json.loads(json_path.read_text())
+    assert bodies[0] == request_body(payloads[0], CHANNEL)
+    assert all(b["thread_ts"] == "<ts of message 1>" and b["channel"] == CHANNEL for b in bodies[1:])
+    assert [b["blocks"] for b in bodies] == [p["blocks"] for p in payloads]
+    page = html_path.read_text()
+    assert "AWS costs — 2026-11-25" in page and page.count('class="message reply"') == len(payloads) - 1
