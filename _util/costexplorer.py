@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -213,8 +214,13 @@ def fetch(client, query: CostQuery) -> tuple[ParsedCosts, int]:
     """Run the query, parse every page; return the parsed rows and the number of requests made."""
     parsed = ParsedCosts()
     requests = 0
+    # A first backfill can take dozens of pages: show progress on a terminal, keep cron mail quiet.
+    level = logging.INFO if sys.stderr.isatty() else logging.DEBUG
     for requests, page in enumerate(fetch_pages(client, query), start=1):
         parse_response(page, query.metric, parsed, where=f"Cost Explorer page {requests}")
+        if page.get("NextPageToken") or requests > 1:
+            log.log(level, "Cost Explorer page %d: %d rows, days up to %s of %s..%s", requests, len(parsed.rows),
+                    max(parsed.days, default=query.start), query.start, query.end)
     # CE lists every day of the range, even one with no cost: record all as fetched.
     day = query.start
     while day <= query.end:

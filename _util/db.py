@@ -15,13 +15,16 @@ from sqlalchemy import (
     Date,
     DateTime,
     Engine,
+    Float,
     Integer,
     MetaData,
     Numeric,
     String,
     Table,
     Text,
+    cast,
     create_engine,
+    func,
     select,
     text,
 )
@@ -216,11 +219,7 @@ def store_costs(engine: Engine, rows: Iterable[CostRow], days: dict[date, bool],
     that the source no longer lists (a revised Estimated day) are removed, so each day matches its source.
     """
     fetched_at = fetched_at or utcnow()
-    records = [
-        {"usage_date": r.usage_date, "service": r.service, "breakdown": r.breakdown, "amount": r.amount,
-         "unit": r.unit, "estimated": r.estimated, "fetched_at": fetched_at}
-        for r in rows
-    ]
+    rows = list(rows)
     day_records = [{"usage_date": d, "estimated": est, "fetched_at": fetched_at} for d, est in sorted(days.items())]
     with engine.begin() as conn:  # one transaction: a failure leaves the previous data as it was
         # Each fetched day is replaced whole, so a row the source no longer lists (a revised Estimated day)
@@ -228,13 +227,49 @@ def store_costs(engine: Engine, rows: Iterable[CostRow], days: dict[date, bool],
         ordered = sorted(days)
         for start in range(0, len(ordered), batch):
             conn.execute(daily_cost.delete().where(daily_cost.c.usage_date.in_(ordered[start:start + batch])))
-        if records:
+        if rows:
             stmt = _upsert_statement(conn, daily_cost, ("usage_date", "service", "breakdown"))
-            for start in range(0, len(records), batch):
-                conn.execute(stmt, records[start:start + batch])
+            _executemany(conn, stmt, _cost_columns(conn, rows, fetched_at), len(rows), batch)
         if day_records:
             conn.execute(_upsert_statement(conn, cost_day, ("usage_date",)), day_records)
-    return len(records)
+    return len(rows)
+
+
+def _cost_columns(conn: Connection, rows: list[CostRow], fetched_at: datetime) -> dict[str, list]:
+    """The daily_cost parameters column by column, in the form the driver stores them."""
+    columns: dict[str, list] = {
+        "usage_date": [r.usage_date for r in rows],
+        "service": [r.service for r in rows],
+        "breakdown": [r.breakdown for r in rows],
+        "amount": [r.amount for r in rows],
+        "unit": [r.unit for r in rows],
+        "estimated": [r.estimated for r in rows],
+        "fetched_at": [fetched_at] * len(rows),
+    }
+    if conn.dialect.name == "sqlite":
+        # The storage formats of SQLAlchemy's SQLite Date, DateTime and Boolean, and of ExactAmount.
+        iso = {d: d.isoformat() for d in set(columns["usage_date"])}
+        columns["usage_date"] = [iso[d] for d in columns["usage_date"]]
+        columns["amount"] = [None if a is None else format(Decimal(a), "f") for a in columns["amount"]]
+        columns["estimated"] = [int(e) for e in columns["estimated"]]
+        columns["fetched_at"] = [fetched_at.strftime("%Y-%m-%d %H:%M:%S.%f")] * len(rows)
+    return columns
+
+
+def _executemany(conn: Connection, stmt, columns: dict[str, list], count: int, batch: int) -> None:
+    """Run the dialect's upsert for many rows as DBAPI executemany batches.
+
+    SQLAlchemy's per-row parameter processing costs ~20 µs a row (15 s for a 2,000-series backfill); the statement
+    is still SQLAlchemy's own upsert, compiled once, with the values already in the form its types would bind.
+    """
+    compiled = stmt.compile(dialect=conn.dialect)
+    if compiled.positiontup:  # qmark (sqlite3)
+        params: list = list(zip(*(columns[name] for name in compiled.positiontup), strict=True))
+    else:  # pyformat (PyMySQL takes date, datetime, Decimal and bool as they are)
+        names = list(columns)
+        params = [dict(zip(names, values, strict=True)) for values in zip(*columns.values(), strict=True)]
+    for start in range(0, count, batch):
+        conn.exec_driver_sql(compiled.string, params[start:start + batch])
 
 
 def known_days(engine: Engine, start: date, end: date) -> dict[date, bool]:
@@ -257,6 +292,31 @@ def load_costs(engine: Engine, start: date, end: date) -> pd.DataFrame:
     with engine.connect() as conn:
         rows = conn.execute(query).all()
     frame = pd.DataFrame(rows, columns=["usage_date", "service", "breakdown", "amount", "estimated"])
+    frame["usage_date"] = pd.to_datetime(frame["usage_date"])
+    frame["amount"] = frame["amount"].astype("float64")
+    frame["estimated"] = frame["estimated"].astype(bool)
+    frame["service"] = frame["service"].astype(str)
+    frame["breakdown"] = frame["breakdown"].astype(str)
+    return frame
+
+
+def load_service_costs(engine: Engine, start: date, end: date) -> pd.DataFrame:
+    """Like load_costs, summed over breakdown in the database (breakdown ""): one row per day and service."""
+    amount = daily_cost.c.amount
+    if engine.dialect.name == "sqlite":
+        amount = cast(amount, Float)  # stored as exact text there
+    total = func.sum(amount, type_=Float).label("amount")
+    query = (
+        select(daily_cost.c.usage_date, daily_cost.c.service, total,
+               func.max(cast(daily_cost.c.estimated, Integer)).label("estimated"))
+        .where(daily_cost.c.usage_date.between(start, end))
+        .group_by(daily_cost.c.usage_date, daily_cost.c.service)
+        .order_by(daily_cost.c.usage_date, daily_cost.c.service)
+    )
+    with engine.connect() as conn:
+        rows = conn.execute(query).all()
+    frame = pd.DataFrame(rows, columns=["usage_date", "service", "amount", "estimated"])
+    frame.insert(2, "breakdown", "")
     frame["usage_date"] = pd.to_datetime(frame["usage_date"])
     frame["amount"] = frame["amount"].astype("float64")
     frame["estimated"] = frame["estimated"].astype(bool)

@@ -42,17 +42,17 @@ class RedactFilter(logging.Filter):
 
 
 def setup_logging(verbose: int = 0, log_file: Path | None = None, secrets: Iterable[str] = ()) -> None:
-    """Log to stderr (INFO, or DEBUG with -vv) and to a rotating file (5 x 2 MB)."""
+    """Log to stderr (INFO; DEBUG with -v; library debug too with -vvv) and to a rotating file (5 x 2 MB)."""
     root = logging.getLogger()
     for handler in list(root.handlers):
         root.removeHandler(handler)
         handler.close()
-    level = logging.DEBUG if verbose >= 2 else logging.INFO
+    level = logging.DEBUG if verbose >= 1 else logging.INFO
     root.setLevel(level)
     redactor = RedactFilter(secrets)
     stderr = logging.StreamHandler()
     stderr.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S"))
-    stderr.setLevel(level if verbose else logging.INFO)
+    stderr.setLevel(level)
     handlers: list[logging.Handler] = [stderr]
     if log_file is not None:
         log_file.parent.mkdir(parents=True, exist_ok=True)

@@ -59,7 +59,7 @@ def load_analysis(settings: Settings, engine: Engine) -> Analysis:
     from . import metrics
 
     d = settings.day
-    costs = db.load_costs(engine, d - timedelta(days=settings.lookback_days), d)
+    costs = db.load_service_costs(engine, d - timedelta(days=settings.lookback_days), d)
     return metrics.analyse(costs, d, AlertParams.from_settings(settings))
 
 

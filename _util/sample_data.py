@@ -126,7 +126,7 @@ class SampleCostExplorer:
         self.page_groups = page_groups
         self.today = today or anchor + timedelta(days=1)
         self.requests: list[dict[str, Any]] = []
-        self._cache: dict[tuple, list[dict[str, Any]]] = {}
+        self._cache: dict[tuple, tuple[list, list]] = {}
 
     def _estimated(self, day: date) -> bool:
         # The month's bill is final around the 5th of the next month.
@@ -143,9 +143,11 @@ class SampleCostExplorer:
         two_keys = len(kwargs.get("GroupBy", [])) == 2
         key = (start, end, metric, two_keys)
         if key not in self._cache:  # every page of one query answers from the same results
-            self._cache = {key: self._results(start, end, metric, two_keys)}
-        results = self._cache[key]
-        return self._page(results, kwargs)
+            results = self._results(start, end, metric, two_keys)
+            items = [(i, g) for i, r in enumerate(results) for g in (r["Groups"] or [None])]
+            self._cache = {key: (results, items)}
+        results, items = self._cache[key]
+        return self._page(results, items, kwargs)
 
     def _results(self, start: date, end: date, metric: str, two_keys: bool) -> list[dict[str, Any]]:
         costs = daily_costs(start, end, self.anchor, self.services)
@@ -167,9 +169,9 @@ class SampleCostExplorer:
                             "Total": {}, "Groups": groups, "Estimated": self._estimated(day)})
         return results
 
-    def _page(self, results: list[dict[str, Any]], kwargs: dict[str, Any]) -> dict[str, Any]:
+    def _page(self, results: list[dict[str, Any]], items: list[tuple[int, dict[str, Any] | None]],
+              kwargs: dict[str, Any]) -> dict[str, Any]:
         # Page the way CE does: a fixed number of groups per page, a day split across pages when needed.
-        items = [(i, g) for i, r in enumerate(results) for g in (r["Groups"] or [None])]
         offset = int(kwargs.get("NextPageToken") or 0)
         chunk = items[offset:offset + self.page_groups]
         page: dict[int, dict[str, Any]] = {}

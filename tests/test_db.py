@@ -6,8 +6,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import inspect, select
-from sqlalchemy.engine import Connection
+from sqlalchemy import event, inspect, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from _util import db
@@ -171,23 +170,23 @@ def test_constraint_violation_in_a_later_batch_leaves_the_previous_data(engine, 
     assert (table(engine), table(engine, db.cost_day)) == stored
 
 
-@pytest.mark.parametrize("fail_at", [2, 3, 4])
-def test_failure_at_any_statement_leaves_the_previous_data(engine, stored, monkeypatch, fail_at):
-    """Raise on the n-th statement of the transaction (batch=2: 2 upserts, the cost_day upsert, the delete)."""
-    real = Connection.execute
+@pytest.mark.parametrize("fail_at", [1, 2, 3, 4])
+def test_failure_at_any_statement_leaves_the_previous_data(engine, stored, fail_at):
+    """Raise on the n-th statement sent to the database (batch=2: the delete, 2 upsert batches, cost_day)."""
     calls = {"n": 0}
 
-    def failing(self, statement, *args, **kwargs):
+    def failing(conn, cursor, statement, parameters, context, executemany):
         calls["n"] += 1
         if calls["n"] == fail_at:
             raise RuntimeError("disk full")
-        return real(self, statement, *args, **kwargs)
 
-    monkeypatch.setattr(Connection, "execute", failing)
-    with pytest.raises(RuntimeError, match="disk full"):
-        db.store_costs(engine, [row(D2, "A", "3"), row(D2, "B", "4"), row(D3, "A", "5")], {D2: False, D3: False},
-                       fetched_at=T2, batch=2)
-    monkeypatch.setattr(Connection, "execute", real)
+    event.listen(engine, "before_cursor_execute", failing)
+    try:
+        with pytest.raises(RuntimeError, match="disk full"):
+            db.store_costs(engine, [row(D2, "A", "3"), row(D2, "B", "4"), row(D3, "A", "5")],
+                           {D2: False, D3: False}, fetched_at=T2, batch=2)
+    finally:
+        event.remove(engine, "before_cursor_execute", failing)
     assert calls["n"] == fail_at
     assert (table(engine), table(engine, db.cost_day)) == stored
 
@@ -207,3 +206,19 @@ def test_known_days_daily_sums_and_load_costs(engine):
     assert list(frame["estimated"]) == [False, False, True]
     assert str(frame["usage_date"].dtype).startswith("datetime64")
     assert db.load_costs(engine, D3, D3).empty
+
+
+def test_load_service_costs_sums_breakdowns_like_load_costs(engine):
+    db.store_costs(engine, [row(D1, "A", "1.0000000001", "x"), row(D1, "A", "2.5", "y"), row(D1, "B", "-0.25"),
+                            row(D2, "A", "4", "x", estimated=True), row(D2, "A", "1", "y")], {D1: False, D2: True})
+    by_service = db.load_service_costs(engine, D1, D3)
+    long = db.load_costs(engine, D1, D3)
+    expected = (long.groupby(["usage_date", "service"], as_index=False)
+                .agg(amount=("amount", "sum"), estimated=("estimated", "max")))
+    assert list(by_service.columns) == ["usage_date", "service", "breakdown", "amount", "estimated"]
+    assert (by_service["breakdown"] == "").all()
+    assert by_service[["usage_date", "service", "estimated"]].values.tolist() == \
+        expected[["usage_date", "service", "estimated"]].values.tolist()
+    assert by_service["amount"].tolist() == pytest.approx(expected["amount"].tolist(), abs=1e-9)
+    assert by_service["amount"].tolist() == pytest.approx([3.5000000001, -0.25, 5.0], abs=1e-9)
+    assert db.load_service_costs(engine, D3, D3).empty
