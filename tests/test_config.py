@@ -1,0 +1,225 @@
+"""Settings: defaults < .env < environment < flags; bad values named; secrets never shown."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from _util.config import ConfigError, Settings, add_common_arguments, load_settings
+
+DATA = Path(__file__).parent / "data" / "ce"
+TOKEN = "xoxb-1234567890-abcdefghijkl"
+
+
+@pytest.fixture(autouse=True)
+def in_tmp(tmp_path, monkeypatch):
+    """Run in an empty folder, so no ./.env of the developer is read."""
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def flags(*argv: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    add_common_arguments(parser)
+    return parser.parse_args(list(argv))
+
+
+def env_file(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    path.chmod(0o600)
+    return path
+
+
+def test_defaults():
+    s = load_settings(flags(), environ={})
+    assert s == Settings()
+    assert (s.database_url, s.cost_source, s.cost_metric) == ("sqlite:///data/costs.sqlite", "ce", "UnblendedCost")
+    assert s.exclude_record_types == ("Credit", "Refund") and s.group_by == "" and s.lookback_days == 365
+    assert s.day == datetime.now(timezone.utc).date() - timedelta(days=1)
+
+
+def test_precedence_defaults_dotenv_environment_flags(in_tmp):
+    path = env_file(in_tmp / "settings.env",
+                    "COST_METRIC=AmortizedCost\nLOOKBACK_DAYS=100\nCOST_SOURCE=sample\n"
+                    "DATABASE_URL=sqlite:///from-dotenv.sqlite\n")
+    environ = {"LOOKBACK_DAYS": "200", "COST_SOURCE": "file", "DATABASE_URL": "sqlite:///from-env.sqlite"}
+    s = load_settings(flags("--env-file", str(path), "--source", "ce", "--db-url", "sqlite:///from-flag.sqlite"),
+                      environ=environ)
+    assert s.macd_fast == 12  # default
+    assert s.cost_metric == "AmortizedCost"  # .env over default
+    assert s.lookback_days == 200  # environment over .env
+    assert s.cost_source == "ce"  # flag over environment
+    assert s.database_url == "sqlite:///from-flag.sqlite"
+
+
+def test_dotenv_in_the_working_folder_is_read_by_default(in_tmp):
+    env_file(in_tmp / ".env", "COST_GROUP_BY=linked_account\nCOST_EXCLUDE_RECORD_TYPES=\n")
+    s = load_settings(flags(), environ={})
+    assert s.group_by == "LINKED_ACCOUNT" and s.exclude_record_types == ()
+
+
+def test_env_file_argument_is_used_when_no_flag(in_tmp):
+    path = env_file(in_tmp / "other.env", "LOOKBACK_DAYS=90\n")
+    assert load_settings(flags(), environ={}, env_file=path).lookback_days == 90
+
+
+def test_missing_env_file_is_named(in_tmp):
+    with pytest.raises(ConfigError, match="--env-file .*nope.env: no such file"):
+        load_settings(flags("--env-file", str(in_tmp / "nope.env")), environ={})
+
+
+def test_world_readable_env_file_warns(in_tmp):
+    path = in_tmp / ".env"
+    path.write_text("LOOKBACK_DAYS=90\n")
+    path.chmod(0o644)
+    with pytest.warns(UserWarning, match="readable by other users"):
+        load_settings(flags(), environ={})
+
+
+def test_flags_left_out_do_not_override():
+    s = load_settings(flags(), environ={"COST_SOURCE": "sample", "OUTPUT_DIR": "/tmp/o"})
+    assert s.cost_source == "sample" and s.output_dir == Path("/tmp/o") and not s.dry_run
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    ("Credit,Refund", ("Credit", "Refund")),
+    (" Credit , Refund ,, Tax ", ("Credit", "Refund", "Tax")),
+    ("", ()),
+])
+def test_exclude_record_types(raw, expected):
+    assert load_settings(flags(), environ={"COST_EXCLUDE_RECORD_TYPES": raw}).exclude_record_types == expected
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    ("", ""), ("linked_account", "LINKED_ACCOUNT"), ("USAGE_TYPE", "USAGE_TYPE"),
+    ("TAG:team", "TAG:team"), ("tag:Cost Center", "TAG:Cost Center"),
+])
+def test_group_by(raw, expected):
+    assert load_settings(flags(), environ={"COST_GROUP_BY": raw}).group_by == expected
+
+
+@pytest.mark.parametrize(("name", "raw", "message"), [
+    ("LOOKBACK_DAYS", "a year", "LOOKBACK_DAYS must be an integer, got 'a year'"),
+    ("LOOKBACK_DAYS", "7", "LOOKBACK_DAYS must be between 30 and 3650, got 7"),
+    ("COST_SOURCE", "athena", "COST_SOURCE must be one of ce, sample, file, got 'athena'"),
+    ("COST_GROUP_BY", "REGION", "COST_GROUP_BY cannot be REGION"),
+    ("COST_GROUP_BY", "SERVICE", "COST_GROUP_BY cannot be SERVICE"),
+    ("COST_GROUP_BY", "TAG:", "COST_GROUP_BY TAG: needs a tag key"),
+    ("COST_GROUP_BY", "LINKED-ACCOUNT", "COST_GROUP_BY must be TAG:<key> or a Cost Explorer dimension"),
+    ("DATABASE_URL", "not a url", "DATABASE_URL is not a valid SQLAlchemy URL"),
+    ("DATABASE_URL", "postgresql://u@h/db", "DATABASE_URL must be a sqlite:// or mysql+pymysql:// URL"),
+    ("SPIKE_Z_THRESHOLD", "high", "SPIKE_Z_THRESHOLD must be a number, got 'high'"),
+    ("SPIKE_Z_THRESHOLD", "nan", "SPIKE_Z_THRESHOLD must be a finite number >= 0.0"),
+    ("SPIKE_MIN_DELTA_USD", "-5", "SPIKE_MIN_DELTA_USD must be a finite number >= 0.0"),
+    ("MIN_DAILY_COST_USD", "inf", "MIN_DAILY_COST_USD must be a finite number"),
+    ("MIN_HISTORY_DAYS", "1", "MIN_HISTORY_DAYS must be >= 2, got 1"),
+    ("MACD_FAST", "0", "MACD_FAST must be >= 1, got 0"),
+    ("MACD_FAST", "30", "MACD_FAST (30) must be smaller than MACD_SLOW (26)"),
+    ("TREND_FILTER", "maybe", "TREND_FILTER must be on or off, got 'maybe'"),
+    ("PLOT_BASE_URL", "ftp://x", "PLOT_BASE_URL must start with http:// or https://"),
+    ("PLOT_LINKS", "private", "PLOT_LINKS must be one of public, presigned"),
+    ("PLOT_LINKS", "presigned", "PLOT_LINKS=presigned needs PLOTS_DESTINATION=s3://"),
+    ("PLOTS_DESTINATION", "s3://", "PLOTS_DESTINATION s3:// needs a bucket name"),
+    ("PLOT_URL_EXPIRY_SECONDS", "999999999", "PLOT_URL_EXPIRY_SECONDS must be between 60 and 604800"),
+    ("SLACK_API_URL", "slack.com/api", "SLACK_API_URL must start with http:// or https://"),
+    ("SLACK_BOT_TOKEN", TOKEN, "SLACK_CHANNEL_ID is required when SLACK_BOT_TOKEN is set"),
+])
+def test_bad_values_name_the_setting(name, raw, message):
+    with pytest.raises(ConfigError) as err:
+        load_settings(flags(), environ={name: raw})
+    assert message in str(err.value)
+    assert TOKEN not in str(err.value)
+
+
+def test_bad_value_in_dotenv_is_named_too(in_tmp):
+    env_file(in_tmp / ".env", "LOOKBACK_DAYS=soon\n")
+    with pytest.raises(ConfigError, match="LOOKBACK_DAYS must be an integer, got 'soon'"):
+        load_settings(flags(), environ={})
+
+
+def test_bad_db_url_flag_is_named():
+    with pytest.raises(ConfigError, match="DATABASE_URL is not a valid SQLAlchemy URL"):
+        load_settings(flags("--db-url", "::"), environ={})
+
+
+def test_bad_value_overridden_by_a_flag_is_still_rejected():
+    """A bad environment value is an error even when a flag overrides it (it would bite the next run)."""
+    with pytest.raises(ConfigError, match="COST_SOURCE"):
+        load_settings(flags("--source", "sample"), environ={"COST_SOURCE": "bogus"})
+
+
+def test_future_date_is_rejected():
+    tomorrow = datetime.now(timezone.utc).date() + timedelta(days=1)
+    with pytest.raises(ConfigError, match=f"--date {tomorrow} is in the future"):
+        load_settings(flags("--date", tomorrow.isoformat()), environ={})
+
+
+def test_malformed_date_flag_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as exc:
+        flags("--date", "2026-02-30")
+    assert exc.value.code == 2
+    assert "--date must be YYYY-MM-DD, got '2026-02-30'" in capsys.readouterr().err
+
+
+def test_input_implies_file_source_and_must_exist(in_tmp):
+    s = load_settings(flags("--input", str(DATA / "tag_team.json")), environ={})
+    assert s.cost_source == "file" and s.input_files == (DATA / "tag_team.json",)
+    with pytest.raises(ConfigError, match=r"--input .*missing\.json: no such file"):
+        load_settings(flags("--input", str(DATA / "tag_team.json"), str(in_tmp / "missing.json")), environ={})
+    with pytest.raises(ConfigError, match="COST_SOURCE=file needs --input"):
+        load_settings(flags("--source", "file"), environ={})
+
+
+def test_demo_uses_the_sample_a_dry_run_and_its_own_database(in_tmp):
+    s = load_settings(flags("--demo", "--output-dir", str(in_tmp / "out")),
+                      environ={"DATABASE_URL": "mysql+pymysql://u:pw@db/costs", "PLOTS_DESTINATION": "s3://b/p"})
+    assert (s.cost_source, s.dry_run, s.demo) == ("sample", True, True)
+    assert s.database_url == f"sqlite:///{in_tmp / 'out' / 'demo' / 'costs.sqlite'}"
+    assert s.plots_destination == str(in_tmp / "out" / "site")
+
+
+def test_settings_are_frozen():
+    s = load_settings(flags(), environ={})
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        s.cost_source = "sample"  # type: ignore[misc]
+
+
+def test_date_flag_sets_the_report_day():
+    assert load_settings(flags("--date", "2026-11-25"), environ={}).day == date(2026, 11, 25)
+
+
+# --- secrets -----------------------------------------------------------------------------------------------
+
+def test_token_never_in_repr_str_or_public():
+    s = load_settings(flags(), environ={"SLACK_BOT_TOKEN": TOKEN, "SLACK_CHANNEL_ID": "C0123"})
+    assert s.slack_bot_token == TOKEN and s.post_to_slack
+    for text in (repr(s), str(s), str(s.public()), repr(s.public())):
+        assert TOKEN not in text
+        assert "abcdefghijkl" not in text
+    assert "slack_bot_token" not in s.public()
+
+
+def test_database_password_masked_in_public():
+    s = load_settings(flags(), environ={"DATABASE_URL": "mysql+pymysql://cost:Pa55-w0rd@db.internal:3306/costs"})
+    assert s.database_url.endswith("@db.internal:3306/costs")  # the engine still gets the real URL
+    public = s.public()
+    assert public["database_url"] == "mysql+pymysql://cost:***@db.internal:3306/costs"
+    assert "Pa55-w0rd" not in str(public)
+
+
+def test_public_is_json_ready():
+    import json
+
+    s = load_settings(flags("--input", str(DATA / "tag_team.json")), environ={})
+    public = json.loads(json.dumps(s.public()))
+    assert public["input_files"] == [str(DATA / "tag_team.json")]
+    assert public["output_dir"] == "output" and public["cost_source"] == "file"
+
+
+def test_process_environment_is_the_default(monkeypatch):
+    monkeypatch.setenv("LOOKBACK_DAYS", "45")
+    assert load_settings(flags()).lookback_days == 45

@@ -1,0 +1,514 @@
+"""Cost Explorer: the request, paging, the parser (on Stubber-validated CE responses) and the date window."""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import threading
+from datetime import date, timedelta
+from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+from _util.costexplorer import (
+    CostDataError,
+    CostExplorerError,
+    CostQuery,
+    ParsedCosts,
+    earliest_fetchable,
+    fetch,
+    load_files,
+    make_ce_client,
+    parse_response,
+    plan_window,
+)
+
+DATA = Path(__file__).parent / "data" / "ce"
+
+
+def fixture(name: str) -> dict:
+    """A saved GetCostAndUsage response (tests/data/ce/<name>.json)."""
+    return json.loads((DATA / f"{name}.json").read_text(encoding="utf-8"))
+
+
+def amounts(*responses: dict, metric: str = "UnblendedCost") -> dict[tuple[date, str, str], Decimal]:
+    """Exact amount per (day, service, breakdown) read straight from responses, independently of the parser."""
+    out = {}
+    for response in responses:
+        for result in response["ResultsByTime"]:
+            day = date.fromisoformat(result["TimePeriod"]["Start"])
+            for group in result["Groups"]:
+                keys = group["Keys"] + [""]
+                out[(day, keys[0], keys[1])] = Decimal(group["Metrics"][metric]["Amount"])
+    return out
+
+
+@pytest.fixture
+def ce():
+    """A real boto3 CE client with a Stubber (validates every request and response against the service model)."""
+    client = boto3.client("ce", region_name="us-east-1")
+    with Stubber(client) as stubber:
+        yield client, stubber
+
+
+# --- the request -------------------------------------------------------------------------------
+
+def test_request_is_daily_with_exclusive_end_service_grouping_and_credit_refund_filter():
+    req = CostQuery(date(2026, 10, 30), date(2026, 11, 2)).request()
+    assert req == {
+        "TimePeriod": {"Start": "2026-10-30", "End": "2026-11-03"},
+        "Granularity": "DAILY",
+        "Metrics": ["UnblendedCost"],
+        "GroupBy": [{"Type": "DIMENSION", "Key": "SERVICE"}],
+        "Filter": {"Not": {"Dimensions": {"Key": "RECORD_TYPE", "Values": ["Credit", "Refund"]}}},
+    }
+
+
+def test_request_end_is_exclusive_across_a_year_boundary():
+    req = CostQuery(date(2026, 12, 31), date(2026, 12, 31)).request()
+    assert req["TimePeriod"] == {"Start": "2026-12-31", "End": "2027-01-01"}
+
+
+@pytest.mark.parametrize(("group_by", "second"), [
+    ("LINKED_ACCOUNT", {"Type": "DIMENSION", "Key": "LINKED_ACCOUNT"}),
+    ("USAGE_TYPE", {"Type": "DIMENSION", "Key": "USAGE_TYPE"}),
+    ("TAG:team", {"Type": "TAG", "Key": "team"}),
+    ("TAG:Cost Center", {"Type": "TAG", "Key": "Cost Center"}),
+])
+def test_request_second_grouping(group_by, second):
+    req = CostQuery(date(2026, 11, 1), date(2026, 11, 1), group_by=group_by).request()
+    assert req["GroupBy"] == [{"Type": "DIMENSION", "Key": "SERVICE"}, second]
+
+
+def test_request_without_exclusions_has_no_filter_and_uses_the_metric():
+    req = CostQuery(date(2026, 11, 1), date(2026, 11, 1), metric="AmortizedCost", exclude_record_types=()).request()
+    assert "Filter" not in req
+    assert req["Metrics"] == ["AmortizedCost"]
+
+
+def test_request_with_other_exclusions():
+    req = CostQuery(date(2026, 11, 1), date(2026, 11, 1), exclude_record_types=("Credit", "Refund", "Tax")).request()
+    assert req["Filter"]["Not"]["Dimensions"] == {"Key": "RECORD_TYPE", "Values": ["Credit", "Refund", "Tax"]}
+
+
+# --- paging and parsing through botocore's Stubber -------------------------------------------
+
+def test_fetch_follows_next_page_token_and_parses_every_page(ce):
+    client, stubber = ce
+    query = CostQuery(date(2026, 10, 30), date(2026, 11, 2))
+    page1, page2 = fixture("service_page1"), fixture("service_page2")
+    stubber.add_response("get_cost_and_usage", page1, query.request())
+    # The second request must be the same query plus the token of the first page.
+    stubber.add_response("get_cost_and_usage", page2, {**query.request(), "NextPageToken": "AAMA-EXAMPLE-TOKEN-page2"})
+
+    parsed, requests = fetch(client, query)
+
+    assert requests == 2
+    stubber.assert_no_pending_responses()
+    expected = amounts(page1, page2)
+    assert {k: r.amount for k, r in parsed.rows.items()} == expected
+    assert len(parsed.rows) == 10
+    # A day split across the two pages keeps the groups of both.
+    assert {k[1] for k in parsed.rows if k[0] == date(2026, 11, 1)} == {
+        "AWS Lambda", "Amazon Elastic Compute Cloud - Compute", "Amazon Simple Storage Service", "Tax"}
+    assert parsed.days == {date(2026, 10, 30): False, date(2026, 10, 31): False,
+                           date(2026, 11, 1): True, date(2026, 11, 2): True}
+    assert parsed.unit == "USD"
+    assert parsed.duplicates == 0
+
+
+def test_estimated_flag_is_per_day(ce):
+    client, stubber = ce
+    query = CostQuery(date(2026, 10, 30), date(2026, 11, 2))
+    stubber.add_response("get_cost_and_usage", fixture("service_page1"), query.request())
+    stubber.add_response("get_cost_and_usage", fixture("service_page2"))
+    parsed, _ = fetch(client, query)
+    flags = {(k[0], r.estimated) for k, r in parsed.rows.items()}
+    assert flags == {(date(2026, 10, 30), False), (date(2026, 10, 31), False), (date(2026, 11, 1), True)}
+
+
+def test_negative_and_ten_decimal_amounts_are_exact_decimals(ce):
+    client, stubber = ce
+    query = CostQuery(date(2026, 10, 30), date(2026, 11, 2))
+    stubber.add_response("get_cost_and_usage", fixture("service_page1"), query.request())
+    stubber.add_response("get_cost_and_usage", fixture("service_page2"))
+    parsed, _ = fetch(client, query)
+    rows = parsed.rows
+    assert rows[(date(2026, 10, 31), "Amazon Relational Database Service", "")].amount == Decimal("-3.21")
+    tiny = rows[(date(2026, 10, 30), "AWS Lambda", "")].amount
+    assert isinstance(tiny, Decimal) and tiny == Decimal("0.0000000001")
+    big = rows[(date(2026, 11, 1), "Amazon Elastic Compute Cloud - Compute", "")].amount
+    assert str(big) == "856589.3443818037"  # 16 significant digits: a float would not keep them all
+    assert sum(r.amount for r in parsed.sorted_rows()) == sum(amounts(fixture("service_page1"),
+                                                                      fixture("service_page2")).values())
+
+
+def test_a_single_page_is_one_request(ce):
+    client, stubber = ce
+    query = CostQuery(date(2026, 11, 20), date(2026, 11, 21), group_by="LINKED_ACCOUNT")
+    stubber.add_response("get_cost_and_usage", fixture("linked_account"), query.request())
+    _, requests = fetch(client, query)
+    assert requests == 1
+    stubber.assert_no_pending_responses()
+
+
+def test_two_key_groups_service_and_linked_account(ce):
+    client, stubber = ce
+    query = CostQuery(date(2026, 11, 20), date(2026, 11, 21), group_by="LINKED_ACCOUNT")
+    stubber.add_response("get_cost_and_usage", fixture("linked_account"), query.request())
+    parsed, _ = fetch(client, query)
+    assert {k: r.amount for k, r in parsed.rows.items()} == {
+        (date(2026, 11, 20), "Amazon Elastic Compute Cloud - Compute", "111111111111"): Decimal("247.4074073407"),
+        (date(2026, 11, 20), "Amazon Elastic Compute Cloud - Compute", "222222222222"): Decimal("123.7037036704"),
+        (date(2026, 11, 20), "Amazon Simple Storage Service", "111111111111"): Decimal("-0.0000000017"),
+        (date(2026, 11, 21), "Amazon Elastic Compute Cloud - Compute", "111111111111"): Decimal("250"),
+    }
+    assert all(r.breakdown == k[2] for k, r in parsed.rows.items())
+
+
+def test_two_key_groups_service_and_tag(ce):
+    client, stubber = ce
+    query = CostQuery(date(2026, 11, 24), date(2026, 11, 24), group_by="TAG:team")
+    stubber.add_response("get_cost_and_usage", fixture("tag_team"), query.request())
+    parsed, _ = fetch(client, query)
+    assert sorted((r.service, r.breakdown, r.amount) for r in parsed.sorted_rows()) == [
+        ("AWS Lambda", "team$web", Decimal("9.8765432109")),
+        ("Amazon Simple Storage Service", "team$", Decimal("1.2345678901")),
+        ("Amazon Simple Storage Service", "team$data", Decimal("60.0000000001")),
+    ]
+
+
+def test_fetch_records_days_without_any_cost(ce):
+    client, stubber = ce
+    query = CostQuery(date(2026, 11, 24), date(2026, 11, 26), group_by="TAG:team")
+    stubber.add_response("get_cost_and_usage", fixture("tag_team"), query.request())
+    parsed, _ = fetch(client, query)
+    # CE answered for the whole range: days it listed no groups for are fetched (final), not missing.
+    assert parsed.days == {date(2026, 11, 24): True, date(2026, 11, 25): False, date(2026, 11, 26): False}
+
+
+@pytest.mark.parametrize(("code", "hint"), [
+    ("LimitExceededException", "throttled"),
+    ("AccessDeniedException", "ce:GetCostAndUsage"),
+    ("DataUnavailableException", "no data"),
+])
+def test_client_errors_become_cost_explorer_error(ce, code, hint):
+    client, stubber = ce
+    stubber.add_client_error("get_cost_and_usage", service_error_code=code, service_message="nope",
+                             http_status_code=400)
+    with pytest.raises(CostExplorerError) as err:
+        fetch(client, CostQuery(date(2026, 11, 1), date(2026, 11, 1)))
+    assert code in str(err.value) and hint in str(err.value) and "nope" in str(err.value)
+
+
+def test_error_on_the_second_page_fails_the_whole_fetch(ce):
+    client, stubber = ce
+    stubber.add_response("get_cost_and_usage", fixture("service_page1"))
+    stubber.add_client_error("get_cost_and_usage", service_error_code="LimitExceededException",
+                             http_status_code=400)
+    with pytest.raises(CostExplorerError, match="LimitExceededException"):
+        fetch(client, CostQuery(date(2026, 10, 30), date(2026, 11, 2)))
+    stubber.assert_no_pending_responses()
+
+
+# --- retries over real HTTP ---------------------------------------------------------------------
+
+class _Throttling(BaseHTTPRequestHandler):
+    """Answers every request the way CE throttles: HTTP 400 LimitExceededException."""
+
+    calls = 0
+
+    def do_POST(self):  # noqa: N802 (http.server naming)
+        type(self).calls += 1
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        body = json.dumps({"__type": "LimitExceededException", "message": "Rate exceeded"}).encode()
+        self.send_response(400)
+        self.send_header("Content-Type", "application/x-amz-json-1.1")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def throttling_endpoint(monkeypatch):
+    """A local CE endpoint that always throttles; botocore's backoff made instant. Yields the handler class."""
+    import botocore.retries.standard
+
+    handler = type("Handler", (_Throttling,), {"calls": 0})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{server.server_address[1]}")
+    monkeypatch.setattr(botocore.retries.standard.ExponentialBackoff, "delay_amount", lambda self, ctx: 0)
+    yield handler
+    server.shutdown()
+    server.server_close()
+
+
+def test_throttling_is_retried_by_botocore_then_reported(throttling_endpoint):
+    client = make_ce_client(retry_mode="standard", max_attempts=3)
+    with pytest.raises(CostExplorerError, match="LimitExceededException: Rate exceeded"):
+        fetch(client, CostQuery(date(2026, 11, 1), date(2026, 11, 1)))
+    # botocore's max_attempts counts retries: the first call and 3 retries, then it gives up
+    assert throttling_endpoint.calls == 4
+
+
+def test_make_ce_client_uses_botocore_retries_and_us_east_1():
+    client = make_ce_client()
+    assert client.meta.endpoint_url == "https://ce.us-east-1.amazonaws.com"
+    assert client.meta.config.retries == {"mode": "adaptive", "total_max_attempts": 9}
+
+
+# --- parser errors --------------------------------------------------------------------------------
+
+def _good() -> dict:
+    return copy.deepcopy(fixture("service_page1"))
+
+
+def _group(r: dict) -> dict:
+    return r["ResultsByTime"][1]["Groups"][1]
+
+
+def _set(path, value):
+    def mutate(r):
+        *head, last = path
+        node = r
+        for key in head:
+            node = node[key]
+        node[last] = value
+    return mutate
+
+
+def _delete(path):
+    def mutate(r):
+        *head, last = path
+        node = r
+        for key in head:
+            node = node[key]
+        del node[last]
+    return mutate
+
+
+G = ("ResultsByTime", 1, "Groups", 1)
+BAD = [
+    ("no ResultsByTime", _delete(("ResultsByTime",)), "no ResultsByTime list"),
+    ("ResultsByTime not a list", _set(("ResultsByTime",), {}), "no ResultsByTime list"),
+    ("result not an object", _set(("ResultsByTime", 1), "x"), "ResultsByTime[1] is not an object"),
+    ("no TimePeriod", _delete(("ResultsByTime", 1, "TimePeriod")), "ResultsByTime[1]: missing TimePeriod.Start"),
+    ("no Start", _delete(("ResultsByTime", 1, "TimePeriod", "Start")), "missing TimePeriod.Start"),
+    ("impossible date", _set(("ResultsByTime", 1, "TimePeriod", "Start"), "2026-02-30"),
+     "TimePeriod.Start '2026-02-30' is not a YYYY-MM-DD date"),
+    ("not a date", _set(("ResultsByTime", 1, "TimePeriod", "Start"), "yesterday"), "'yesterday' is not a YYYY-MM-DD"),
+    ("numeric date", _set(("ResultsByTime", 1, "TimePeriod", "Start"), 20261031), "20261031 is not a YYYY-MM-DD"),
+    ("Estimated not bool", _set(("ResultsByTime", 1, "Estimated"), "yes"), "Estimated must be true or false"),
+    ("Groups not a list", _set(("ResultsByTime", 1, "Groups"), {}), "Groups is not a list"),
+    ("group not an object", _set(G, 7), "ResultsByTime[1].Groups[1] is not an object"),
+    ("no Keys", _delete((*G, "Keys")), "ResultsByTime[1].Groups[1]: Keys must be a list of 1 or 2 strings"),
+    ("empty Keys", _set((*G, "Keys"), []), "Keys must be a list of 1 or 2 strings"),
+    ("three Keys", _set((*G, "Keys"), ["a", "b", "c"]), "Keys must be a list of 1 or 2 strings"),
+    ("non-string key", _set((*G, "Keys"), [5]), "Keys must be a list of 1 or 2 strings"),
+    ("no Metrics", _delete((*G, "Metrics")), "metric UnblendedCost missing (has: none)"),
+    ("other metric only", _set((*G, "Metrics"), {"BlendedCost": {"Amount": "1", "Unit": "USD"}}),
+     "metric UnblendedCost missing (has: BlendedCost)"),
+    ("no Amount", _delete((*G, "Metrics", "UnblendedCost", "Amount")), "UnblendedCost.Amount missing"),
+    ("non-numeric Amount", _set((*G, "Metrics", "UnblendedCost", "Amount"), "12,50"),
+     "UnblendedCost.Amount '12,50' is not a number"),
+    ("empty Amount", _set((*G, "Metrics", "UnblendedCost", "Amount"), ""), "Amount '' is not a number"),
+    ("null Amount", _set((*G, "Metrics", "UnblendedCost", "Amount"), None), "Amount None is not a number"),
+    ("NaN Amount", _set((*G, "Metrics", "UnblendedCost", "Amount"), "NaN"), "is not a finite number"),
+    ("infinite Amount", _set((*G, "Metrics", "UnblendedCost", "Amount"), "-Infinity"), "is not a finite number"),
+    ("no Unit", _delete((*G, "Metrics", "UnblendedCost", "Unit")), "UnblendedCost.Unit missing"),
+    ("other Unit", _set((*G, "Metrics", "UnblendedCost", "Unit"), "EUR"),
+     "unit 'EUR' differs from 'USD' seen before"),
+    ("256-char service", _set((*G, "Keys"), ["S" * 256]), "service name longer than 255 characters"),
+    ("256-char breakdown", _set((*G, "Keys"), ["Amazon Route 53", "b" * 256]),
+     "breakdown name longer than 255 characters"),
+    ("NUL in service", _set((*G, "Keys"), ["Amazon\x00S3"]), "service name contains a NUL character"),
+]
+
+
+@pytest.mark.parametrize(("mutate", "message"), [b[1:] for b in BAD], ids=[b[0] for b in BAD])
+def test_parser_rejects_bad_responses_naming_where_and_what(mutate, message):
+    response = _good()
+    mutate(response)
+    with pytest.raises(CostDataError) as err:
+        parse_response(response, "UnblendedCost", ParsedCosts(), where="nov.json")
+    text = str(err.value)
+    assert text.startswith("nov.json")
+    assert message in text
+    assert "\n" not in text
+
+
+@pytest.mark.parametrize("response", [None, [], "ResultsByTime", 3])
+def test_parser_rejects_non_objects(response):
+    with pytest.raises(CostDataError, match=r"^x\.json: not a GetCostAndUsage response"):
+        parse_response(response, "UnblendedCost", ParsedCosts(), where="x.json")
+
+
+def test_unit_must_match_the_first_one_seen_across_responses():
+    parsed = parse_response(_good(), "UnblendedCost", ParsedCosts(), where="a.json")
+    other = _good()
+    for result in other["ResultsByTime"]:
+        for group in result["Groups"]:
+            group["Metrics"]["UnblendedCost"]["Unit"] = "EUR"
+    with pytest.raises(CostDataError, match=r"^b\.json: ResultsByTime\[0\]\.Groups\[0\]: unit 'EUR' differs"):
+        parse_response(other, "UnblendedCost", parsed, where="b.json")
+
+
+def test_255_char_names_are_accepted_exactly():
+    response = _good()
+    name = "Ä" * 254 + "&"
+    _set((*G, "Keys"), [name, "/" * 255])(response)
+    parsed = parse_response(response, "UnblendedCost", ParsedCosts(), where="x")
+    assert (date(2026, 10, 31), name, "/" * 255) in parsed.rows
+
+
+def test_other_metric_is_read():
+    response = _good()
+    for result in response["ResultsByTime"]:
+        for group in result["Groups"]:
+            group["Metrics"] = {"AmortizedCost": group["Metrics"]["UnblendedCost"]}
+    parsed = parse_response(response, "AmortizedCost", ParsedCosts(), where="x")
+    assert len(parsed.rows) == 8
+
+
+def test_missing_estimated_and_groups_mean_final_and_no_cost():
+    response = {"ResultsByTime": [{"TimePeriod": {"Start": "2026-11-01", "End": "2026-11-02"}}]}
+    parsed = parse_response(response, "UnblendedCost", ParsedCosts(), where="x")
+    assert parsed.days == {date(2026, 11, 1): False} and parsed.rows == {}
+
+
+def test_repeated_key_is_counted_and_the_last_kept():
+    response = _good()
+    dup = copy.deepcopy(_group(response))
+    dup["Metrics"]["UnblendedCost"]["Amount"] = "1.5"
+    response["ResultsByTime"][1]["Groups"].append(dup)
+    parsed = parse_response(response, "UnblendedCost", ParsedCosts(), where="x")
+    assert parsed.duplicates == 1
+    assert parsed.rows[(date(2026, 10, 31), "Amazon Relational Database Service", "")].amount == Decimal("1.5")
+
+
+# --- saved files -------------------------------------------------------------------------------
+
+def test_load_files_reads_saved_responses():
+    parsed = load_files([DATA / "service_page1.json", DATA / "service_page2.json"], "UnblendedCost")
+    assert {k: r.amount for k, r in parsed.rows.items()} == amounts(fixture("service_page1"),
+                                                                     fixture("service_page2"))
+    assert parsed.days[date(2026, 11, 2)] is True
+
+
+def test_load_files_later_file_wins_on_the_same_key(tmp_path):
+    later = _good()
+    _set((*G, "Metrics", "UnblendedCost", "Amount"), "-9.9900000000")(later)
+    path = tmp_path / "revised.json"
+    path.write_text(json.dumps(later), encoding="utf-8")
+    parsed = load_files([DATA / "service_page1.json", path], "UnblendedCost")
+    assert parsed.rows[(date(2026, 10, 31), "Amazon Relational Database Service", "")].amount == Decimal("-9.99")
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    (b"", "invalid JSON (Expecting value at line 1 column 1)"),
+    (b"{not json}", "invalid JSON (Expecting property name enclosed in double quotes at line 1 column 2)"),
+    (None, "invalid JSON"),  # truncated: the first half of a real response
+    (b"\xff\xfe{}", "cannot read"),
+    (b"[]", "not a GetCostAndUsage response"),
+])
+def test_load_files_bad_content_names_the_file(tmp_path, content, message):
+    path = tmp_path / "bad.json"
+    if content is None:
+        text = (DATA / "service_page1.json").read_bytes()
+        content = text[: len(text) // 2]
+    path.write_bytes(content)
+    with pytest.raises(CostDataError) as err:
+        load_files([DATA / "service_page1.json", path], "UnblendedCost")
+    assert str(err.value).startswith(f"{path}: ")
+    assert message in str(err.value)
+
+
+def test_load_files_missing_path(tmp_path):
+    missing = tmp_path / "nope.json"
+    with pytest.raises(CostDataError, match=f"^{missing}: no such file$"):
+        load_files([missing], "UnblendedCost")
+
+
+# --- the date window ------------------------------------------------------------------------------
+
+def _days(start: date, end: date, estimated: bool = False) -> dict[date, bool]:
+    return {start + timedelta(days=i): estimated for i in range((end - start).days + 1)}
+
+
+D = date(2026, 11, 25)
+TODAY = date(2026, 11, 26)
+
+
+@pytest.mark.parametrize(("today", "floor"), [
+    (date(2026, 11, 26), date(2025, 10, 1)),
+    (date(2026, 1, 31), date(2024, 12, 1)),
+    (date(2026, 12, 1), date(2025, 11, 1)),
+    (date(2027, 2, 28), date(2026, 1, 1)),
+])
+def test_earliest_fetchable_is_the_first_of_the_month_13_months_back(today, floor):
+    assert earliest_fetchable(today) == floor
+
+
+def test_first_run_backfills_the_lookback():
+    assert plan_window(D, 30, TODAY, {}) == (D - timedelta(days=30), D)
+
+
+def test_first_run_is_clamped_to_what_cost_explorer_serves(caplog):
+    with caplog.at_level(logging.INFO, logger="_util.costexplorer"):
+        window = plan_window(D, 500, TODAY, {})
+    assert window == (date(2025, 10, 1), D)
+    assert "clamped" in caplog.text and "2025-10-01" in caplog.text
+
+
+def test_daily_run_after_final_days_asks_for_d_only():
+    known = _days(D - timedelta(days=365), D - timedelta(days=1))
+    assert plan_window(D, 365, TODAY, known) == (D, D)
+
+
+def test_daily_run_starts_at_the_first_estimated_day():
+    # October is final; November is still Estimated up to d - 1.
+    known = {**_days(date(2025, 11, 25), date(2026, 10, 31)), **_days(date(2026, 11, 1), D - timedelta(days=1), True)}
+    assert plan_window(D, 365, TODAY, known) == (date(2026, 11, 1), D)
+
+
+def test_run_after_an_estimated_day_starts_there():
+    known = _days(D - timedelta(days=365), D)
+    known[date(2026, 9, 14)] = True
+    assert plan_window(D, 365, TODAY, known) == (date(2026, 9, 14), D)
+
+
+def test_run_after_a_gap_starts_at_the_missing_day():
+    known = _days(D - timedelta(days=365), D)
+    del known[date(2026, 3, 3)]
+    assert plan_window(D, 365, TODAY, known) == (date(2026, 3, 3), D)
+
+
+def test_all_days_stored_and_final_needs_no_request():
+    assert plan_window(D, 365, TODAY, _days(date(2025, 1, 1), D)) is None
+
+
+def test_days_before_the_window_do_not_widen_it():
+    known = {**_days(date(2025, 1, 1), date(2025, 6, 1), True), **_days(D - timedelta(days=30), D - timedelta(days=1))}
+    assert plan_window(D, 30, TODAY, known) == (D, D)
+
+
+def test_days_older_than_cost_explorer_keeps_are_never_asked_for():
+    # Stored history from before the clamp is irrelevant: the window starts at the clamp at the earliest.
+    known = _days(date(2025, 10, 1), D)
+    known[date(2025, 9, 1)] = True
+    assert plan_window(D, 500, TODAY, known) is None
+
+
+def test_report_date_older_than_cost_explorer_keeps_is_an_error():
+    with pytest.raises(CostExplorerError, match=r"--date 2025-09-30 is older than Cost Explorer keeps.*2025-10-01"):
+        plan_window(date(2025, 9, 30), 365, TODAY, {})

@@ -1,0 +1,313 @@
+"""Stage 1 end to end: plan the window, one (paged) CE query, parse, upsert — sample, Stubber, moto and files."""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import urllib.request
+from collections import defaultdict
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+from sqlalchemy import select
+
+from _util import db
+from _util.config import Settings
+from _util.costexplorer import CostDataError, CostExplorerError, CostQuery
+from _util.ingest import ingest
+from _util.sample_data import SampleCostExplorer
+
+DATA = Path(__file__).parent / "data" / "ce"
+D = date(2026, 11, 25)
+TODAY = date(2026, 11, 26)
+CENT = Decimal("0.01")
+
+
+class Recording:
+    """Wraps a GetCostAndUsage client and keeps a copy of every response it handed out."""
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.responses: list[dict] = []
+
+    def get_cost_and_usage(self, **kwargs):
+        response = self.inner.get_cost_and_usage(**kwargs)
+        self.responses.append(copy.deepcopy(response))
+        return response
+
+
+@pytest.fixture
+def engine(db_url):
+    eng = db.make_engine(db_url)
+    db.init_db(eng)
+    yield eng
+    eng.dispose()
+
+
+def settings(engine, **kw) -> Settings:
+    base = {"database_url": engine.url.render_as_string(hide_password=False), "cost_source": "sample",
+            "report_date": D, "lookback_days": 365}
+    return Settings(**{**base, **kw})
+
+
+def response_sums(responses, metric="UnblendedCost") -> dict[date, Decimal]:
+    """Exact total per day of CE responses (later responses replace earlier ones for the same key)."""
+    cells = {}
+    for response in responses:
+        for result in response["ResultsByTime"]:
+            day = date.fromisoformat(result["TimePeriod"]["Start"])
+            for group in result["Groups"]:
+                cells[(day, *group["Keys"])] = Decimal(group["Metrics"][metric]["Amount"])
+    sums: dict[date, Decimal] = defaultdict(Decimal)
+    for key, amount in cells.items():
+        sums[key[0]] += amount
+    return dict(sums)
+
+
+def to_cent(sums: dict[date, Decimal]) -> dict[date, Decimal]:
+    return {d: s.quantize(CENT) for d, s in sums.items()}
+
+
+def dump(engine) -> tuple[list[tuple], list[tuple]]:
+    """Both cost tables, every column, ordered by key."""
+    out = []
+    for tbl in (db.daily_cost, db.cost_day):
+        with engine.connect() as conn:
+            out.append([tuple(r) for r in conn.execute(select(tbl).order_by(*tbl.primary_key.columns)).all()])
+    return out[0], out[1]
+
+
+def without_fetched_at(engine):
+    daily, days = dump(engine)
+    return [r[:-1] for r in daily], [r[:-1] for r in days]
+
+
+# --- sample source (the demo's path): paging, sums to the cent, one request on a re-run ----------------
+
+def test_first_run_backfills_with_paging_and_stores_the_sums_of_the_responses(engine, caplog):
+    client = Recording(SampleCostExplorer(D, page_groups=400, today=TODAY))
+    with caplog.at_level(logging.INFO):
+        result = ingest(settings(engine, lookback_days=60), engine, client=client, today=TODAY)
+    requests = client.inner.requests
+    assert result.requests == len(requests) == len(client.responses) > 1
+    assert [r.get("NextPageToken") for r in requests] == [None] + [r["NextPageToken"] for r in client.responses[:-1]]
+    assert (result.start, result.end) == (D - timedelta(days=60), D)
+    assert result.days == 61 and result.estimated_days == 25  # 1..25 November
+    expected = response_sums(client.responses)
+    assert len(expected) == 61
+    assert to_cent(db.daily_sums(engine, result.start, D)) == to_cent(expected)
+    if engine.dialect.name != "sqlite":  # DECIMAL(28, 10) sums exactly; SQLite sums floats
+        assert db.daily_sums(engine, result.start, D) == expected
+    assert "first run: backfilling 2026-09-26..2026-11-25 (61 days)" in caplog.text
+
+
+def test_second_run_for_the_same_date_is_exactly_one_request(engine, caplog):
+    first = SampleCostExplorer(D, today=TODAY)
+    ingest(settings(engine), engine, client=first, today=TODAY)
+    assert len(first.requests) > 1  # 366 days x 31 services do not fit one page
+    again = Recording(SampleCostExplorer(D, today=TODAY))
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="_util.ingest"):
+        result = ingest(settings(engine), engine, client=again, today=TODAY)
+    assert result.requests == 1 and len(again.inner.requests) == 1
+    # Only the still-Estimated days (November) are asked for again.
+    assert again.inner.requests[0]["TimePeriod"] == {"Start": "2026-11-01", "End": "2026-11-26"}
+    assert "sample Cost Explorer: 1 request(s)" in caplog.text
+    assert to_cent(db.daily_sums(engine, date(2026, 11, 1), D)) == to_cent(response_sums(again.responses))
+
+
+def test_same_run_twice_leaves_identical_rows_except_fetched_at(engine, monkeypatch):
+    times = iter([datetime(2026, 11, 26, 6, 0, 0), datetime(2026, 11, 26, 6, 0, 5)])
+    monkeypatch.setattr(db, "utcnow", lambda: next(times))
+    ingest(settings(engine, lookback_days=40), engine, client=SampleCostExplorer(D, today=TODAY), today=TODAY)
+    before, before_raw = without_fetched_at(engine), dump(engine)
+    ingest(settings(engine, lookback_days=40), engine, client=SampleCostExplorer(D, today=TODAY), today=TODAY)
+    assert without_fetched_at(engine) == before
+    assert dump(engine) != before_raw  # the refetched (Estimated) days carry the new fetched_at
+
+
+def test_next_day_run_fetches_from_the_first_estimated_day(engine):
+    ingest(settings(engine, lookback_days=40), engine, client=SampleCostExplorer(D, today=TODAY), today=TODAY)
+    nxt = SampleCostExplorer(D + timedelta(days=1), today=TODAY + timedelta(days=1))
+    result = ingest(settings(engine, lookback_days=40, report_date=D + timedelta(days=1)), engine, client=nxt,
+                    today=TODAY + timedelta(days=1))
+    assert (result.start, result.end, result.requests) == (date(2026, 11, 1), D + timedelta(days=1), 1)
+
+
+def test_all_days_final_needs_no_request(engine, caplog):
+    day0 = D - timedelta(days=40)
+    db.store_costs(engine, [], {day0 + timedelta(days=i): False for i in range(41)})
+    client = boto3.client("ce", region_name="us-east-1")
+    with Stubber(client) as stubber, caplog.at_level(logging.INFO, logger="_util.ingest"):  # no response queued
+        result = ingest(settings(engine, cost_source="ce", lookback_days=40), engine, client=client, today=TODAY)
+        stubber.assert_no_pending_responses()
+    assert result.requests == 0 and result.cost_usd == 0
+    assert "no Cost Explorer request needed" in caplog.text
+
+
+# --- ce source through botocore's Stubber ----------------------------------------------------------------
+
+def _response(days: dict[date, tuple[bool, dict[str, str]]]) -> dict:
+    return {"GroupDefinitions": [{"Type": "DIMENSION", "Key": "SERVICE"}],
+            "ResultsByTime": [
+                {"TimePeriod": {"Start": d.isoformat(), "End": (d + timedelta(days=1)).isoformat()},
+                 "Total": {}, "Estimated": est,
+                 "Groups": [{"Keys": [s], "Metrics": {"UnblendedCost": {"Amount": a, "Unit": "USD"}}}
+                            for s, a in groups.items()]}
+                for d, (est, groups) in sorted(days.items())],
+            "DimensionValueAttributes": []}
+
+
+def test_revised_estimated_day_replaces_the_stored_one(engine, monkeypatch, caplog):
+    times = iter([datetime(2026, 11, 26, 6, 0, 0), datetime(2026, 11, 27, 6, 0, 0)])
+    monkeypatch.setattr(db, "utcnow", lambda: next(times))
+    s = settings(engine, cost_source="ce", lookback_days=30, exclude_record_types=())
+    d0 = D - timedelta(days=30)
+    first = {d0 + timedelta(days=i): (False, {"Amazon Route 53": "1.0000000000"}) for i in range(29)}
+    first[D - timedelta(days=1)] = (True, {"Amazon Route 53": "1.5000000000", "AWS Glue": "4.4400000000"})
+    first[D] = (True, {"Amazon Route 53": "1.2500000000", "AWS Glue": "0.0100000000"})
+    client = boto3.client("ce", region_name="us-east-1")
+    with Stubber(client) as stubber:
+        stubber.add_response("get_cost_and_usage", _response(first), CostQuery(d0, D, exclude_record_types=()).request())
+        ingest(s, engine, client=client, today=TODAY)
+        # Next day's run for the same d: CE has revised d - 1 (final now; AWS Glue gone) and d.
+        revised = {D - timedelta(days=1): (False, {"Amazon Route 53": "-0.3000000001"}),
+                   D: (True, {"Amazon Route 53": "1.7500000000", "AWS Glue": "0.0100000000"})}
+        stubber.add_response("get_cost_and_usage", _response(revised),
+                             CostQuery(D - timedelta(days=1), D, exclude_record_types=()).request())
+        with caplog.at_level(logging.INFO, logger="_util.ingest"):
+            result = ingest(s, engine, client=client, today=TODAY + timedelta(days=1))
+        stubber.assert_no_pending_responses()
+    assert result.requests == 1 and result.cost_usd == Decimal("0.01")
+    assert "Cost Explorer: 1 request(s) (USD 0.01)" in caplog.text
+    frame = db.load_costs(engine, D - timedelta(days=2), D)
+    got = {(r.usage_date.date(), r.service): (r.amount, r.estimated) for r in frame.itertuples()}
+    assert got == {(D - timedelta(days=2), "Amazon Route 53"): (1.0, False),
+                   (D - timedelta(days=1), "Amazon Route 53"): (-0.3000000001, False),
+                   (D, "Amazon Route 53"): (1.75, True), (D, "AWS Glue"): (0.01, True)}
+    assert db.known_days(engine, D - timedelta(days=1), D) == {D - timedelta(days=1): False, D: True}
+
+
+@pytest.fixture
+def stored(engine):
+    """A database holding an earlier run (sample, 40 days); yields its full contents."""
+    ingest(settings(engine, lookback_days=40), engine, client=SampleCostExplorer(D, today=TODAY), today=TODAY)
+    return dump(engine)
+
+
+def test_ce_failing_on_a_later_page_writes_nothing(engine, stored):
+    client = boto3.client("ce", region_name="us-east-1")
+    page1 = json.loads((DATA / "service_page1.json").read_text())
+    with Stubber(client) as stubber:
+        stubber.add_response("get_cost_and_usage", page1)
+        stubber.add_client_error("get_cost_and_usage", "LimitExceededException", "Rate exceeded", 400)
+        with pytest.raises(CostExplorerError, match="LimitExceededException"):
+            ingest(settings(engine, cost_source="ce", report_date=D + timedelta(days=1), lookback_days=40),
+                   engine, client=client, today=TODAY + timedelta(days=1))
+    assert dump(engine) == stored
+
+
+def test_bad_page_writes_nothing(engine, stored):
+    client = boto3.client("ce", region_name="us-east-1")
+    page1 = json.loads((DATA / "service_page1.json").read_text())
+    page2 = json.loads((DATA / "service_page2.json").read_text())
+    page2["ResultsByTime"][0]["Groups"][1]["Metrics"]["UnblendedCost"]["Unit"] = "EUR"
+    with Stubber(client) as stubber:
+        stubber.add_response("get_cost_and_usage", page1)
+        stubber.add_response("get_cost_and_usage", page2)
+        with pytest.raises(CostDataError, match=r"Cost Explorer page 2: .*unit 'EUR' differs from 'USD'"):
+            ingest(settings(engine, cost_source="ce", report_date=D + timedelta(days=1), lookback_days=40),
+                   engine, client=client, today=TODAY + timedelta(days=1))
+    assert dump(engine) == stored
+
+
+# --- ce source: a real boto3 client over HTTP against moto's server ---------------------------------------
+
+def inject(moto_url: str, results: list[dict]) -> None:
+    request = urllib.request.Request(f"{moto_url}/moto-api/static/ce/cost-and-usage-results", method="POST",
+                                     data=json.dumps({"results": results}).encode(),
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 201
+
+
+def sample_pages(query: CostQuery, page_groups: int) -> list[dict]:
+    """The pages the sample answers for one query, in order."""
+    sample, pages, kwargs = SampleCostExplorer(D, page_groups=page_groups, today=TODAY), [], query.request()
+    while True:
+        pages.append(sample.get_cost_and_usage(**kwargs))
+        if "NextPageToken" not in pages[-1]:
+            return pages
+        kwargs = {**kwargs, "NextPageToken": pages[-1]["NextPageToken"]}
+
+
+def test_real_boto3_client_against_moto_with_injected_results(engine, moto_reset, caplog):
+    s = settings(engine, cost_source="ce", lookback_days=45, group_by="LINKED_ACCOUNT")
+    first = sample_pages(CostQuery(D - timedelta(days=45), D, group_by="LINKED_ACCOUNT"), page_groups=1500)
+    second = sample_pages(CostQuery(date(2026, 11, 1), D, group_by="LINKED_ACCOUNT"), page_groups=5000)
+    assert len(first) == 3 and len(second) == 1
+    inject(moto_reset, first + second)
+    client = boto3.client("ce", region_name="us-east-1", endpoint_url=moto_reset)
+
+    result = ingest(s, engine, client=client, today=TODAY)
+    assert result.requests == 3  # moto answered each page (a distinct body: its NextPageToken) in order
+    assert to_cent(db.daily_sums(engine, D - timedelta(days=45), D)) == to_cent(response_sums(first))
+    frame = db.load_costs(engine, D - timedelta(days=45), D)
+    assert set(frame["breakdown"]) == {"111111111111", "222222222222", "333333333333"}
+    assert len(frame) == sum(len(r["Groups"]) for p in first for r in p["ResultsByTime"])
+
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="_util.ingest"):
+        again = ingest(s, engine, client=client, today=TODAY)
+    assert again.requests == 1 and (again.start, again.end) == (date(2026, 11, 1), D)
+    assert "Cost Explorer: 1 request(s) (USD 0.01) for 2026-11-01..2026-11-25" in caplog.text
+    assert to_cent(db.daily_sums(engine, D - timedelta(days=45), D)) == to_cent(response_sums(first + second))
+
+
+# --- file source ---------------------------------------------------------------------------------------------
+
+def test_file_source_stores_the_sums_of_the_files_and_makes_no_request(engine):
+    files = (DATA / "service_page1.json", DATA / "service_page2.json")
+    result = ingest(settings(engine, cost_source="file", input_files=files), engine, today=TODAY)
+    responses = [json.loads(f.read_text()) for f in files]
+    assert (result.requests, result.rows, result.days, result.estimated_days) == (0, 10, 4, 2)
+    assert (result.start, result.end) == (date(2026, 10, 30), date(2026, 11, 2))
+    assert to_cent(db.daily_sums(engine, date(2026, 10, 30), date(2026, 11, 2))) == to_cent(response_sums(responses))
+    assert db.known_days(engine, date(2026, 10, 30), date(2026, 11, 2)) == {
+        date(2026, 10, 30): False, date(2026, 10, 31): False, date(2026, 11, 1): True, date(2026, 11, 2): True}
+
+
+def test_file_source_two_keys(engine):
+    files = (DATA / "linked_account.json", DATA / "tag_team.json")
+    ingest(settings(engine, cost_source="file", input_files=files), engine, today=TODAY)
+    frame = db.load_costs(engine, date(2026, 11, 20), date(2026, 11, 24))
+    assert sorted(zip(frame["service"], frame["breakdown"], strict=True)) == sorted([
+        ("Amazon Elastic Compute Cloud - Compute", "111111111111"),
+        ("Amazon Elastic Compute Cloud - Compute", "222222222222"),
+        ("Amazon Simple Storage Service", "111111111111"),
+        ("Amazon Elastic Compute Cloud - Compute", "111111111111"),
+        ("Amazon Simple Storage Service", "team$"), ("Amazon Simple Storage Service", "team$data"),
+        ("AWS Lambda", "team$web")])
+
+
+NAMES = ["Compute & Storage / Backup", 'Service "quoted" and \'single\'', "Überwachung – Datenschutz ✓ 日本語 🚀",
+         "amazon simple storage service", "Amazon Simple Storage Service", "x" * 255, "🚀" * 255]
+
+
+def test_file_source_stores_names_exactly(engine, tmp_path):
+    response = {"ResultsByTime": [{
+        "TimePeriod": {"Start": "2026-11-24", "End": "2026-11-25"}, "Estimated": True,
+        "Groups": [{"Keys": [name, f"team${name[:200]}"],
+                    "Metrics": {"UnblendedCost": {"Amount": f"{i}.0000000001", "Unit": "USD"}}}
+                   for i, name in enumerate(NAMES)]}]}
+    path = tmp_path / "names.json"
+    path.write_text(json.dumps(response, ensure_ascii=False), encoding="utf-8")
+    ingest(settings(engine, cost_source="file", input_files=(path,)), engine, today=TODAY)
+    daily, _ = dump(engine)
+    assert sorted((r[1], r[2], r[3]) for r in daily) == sorted(
+        (name, f"team${name[:200]}", Decimal(f"{i}.0000000001")) for i, name in enumerate(NAMES))
