@@ -8,7 +8,7 @@ import argparse
 import sys
 
 from _util import db
-from _util.cli import build_parser, describe, log, run_main
+from _util.cli import build_parser, db_password, describe, log, run_main
 from _util.config import Settings
 from _util.pipeline import RunOutcome, run_all
 from _util.runlock import RunLock
@@ -42,7 +42,7 @@ def _run(settings: Settings, engine) -> int:
     try:
         run_all(settings, engine, outcome=out)
     except BaseException as exc:
-        _finish(engine, run_id, out, "failed", describe(exc, [settings.slack_bot_token]))
+        _finish(engine, run_id, out, "failed", describe(exc, [settings.slack_bot_token, db_password(settings.database_url)]))
         raise
     _finish(engine, run_id, out, "ok")
     total = sum(out.timings.values())

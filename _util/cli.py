@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import warnings
 from collections.abc import Callable
 
 from .config import ConfigError, Settings, add_common_arguments, load_settings
@@ -36,16 +37,24 @@ def run_main(parser: argparse.ArgumentParser, argv: list[str] | None,
     except SystemExit as exc:  # argparse: --help (0) or a usage error (2)
         return int(exc.code or 0)
     secrets: list[str] = []
+    early: list[warnings.WarningMessage] = []
     try:
-        logging.captureWarnings(True)
-        settings = load_settings(args)
-        secrets = [settings.slack_bot_token, _db_password(settings.database_url)]
+        # Warnings raised while reading settings (a world-readable .env) come before logging exists: keep them.
+        with warnings.catch_warnings(record=True) as early:
+            warnings.simplefilter("default")
+            settings = load_settings(args)
+        secrets = [settings.slack_bot_token, db_password(settings.database_url)]
         setup_logging(settings.verbose, settings.log_path, secrets)
+        logging.captureWarnings(True)
+        for w in early:
+            log.warning("%s", w.message)
         return body(settings, args)
     except LockBusy as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_LOCKED
     except (ConfigError, argparse.ArgumentTypeError) as exc:
+        for w in early:
+            print(f"warning: {w.message}", file=sys.stderr)
         print(f"error: {redact(str(exc), secrets)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
@@ -71,7 +80,7 @@ def describe(exc: BaseException, secrets: list[str] | tuple[str, ...] = ()) -> s
     return redact(" ".join(text.split()), secrets)[:500]
 
 
-def _db_password(url: str) -> str:
+def db_password(url: str) -> str:
     try:
         from sqlalchemy.engine import make_url
 
