@@ -19,6 +19,9 @@ PLOT_LINK_MODES = ("public", "presigned")
 MAX_PRESIGN_SECONDS = 7 * 24 * 3600  # SigV4 presigned URLs cannot outlive 7 days
 
 
+DEMO_DATE = date(2026, 11, 25)  # --demo's report date unless --date is given (sample data is anchored on d)
+
+
 class ConfigError(ValueError):
     """A setting has a bad value; the message names the setting."""
 
@@ -266,7 +269,7 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dry-run", action="store_true",
                         help="no Slack post, no S3 upload; write previews under OUTPUT_DIR")
     parser.add_argument("--demo", action="store_true",
-                        help="built-in sample data, dry run, own database under OUTPUT_DIR/demo/")
+                        help="built-in sample data for report date 2026-11-25 (unless --date), dry run, own database under OUTPUT_DIR/demo/")
     parser.add_argument("--force", action="store_true", help="post again for a date already posted")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more detail: -v debug lines of this tool, -vvv also of boto3/slack_sdk")
 
@@ -309,6 +312,7 @@ def load_settings(args: argparse.Namespace | None = None, environ: Mapping[str, 
     if kwargs.get("demo"):
         out = Path(kwargs.get("output_dir", Settings.output_dir))
         kwargs.update(cost_source="sample", dry_run=True)
+        kwargs.setdefault("report_date", DEMO_DATE)  # the same report for everyone; --date picks another day
         if getattr(args, "db_url", None) is None:
             kwargs["database_url"] = f"sqlite:///{out / 'demo' / 'costs.sqlite'}"
         if "plots_destination" not in kwargs or kwargs["plots_destination"].startswith("s3://"):

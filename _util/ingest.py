@@ -51,7 +51,9 @@ def make_cost_client(settings: Settings, today: date):
 
 def ingest(settings: Settings, engine: Engine, *, client=None, today: date | None = None) -> IngestResult:
     """Fetch what the database lacks (or still holds as Estimated) up to d and upsert it in one transaction."""
-    today = today or datetime.now(timezone.utc).date()
+    if today is None:
+        # The sample world is anchored on d: it is always "the morning after d" there, whatever the clock says.
+        today = settings.day + timedelta(days=1) if settings.cost_source == "sample" else datetime.now(timezone.utc).date()
     d = settings.day
     if settings.cost_source == "file":
         parsed = load_files(settings.input_files, settings.cost_metric)

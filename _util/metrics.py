@@ -320,6 +320,23 @@ def summary(series: pd.DataFrame, report_date: date) -> Summary:
     )
 
 
+def drop_spike_echoes(trends: list[Trend], spikes: list[Spike]) -> list[Trend]:
+    """Trends without the echoes of d's spikes (USD/day): most of the 7-day vs 28-day move is d's excess alone.
+
+    A one-day spike lifts the 7-day average by delta/7 and the 28-day one by delta/28 and can drag the MACD across
+    its signal line: the same event would be reported twice. A trend of a spiking service stays when at least
+    half of its move remains without d's excess (a real turn that also spikes on d).
+    """
+    excess = {(s.service, s.direction): s.delta for s in spikes}
+    kept = []
+    for t in trends:
+        delta = excess.get((t.service, t.direction))
+        move = t.avg7 - t.avg28
+        if delta is None or abs(move - delta * (1 / 7 - 1 / 28)) >= 0.5 * abs(move):
+            kept.append(t)
+    return kept
+
+
 # --- everything --------------------------------------------------------------------------------
 
 def analyse(costs: pd.DataFrame, report_date: date, params: AlertParams) -> Analysis:
@@ -333,10 +350,14 @@ def analyse(costs: pd.DataFrame, report_date: date, params: AlertParams) -> Anal
         estimated = sorted({ts.date() for ts in dates[flagged].unique()})
     else:
         estimated = []
+    spikes = detect_spikes(series, report_date, params)
+    trends = detect_trends(series, report_date, params)
+    if params.trend_filter:
+        trends = drop_spike_echoes(trends, spikes)
     return Analysis(
         report_date=report_date,
-        spikes=detect_spikes(series, report_date, params),
-        trends=detect_trends(series, report_date, params),
+        spikes=spikes,
+        trends=trends,
         mtd_by_service=month_to_date(series, report_date),
         daily_totals=daily_totals(series, report_date),
         summary=summary(series, report_date),
@@ -348,5 +369,5 @@ def analyse(costs: pd.DataFrame, report_date: date, params: AlertParams) -> Anal
 
 __all__ = [
     "NoDataError", "build_series", "detect_spikes", "detect_trends", "month_to_date", "daily_totals",
-    "daily_by_service", "summary", "analyse", "macd_last", "spike_stats", "trend_stats",
+    "daily_by_service", "summary", "analyse", "drop_spike_echoes", "macd_last", "spike_stats", "trend_stats",
 ]

@@ -48,14 +48,18 @@ SERVICES: tuple[tuple[str, float, float, float], ...] = (
 )
 
 LINKED_ACCOUNTS = ("111111111111", "222222222222", "333333333333")
+# Day-to-day noise (fraction of the level); fixed-size clusters vary little from day to day.
+NOISE = {"Amazon Elastic Container Service for Kubernetes": 0.01, "Amazon OpenSearch Service": 0.01}
+TURN_UP_RATE = 0.03  # per day
+TURN_DOWN = (20, 0.01, 0.04)  # days of rise, rise per day, fall per day
 # Events relative to the report date d: (service, days before d, kind)
 EVENTS = (
     ("AWS Lambda", 0, "spike"),
     ("Amazon CloudFront", 0, "spike"),
     ("Amazon Simple Storage Service", 9, "spike"),
     ("Amazon Relational Database Service", 0, "drop"),
-    ("Amazon SageMaker", 6, "turn_up"),
-    ("Amazon Kinesis", 6, "turn_down"),
+    ("Amazon Redshift", 6, "turn_up"),
+    ("Amazon ElastiCache", 8, "turn_down"),
 )
 
 
@@ -93,7 +97,7 @@ def daily_costs(start: date, end: date, anchor: date, services=SERVICES) -> dict
         years = (ordinal - anchor.toordinal()) / 365.0
         base = level * (1 + growth) ** years * np.where(weekend, 1 - swing, 1 + swing * 0.4)
         # Noise is a function of (service, day) only, so a day's value never depends on the range asked for.
-        noise = 0.04 * _normal(_seed(name), ordinal)
+        noise = NOISE.get(name, 0.04) * _normal(_seed(name), ordinal)
         values = base * (1 + noise)
         for svc, before, kind in EVENTS:
             if svc != name:
@@ -104,11 +108,12 @@ def daily_costs(start: date, end: date, anchor: date, services=SERVICES) -> dict
                 values[idx] *= 2.6
             elif kind == "drop" and 0 <= idx < days:
                 values[idx] *= 0.35
-            elif kind in ("turn_up", "turn_down"):
-                # 60 days of steady decline that turns into a rise (or the mirror) `before` days before d
-                sign = 1.0 if kind == "turn_up" else -1.0
+            elif kind == "turn_up":  # flat, then a steady rise from `before` days before d
+                values = values * np.exp(TURN_UP_RATE * np.maximum(ordinal - at, 0))
+            elif kind == "turn_down":  # a steady rise that turns into a steady fall `before` days before d
                 rel = ordinal - at
-                values = values * np.exp(sign * (-0.008 * np.clip(rel + 60, 0, 60) + 0.02 * np.maximum(rel, 0)))
+                rise_days, rise, fall = TURN_DOWN
+                values = values * np.exp(rise * np.clip(rel + rise_days, 0, rise_days) - fall * np.maximum(rel, 0))
         out[name] = np.round(np.maximum(values, 0.0), 10)
     return out
 

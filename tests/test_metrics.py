@@ -397,3 +397,37 @@ def test_no_nan_or_inf_in_any_alert(values, leading_nan, trend_filter):
         for value in vars(alert).values():
             if isinstance(value, float):
                 assert math.isfinite(value)
+
+
+def test_a_spike_on_d_is_not_also_reported_as_a_trend_when_the_filter_is_on():
+    """One event, one alert: the spike drags the MACD across its signal the same day; only the spike is reported
+    with TREND_FILTER=on, while the raw rule still shows the crossover (TREND_FILTER=off is exactly raw)."""
+    rng = np.random.default_rng(7)
+    days = pd.date_range(end=pd.Timestamp(D), periods=120, freq="D")
+    values = 100 + rng.normal(0, 1.5, len(days))
+    values[-4:-1] -= 6.0  # a small dip puts the MACD under its signal the day before
+    values[-1] = 180.0
+    rows = [(ts.date(), "EC2", "", float(v)) for ts, v in zip(days, values, strict=True)]
+    raw = analyse(long(rows), D, RAW)
+    filtered = analyse(long(rows), D, AlertParams())
+    assert [(s.service, s.direction) for s in raw.spikes] == [("EC2", "up")]
+    assert [(t.service, t.direction) for t in raw.trends] == [("EC2", "up")]
+    assert [(s.service, s.direction) for s in filtered.spikes] == [("EC2", "up")]
+    assert filtered.trends == []
+    # Without the spike-echo rule the filter itself would have let this crossover through as material.
+    assert [(t.service, t.direction) for t in detect_trends(filtered.series, D, AlertParams())] == [("EC2", "up")]
+
+
+def test_drop_spike_echoes_drops_trends_made_mostly_of_the_spike():
+    """delta/7 - delta/28 of the 7-day vs 28-day move comes from d's excess alone; a trend stays when at least half
+    of its move is left without it."""
+    spike = metrics.Spike(service="A", direction="up", cost=128.0, mean=100.0, std=2.0, zscore=14.0, delta=28.0,
+                          history_days=365)
+    excess = 28.0 * (1 / 7 - 1 / 28)  # = 3.0 USD/day
+    echo = metrics.Trend(service="A", direction="up", macd=1.0, signal=0.0, cost=128.0, avg7=104.0, avg28=100.0)
+    real = replace(echo, avg7=100.0 + 2 * excess)  # exactly half of the move is left: kept
+    just_echo = replace(echo, avg7=100.0 + 2 * excess - 0.01)
+    other = replace(echo, service="B")
+    opposite = replace(echo, direction="down", avg7=96.0)
+    assert metrics.drop_spike_echoes([echo, real, just_echo, other, opposite], [spike]) == [real, other, opposite]
+    assert metrics.drop_spike_echoes([echo], []) == [echo]
