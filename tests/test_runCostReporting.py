@@ -722,3 +722,31 @@ def test_slack_down_exits_1_then_next_run_posts_once(job, monkeypatch, outage):
     posted = assert_sent_as_written(job)
     assert job.report()["slack"] == {"ts": slack_ts(0), "posted": len(posted), "skipped": False}
     assert [(x.status, x.message_ts) for x in job.runs()] == [("failed", None), ("ok", slack_ts(0))]
+
+
+# ---- the demo ------------------------------------------------------------------------------------------------------
+
+
+def test_demo_is_the_same_report_everywhere_with_spikes_and_both_kinds_of_trend(isolated, monkeypatch, capsys):
+    """`make demo`: no AWS, no Slack, a fixed report date, the events the sample data plants, paths on stdout."""
+    monkeypatch.delenv("LOOKBACK_DAYS")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # nothing listens there
+    reports = []
+    for out in ("one", "two"):
+        assert runCostReporting.main(["--demo", "--output-dir", out]) == 0
+        stdout = capsys.readouterr().out
+        assert stdout.splitlines() == [f"report:  {out}/2026-11-25/report.json",
+                                       f"site:    {(isolated / out / 'site' / '2026-11-25' / 'index.html').as_uri()}",
+                                       f"preview: {out}/2026-11-25/slack_preview.html"]
+        report = json.loads((isolated / out / "2026-11-25" / "report.json").read_text())
+        reports.append({k: v for k, v in report.items() if k not in ("settings", "charts", "page_url")})
+    assert reports[0] == reports[1]
+    report = reports[0]
+    assert report["report_date"] == "2026-11-25"
+    assert {(s["service"], s["direction"]) for s in report["spikes"]} == {
+        ("AWS Lambda", "up"), ("Amazon CloudFront", "up"), ("Amazon Relational Database Service", "down"),
+        ("Amazon Redshift", "up")}
+    assert {(t["service"], t["direction"]) for t in report["trends"]} == {
+        ("Amazon Redshift", "up"), ("Amazon ElastiCache", "down")}
+    assert not (isolated / "data").exists()  # the demo keeps its own database under OUTPUT_DIR/demo/
+    assert (isolated / "one" / "demo" / "costs.sqlite").exists()
