@@ -100,7 +100,7 @@ def build_and_send(settings: Settings, engine: Engine, analysis: Analysis, chart
         payloads = slack_message.build_messages(analysis, chart_urls, page_url=page_url,
                                                 context=message_context(settings, analysis, missing))
         json_path, preview_path = slack.write_outputs(payloads, settings.output_dir, settings.day,
-                                                      settings.slack_channel_id or "<channel>")
+                                                      settings.slack_channel_id or "<channel>", page_url)
     delivery = None
     if settings.post_to_slack:
         with stage("slack", timings):

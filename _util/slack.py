@@ -230,13 +230,15 @@ def deliver(payloads: list[dict], settings: Settings, engine: Engine, report_dat
                           f"posted {posted} message(s) to {channel}, {verb} (ts {top_ts})", attempt)
 
 
-def write_outputs(payloads: list[dict], out_dir: Path, report_date: date, channel: str) -> tuple[Path, Path]:
+def write_outputs(payloads: list[dict], out_dir: Path, report_date: date, channel: str,
+                  site_url: str | None = None) -> tuple[Path, Path]:
     """Write OUTPUT_DIR/<d>/slack_message.json (the exact request bodies) and slack_preview.html."""
     day = Path(out_dir) / report_date.isoformat()
     day.mkdir(parents=True, exist_ok=True)
     bodies = [request_body(p, channel, THREAD_PLACEHOLDER if i else None) for i, p in enumerate(payloads)]
     json_path = _write_atomic(day / "slack_message.json", json.dumps(bodies, indent=2, ensure_ascii=False) + "\n")
-    page = render_preview_html(payloads, f"Slack preview — AWS costs {report_date.isoformat()} ({channel})")
+    page = render_preview_html(payloads, f"Slack preview — AWS costs {report_date.isoformat()} ({channel})",
+                               site_url)
     html_path = _write_atomic(day / "slack_preview.html", page)
     return json_path, html_path
 

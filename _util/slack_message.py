@@ -217,7 +217,7 @@ def _summary_text(analysis: Analysis) -> str:
 
 
 def _context_texts(analysis: Analysis, ctx: MessageContext, page_url: str | None,
-                   missing: list[str]) -> list[str]:
+                   missing: list[str], local_only: Sequence[str] = ()) -> list[str]:
     rule = (f"Spikes: |z| ≥ {ctx.spike_z_threshold:g} and ≥ {money(ctx.spike_min_delta_usd)} from normal · "
             f"trend filter {'on' if ctx.trend_filter else 'off'}")
     data = f"Metric: {escape(ctx.metric)}"
@@ -235,6 +235,9 @@ def _context_texts(analysis: Analysis, ctx: MessageContext, page_url: str | None
         listed = ", ".join(escape(m) for m in missing[:MAX_LISTED_MISSING])
         more = f" and {len(missing) - MAX_LISTED_MISSING} more" if len(missing) > MAX_LISTED_MISSING else ""
         texts.append(f"⚠ {_count(len(missing), 'chart')} not published (no Plot button): {listed}{more}")
+    if local_only:
+        texts.append(f"{_count(len(local_only), 'chart')} on the local site only (no Plot button): set "
+                     "PLOT_BASE_URL, or PLOTS_DESTINATION=s3://…, to link them")
     return texts
 
 
@@ -310,13 +313,14 @@ def build_messages(analysis: Analysis, chart_urls: dict[str, str], *, page_url: 
     """Payloads `{"text", "blocks"}` for d: the top post first, then thread replies, each within Slack's limits."""
     d = analysis.report_date
     missing = sorted(set(context.missing_charts))
+    local_only: list[str] = []  # published to a folder, with no web address Slack could open
     button_n = 0
 
     def plot(chart_id: str, label: str = "Plot") -> ButtonElement | None:
         nonlocal button_n
         url = chart_urls.get(chart_id)
         if _usable_url(url) is None and chart_id not in missing:
-            missing.append(chart_id)
+            (local_only if url and url.startswith("file:") else missing).append(chart_id)
         button_n += 1
         return _button(label, url, f"plot_{button_n}")
 
@@ -338,7 +342,7 @@ def build_messages(analysis: Analysis, chart_urls: dict[str, str], *, page_url: 
         for line in sec.lines:
             entries.append((sec, _section(line.text, plot(line.chart_id))))
     missing = sorted(set(missing))
-    context_texts = _context_texts(analysis, context, page_url, missing)
+    context_texts = _context_texts(analysis, context, page_url, missing, sorted(set(local_only)))
     total_lines = len(entries)
     # The top post's footer: the context line, plus a pointer to the thread sized for the worst case.
     footer_reserve = _context_block(context_texts + [f"Continued in the thread: {total_lines} more lines ↓"])
@@ -522,9 +526,15 @@ code{background:#f6f6f6;padding:0 3px}
 """
 
 
-def render_preview_html(payloads: list[dict], title: str) -> str:
-    """A standalone HTML page (no JavaScript) showing the messages as Slack would: thread replies indented."""
+def render_preview_html(payloads: list[dict], title: str, site_url: str | None = None) -> str:
+    """A standalone HTML page (no JavaScript) showing the messages as Slack would: thread replies indented.
+
+    site_url (any scheme, e.g. the file:// page of a local site) is linked above the messages, outside them.
+    """
     body: list[str] = []
+    if site_url:
+        body.append(f'<p class="site">Charts of this report: <a href="{html.escape(site_url)}">'
+                    f"{html.escape(site_url)}</a> (this link is part of the preview, not of the message)</p>")
     for i, payload in enumerate(payloads):
         cls = "message" if i == 0 else "message reply"
         meta = "top message" if i == 0 else f"reply {i} in the thread"

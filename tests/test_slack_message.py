@@ -200,6 +200,26 @@ def test_url_too_long_or_missing_chart_keeps_line_without_button():
         assert chart in ctx
 
 
+def test_charts_on_a_local_site_are_not_called_unpublished():
+    """A folder destination gives file:// links Slack cannot open: no buttons, and the context says how to link
+    them instead of claiming the charts failed to publish."""
+    a = golden_analysis()
+    urls = {k: f"file:///srv/site/{D.isoformat()}/{i}.png" for i, k in enumerate(all_urls(a))}
+    (top,) = build_messages(a, urls, page_url=f"file:///srv/site/{D.isoformat()}/index.html", context=context())
+    assert_within_limits(top)
+    assert not [b for b in top["blocks"] if b["type"] == "actions" or "accessory" in b]
+    ctx = " ".join(e["text"] for e in top["blocks"][-1]["elements"])
+    assert f"{len(urls)} charts on the local site only" in ctx and "PLOT_BASE_URL" in ctx
+    assert "not published" not in ctx and "file://" not in json.dumps(top)
+
+
+def test_preview_links_the_site_outside_the_message():
+    (top,) = build_messages(golden_analysis(), {}, page_url=None, context=context())
+    page = render_preview_html([top], "t", "file:///srv/site/2026-11-25/index.html")
+    assert '<a href="file:///srv/site/2026-11-25/index.html">' in page
+    assert page.index("Charts of this report") < page.index('class="message"')
+
+
 def test_hostile_service_name_is_escaped():
     a = analysis(spikes=[Spike(HOSTILE, "up", 100.0, 10.0, 5.0, 18.0, 90.0, 60)],
                  trends=[Trend(HOSTILE + " 2", "up", 1.0, 0.5, 50.0, 40.0, 30.0)])
