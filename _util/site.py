@@ -290,7 +290,10 @@ def day_page_html(analysis: Analysis, images: dict[str, str], missing: list[str]
     parts = [f'<nav><a href="{_e(index_href)}">← all dates</a></nav>',
              f"<h1>AWS costs for {_e(d.isoformat())} ({_e(d.strftime('%A'))})</h1>"]
     if a.estimated_dates:
-        days = ", ".join(x.isoformat() for x in a.estimated_dates)
+        dates = sorted(a.estimated_dates)
+        contiguous = (dates[-1] - dates[0]).days + 1 == len(dates)
+        days = (f"{len(dates)} days, {dates[0].isoformat()} to {dates[-1].isoformat()}" if len(dates) > 3 and contiguous
+                else ", ".join(x.isoformat() for x in dates))
         parts.append(f'<p class="note">Estimated costs (the bill is not final yet) on: {_e(days)}</p>')
     rows = [("Total on the day", _usd(s.total)),
             ("Change vs previous day", _change(s.total, s.previous_day)),

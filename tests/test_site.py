@@ -526,3 +526,15 @@ def test_s3_client_creation_failure_is_reported_not_raised(day, monkeypatch):
     assert result.urls == {} and result.page_url is None
     assert sorted(result.missing) == sorted(files)
     assert result.errors == ["cannot create the S3 client for s3://cost-site/costs: Invalid endpoint: nonsense"]
+
+
+@pytest.mark.parametrize(("days", "shown"), [
+    ([date(2026, 11, d) for d in range(1, 26)], "25 days, 2026-11-01 to 2026-11-25"),
+    ([date(2026, 11, 3), date(2026, 11, 5), date(2026, 11, 6), date(2026, 11, 9)],
+     "2026-11-03, 2026-11-05, 2026-11-06, 2026-11-09"),
+    ([date(2026, 11, 24), date(2026, 11, 25)], "2026-11-24, 2026-11-25"),
+])
+def test_day_page_states_estimated_days_compactly(day, days, shown):
+    analysis, _ = day
+    page = site.day_page_html(dataclasses.replace(analysis, estimated_dates=days), {}, [], "../index.html")
+    assert f"Estimated costs (the bill is not final yet) on: {shown}</p>" in page
