@@ -131,7 +131,7 @@ class SampleCostExplorer:
         self.page_groups = page_groups
         self.today = today or anchor + timedelta(days=1)
         self.requests: list[dict[str, Any]] = []
-        self._cache: dict[tuple, tuple[list, list]] = {}
+        self._cache: dict[tuple, tuple[list[str], np.ndarray, np.ndarray]] = {}
 
     def _estimated(self, day: date) -> bool:
         # The month's bill is final around the 5th of the next month.
@@ -144,48 +144,51 @@ class SampleCostExplorer:
         self.requests.append(kwargs)
         start = date.fromisoformat(kwargs["TimePeriod"]["Start"])
         end = date.fromisoformat(kwargs["TimePeriod"]["End"]) - timedelta(days=1)  # End is exclusive
-        metric = kwargs["Metrics"][0]
         two_keys = len(kwargs.get("GroupBy", [])) == 2
-        key = (start, end, metric, two_keys)
+        key = (start, end, two_keys)
         if key not in self._cache:  # every page of one query answers from the same results
-            results = self._results(start, end, metric, two_keys)
-            items = [(i, g) for i, r in enumerate(results) for g in (r["Groups"] or [None])]
-            self._cache = {key: (results, items)}
-        results, items = self._cache[key]
-        return self._page(results, items, kwargs)
+            self._cache = {key: self._results(start, end, two_keys)}
+        return self._page(start, *self._cache[key], kwargs)
 
-    def _results(self, start: date, end: date, metric: str, two_keys: bool) -> list[dict[str, Any]]:
+    def _results(self, start: date, end: date, two_keys: bool) -> tuple[list[str], np.ndarray, np.ndarray]:
+        """Service names, the days x services cost matrix, and one (day, service, account) row per group in CE's
+        order (a day without any cost gets one row with service -1). Groups are built only for the page asked."""
         costs = daily_costs(start, end, self.anchor, self.services)
-        results = []
-        for i in range((end - start).days + 1):
-            day = start + timedelta(days=i)
-            groups = []
-            for name, values in costs.items():
-                amount = float(values[i])
-                if amount == 0.0:
-                    continue  # CE omits services with no cost that day
-                if two_keys:
-                    for account, share in zip(self.accounts, self.shares, strict=True):
-                        groups.append({"Keys": [name, account],
-                                       "Metrics": {metric: {"Amount": f"{amount * share:.10f}", "Unit": "USD"}}})
-                else:
-                    groups.append({"Keys": [name], "Metrics": {metric: {"Amount": f"{amount:.10f}", "Unit": "USD"}}})
-            results.append({"TimePeriod": {"Start": day.isoformat(), "End": (day + timedelta(days=1)).isoformat()},
-                            "Total": {}, "Groups": groups, "Estimated": self._estimated(day)})
-        return results
+        names = list(costs)
+        matrix = np.column_stack([costs[n] for n in names]) if names else np.zeros(((end - start).days + 1, 0))
+        day, svc = np.nonzero(matrix != 0.0)  # CE omits services with no cost that day; row-major = by day
+        n_acc = len(self.accounts) if two_keys else 1
+        rows = np.column_stack([np.repeat(day, n_acc), np.repeat(svc, n_acc), np.tile(np.arange(n_acc), len(day))])
+        empty = np.setdiff1d(np.arange(matrix.shape[0]), day)
+        if len(empty):
+            rows = np.concatenate([rows, np.column_stack([empty, -np.ones((len(empty), 2), int)])])
+            rows = rows[np.argsort(rows[:, 0], kind="stable")]
+        return names, matrix, rows
 
-    def _page(self, results: list[dict[str, Any]], items: list[tuple[int, dict[str, Any] | None]],
+    def _page(self, start: date, names: list[str], matrix: np.ndarray, rows: np.ndarray,
               kwargs: dict[str, Any]) -> dict[str, Any]:
         # Page the way CE does: a fixed number of groups per page, a day split across pages when needed.
+        metric = kwargs["Metrics"][0]
+        two_keys = len(kwargs.get("GroupBy", [])) == 2
         offset = int(kwargs.get("NextPageToken") or 0)
-        chunk = items[offset:offset + self.page_groups]
         page: dict[int, dict[str, Any]] = {}
-        for i, group in chunk:
-            part = page.setdefault(i, dict(results[i], Groups=[]))
-            if group is not None:
-                part["Groups"].append(group)
+        for i, s, acc in rows[offset:offset + self.page_groups].tolist():
+            part = page.get(i)
+            if part is None:
+                day = start + timedelta(days=i)
+                part = page[i] = {"TimePeriod": {"Start": day.isoformat(),
+                                                 "End": (day + timedelta(days=1)).isoformat()},
+                                  "Total": {}, "Groups": [], "Estimated": self._estimated(day)}
+            if s < 0:
+                continue
+            amount = float(matrix[i, s])
+            if two_keys:
+                keys, value = [names[s], self.accounts[acc]], amount * self.shares[acc]
+            else:
+                keys, value = [names[s]], amount
+            part["Groups"].append({"Keys": keys, "Metrics": {metric: {"Amount": f"{value:.10f}", "Unit": "USD"}}})
         response: dict[str, Any] = {"GroupDefinitions": kwargs.get("GroupBy", []),
                                     "ResultsByTime": list(page.values()), "DimensionValueAttributes": []}
-        if offset + self.page_groups < len(items):
+        if offset + self.page_groups < len(rows):
             response["NextPageToken"] = str(offset + self.page_groups)
         return response
