@@ -290,14 +290,7 @@ def load_costs(engine: Engine, start: date, end: date) -> pd.DataFrame:
         .order_by(daily_cost.c.usage_date, daily_cost.c.service, daily_cost.c.breakdown)
     )
     with engine.connect() as conn:
-        rows = conn.execute(query).all()
-    frame = pd.DataFrame(rows, columns=["usage_date", "service", "breakdown", "amount", "estimated"])
-    frame["usage_date"] = pd.to_datetime(frame["usage_date"])
-    frame["amount"] = frame["amount"].astype("float64")
-    frame["estimated"] = frame["estimated"].astype(bool)
-    frame["service"] = frame["service"].astype(str)
-    frame["breakdown"] = frame["breakdown"].astype(str)
-    return frame
+        return _cost_frame(conn.execute(query).all())
 
 
 def load_service_costs(engine: Engine, start: date, end: date) -> pd.DataFrame:
@@ -315,8 +308,12 @@ def load_service_costs(engine: Engine, start: date, end: date) -> pd.DataFrame:
     )
     with engine.connect() as conn:
         rows = conn.execute(query).all()
-    frame = pd.DataFrame(rows, columns=["usage_date", "service", "amount", "estimated"])
-    frame.insert(2, "breakdown", "")
+    return _cost_frame([(day, service, "", amount, estimated) for day, service, amount, estimated in rows])
+
+
+def _cost_frame(rows) -> pd.DataFrame:
+    """The long cost frame: usage_date (datetime64), service, breakdown, amount (float), estimated (bool)."""
+    frame = pd.DataFrame(rows, columns=["usage_date", "service", "breakdown", "amount", "estimated"])
     frame["usage_date"] = pd.to_datetime(frame["usage_date"])
     frame["amount"] = frame["amount"].astype("float64")
     frame["estimated"] = frame["estimated"].astype(bool)

@@ -8,7 +8,7 @@ import logging
 import threading
 from datetime import date, timedelta
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import boto3
@@ -27,6 +27,7 @@ from _util.costexplorer import (
     parse_response,
     plan_window,
 )
+from tests.ce_fakes import Throttling
 
 DATA = Path(__file__).parent / "data" / "ce"
 
@@ -218,31 +219,12 @@ def test_error_on_the_second_page_fails_the_whole_fetch(ce):
 
 # --- retries over real HTTP ---------------------------------------------------------------------
 
-class _Throttling(BaseHTTPRequestHandler):
-    """Answers every request the way CE throttles: HTTP 400 LimitExceededException."""
-
-    calls = 0
-
-    def do_POST(self):  # noqa: N802 (http.server naming)
-        type(self).calls += 1
-        self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        body = json.dumps({"__type": "LimitExceededException", "message": "Rate exceeded"}).encode()
-        self.send_response(400)
-        self.send_header("Content-Type", "application/x-amz-json-1.1")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture
 def throttling_endpoint(monkeypatch):
     """A local CE endpoint that always throttles; botocore's backoff made instant. Yields the handler class."""
     import botocore.retries.standard
 
-    handler = type("Handler", (_Throttling,), {"calls": 0})
+    handler = type("Handler", (Throttling,), {"calls": 0})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -57,23 +57,12 @@ PASSWORD_MARK = "SECRETpwVALUE"
 
 
 @pytest.fixture(autouse=True)
-def isolated(tmp_path, monkeypatch):
+def isolated(tmp_path, monkeypatch, restore_logging):
     """Run in an empty folder (no ./.env) and give the logging set-up back after in-process runs."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("LOOKBACK_DAYS", str(LOOKBACK))
     monkeypatch.setenv("MPLBACKEND", "Agg")
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield tmp_path
-    for handler in list(root.handlers):
-        if handler not in handlers:
-            root.removeHandler(handler)
-            handler.close()
-    for handler in handlers:
-        if handler not in root.handlers:
-            root.addHandler(handler)
-    root.setLevel(level)
-    logging.captureWarnings(False)
+    return tmp_path
 
 
 @pytest.fixture

@@ -5,12 +5,11 @@ from __future__ import annotations
 import copy
 import functools
 import json
-import logging
 import re
 import threading
 import urllib.request
 from datetime import datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -20,6 +19,7 @@ import procAmzData
 from _util import costexplorer, db
 from _util.costexplorer import CostQuery
 from _util.sample_data import SampleCostExplorer
+from tests.ce_fakes import Throttling
 
 DATA = Path(__file__).parent / "data" / "ce"
 GOOD = (DATA / "service_page1.json", DATA / "service_page2.json")
@@ -27,21 +27,10 @@ YESTERDAY = datetime.now(timezone.utc).date() - timedelta(days=1)
 
 
 @pytest.fixture(autouse=True)
-def isolated(tmp_path, monkeypatch):
+def isolated(tmp_path, monkeypatch, restore_logging):
     """Run in an empty folder (no ./.env, logs under ./output) and give the logging set-up back afterwards."""
     monkeypatch.chdir(tmp_path)
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield tmp_path
-    for handler in list(root.handlers):
-        if handler not in handlers:
-            root.removeHandler(handler)
-            handler.close()
-    for handler in handlers:
-        if handler not in root.handlers:
-            root.addHandler(handler)
-    root.setLevel(level)
-    logging.captureWarnings(False)
+    return tmp_path
 
 
 def run(capsys, *argv: str) -> tuple[int, str, str]:
@@ -290,23 +279,6 @@ def test_unusable_sqlite_path_names_the_database(capsys, isolated):
 
 # --- Cost Explorer failing after botocore's retries ------------------------------------------------------------------
 
-class _Throttling(BaseHTTPRequestHandler):
-    calls = 0
-
-    def do_POST(self):  # noqa: N802 (http.server naming)
-        type(self).calls += 1
-        self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        body = json.dumps({"__type": "LimitExceededException", "message": "Rate exceeded"}).encode()
-        self.send_response(400)
-        self.send_header("Content-Type", "application/x-amz-json-1.1")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
-
-
 def test_ce_throttled_after_retries_exits_1_and_writes_nothing(capsys, isolated, monkeypatch):
     import botocore.retries.standard
 
@@ -316,7 +288,7 @@ def test_ce_throttled_after_retries_exits_1_and_writes_nothing(capsys, isolated,
     assert run(capsys, "--source", "sample", "--db-url", url, "--date", YESTERDAY.isoformat())[0] == 0
     before = dump(url)
 
-    handler = type("Handler", (_Throttling,), {"calls": 0})
+    handler = type("Handler", (Throttling,), {"calls": 0})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:

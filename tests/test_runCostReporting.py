@@ -6,7 +6,6 @@ from __future__ import annotations
 import copy
 import functools
 import json
-import logging
 import re
 import socket
 import threading
@@ -51,22 +50,11 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.fixture(autouse=True)
-def isolated(tmp_path, monkeypatch):
+def isolated(tmp_path, monkeypatch, restore_logging):
     """Run in an empty folder (no ./.env) and give the logging set-up back after main() replaced it."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("LOOKBACK_DAYS", str(LOOKBACK))
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield tmp_path
-    for handler in list(root.handlers):
-        if handler not in handlers:
-            root.removeHandler(handler)
-            handler.close()
-    for handler in handlers:
-        if handler not in root.handlers:
-            root.addHandler(handler)
-    root.setLevel(level)
-    logging.captureWarnings(False)
+    return tmp_path
 
 
 @pytest.fixture
