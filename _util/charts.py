@@ -389,15 +389,17 @@ def _trend_chart(series: pd.Series, trend: Trend, params: AlertParams) -> Figure
         Patch(facecolor=NEG_COLOR, label="< 0")])
     bottom.margins(y=0.25)
 
-    xd = x[-1]
     for ax in (top, bottom):
-        ax.axvline(xd, color=mark, linewidth=1.4, linestyle=":", zorder=1)
-    md = float(macd.iloc[-1])
+        ax.axvline(x[-1], color=mark, linewidth=1.4, linestyle=":", zorder=1)
+    # The filter may report a crossover a few days after it happened (once the move is material): mark that day.
+    back = min(max(int(getattr(trend, "crossed_days_ago", 0)), 0), len(idx) - 1)
+    xd = x[-1 - back]
+    md = float(macd.iloc[-1 - back])
     bottom.plot([xd], [md], marker="o", markersize=13, markerfacecolor=mark, markeredgecolor=INK, zorder=6,
                 linestyle="none", clip_on=False)
     where = "above" if trend.direction == "up" else "below"
     above_mid = md >= float(np.mean(bottom.get_ylim()))
-    bottom.annotate(f"{pd.Timestamp(idx[-1]):%d %b}: MACD crossed {where} signal", xy=(xd, md),
+    bottom.annotate(f"{pd.Timestamp(idx[-1 - back]):%d %b}: MACD crossed {where} signal", xy=(xd, md),
                     xytext=(-22, -26 if above_mid else 26), textcoords="offset points", ha="right",
                     va="center", fontsize=12.5, fontweight="bold", color=INK, zorder=7,
                     arrowprops={"arrowstyle": "-", "color": INK, "linewidth": 1.0},

@@ -136,9 +136,11 @@ def trend_text(t: Trend, d: date) -> str:
     pct = percent(t.pct)
     vs = signed_money(t.avg7 - t.avg28) + (f" ({pct})" if pct else "")
     side = "above" if t.direction == "up" else "below"
+    ago = t.crossed_days_ago
+    when = "" if ago <= 0 else (" yesterday" if ago == 1 else f" {ago} days ago")
     return (f"*{_name(t.service)}* — {money(t.cost)} on {d.isoformat()}\n"
             f"7-day avg {money(t.avg7)}: {vs} vs 28-day avg {money(t.avg28)} · "
-            f"MACD {t.macd:+,.2f} crossed {side} signal {t.signal:+,.2f}")
+            f"MACD {t.macd:+,.2f} crossed {side} signal {t.signal:+,.2f}{when}")
 
 
 @dataclass(frozen=True)

@@ -170,6 +170,20 @@ def test_trend_chart_plots_the_alert_rule_emas_and_marks_d():
     assert marker.get_xdata()[0] == pytest.approx(mdates.date2num(pd.Timestamp(D)))
 
 
+def test_trend_chart_marks_a_crossover_reported_days_later_on_its_own_day():
+    rng = np.random.default_rng(5)
+    s = series(np.r_[np.linspace(50, 20, 150), np.linspace(20, 35, 20)] + rng.normal(0, 1, 170))
+    tr = Trend("Svc", "up", 1, 0.5, float(s.iloc[-1]), 30, 25, crossed_days_ago=4)
+    fig = charts.trend_chart(s, tr, P)
+    bottom = fig.axes[1]
+    macd = s.ewm(span=P.macd_fast, adjust=False).mean() - s.ewm(span=P.macd_slow, adjust=False).mean()
+    crossed = pd.Timestamp(D) - pd.Timedelta(days=4)
+    marker = next(line for line in bottom.get_lines() if line.get_marker() == "o")
+    assert marker.get_xdata()[0] == pytest.approx(mdates.date2num(crossed))
+    assert marker.get_ydata()[0] == pytest.approx(macd.iloc[-5])
+    assert any(t.get_text() == f"{crossed:%d %b}: MACD crossed above signal" for t in bottom.texts)
+
+
 def test_mtd_chart_top_n_plus_other_sorted_with_total_in_title():
     mtd = [ServiceCost(f"S{i}", 100.0 - i) for i in range(20)]
     fig = charts.mtd_chart(mtd, D, top_n=5)

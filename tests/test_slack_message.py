@@ -25,6 +25,7 @@ from _util.slack_message import (
     money,
     mrkdwn_to_html,
     render_preview_html,
+    trend_text,
     validate_payload,
 )
 from tests.conftest import chromium_dom
@@ -218,6 +219,13 @@ def test_preview_links_the_site_outside_the_message():
     page = render_preview_html([top], "t", "file:///srv/site/2026-11-25/index.html")
     assert '<a href="file:///srv/site/2026-11-25/index.html">' in page
     assert page.index("Charts of this report") < page.index('class="message"')
+
+
+@pytest.mark.parametrize(("ago", "tail"), [(0, "signal +0.50"), (1, "signal +0.50 yesterday"),
+                                         (4, "signal +0.50 4 days ago")])
+def test_trend_line_says_when_the_macd_crossed(ago, tail):
+    t = Trend("Svc", "up", 1.0, 0.5, 50.0, 40.0, 30.0, crossed_days_ago=ago)
+    assert trend_text(t, D).endswith(f"MACD +1.00 crossed above {tail}")
 
 
 def test_hostile_service_name_is_escaped():
