@@ -8,10 +8,10 @@ import argparse
 import json
 import sys
 
-from _util import db
+from _util import db, report
 from _util.cli import build_parser, run_main
 from _util.config import Settings
-from _util.pipeline import load_analysis, render_and_publish
+from _util.pipeline import day_dir, load_analysis, render_and_publish, write_report
 
 EXAMPLES = """\
   python procPlotting.py --date 2026-11-25                       # render + publish to PLOTS_DESTINATION
@@ -27,9 +27,21 @@ def body(settings: Settings, args: argparse.Namespace) -> int:
     finally:
         engine.dispose()
     result = render_and_publish(settings, analysis)
+    links = {"charts": result.urls, "missing_charts": list(result.missing), "page_url": result.page_url}
+    # procSummaries.py takes its Plot buttons from the day's report.json: keep a whole run's other keys.
+    path = day_dir(settings) / "report.json"
+    if path.is_file():
+        report.write_report(path, {**json.loads(path.read_text(encoding="utf-8")), **links})
+    else:
+        write_report(settings, analysis, result.urls, 0,
+                     {"missing_charts": list(result.missing), "page_url": result.page_url})
     print(json.dumps({"page_url": result.page_url, "charts": result.urls, "missing": result.missing},
                      indent=2, ensure_ascii=False))
-    return 1 if result.missing else 0
+    if result.missing:
+        why = f": {result.errors[0]}" if getattr(result, "errors", None) else ""
+        print(f"error: {len(result.missing)} chart(s) not published to {result.destination}{why}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
