@@ -34,6 +34,7 @@ from _util.logs import redact
 from _util.runlock import EXIT_LOCKED, LockBusy, RunLock
 from _util.sample_data import SampleCostExplorer
 from _util.slack_message import escape
+from tests.cli_helpers import error_lines
 from tests.slack_server import Reply, SlackServer
 
 pytestmark = pytest.mark.slow
@@ -102,10 +103,6 @@ def slack_env(server: SlackServer, token: str = TOKEN) -> dict[str, str]:
 def run_job(tmp_path: Path, *argv: str, env: dict[str, str], timeout: float = 90) -> subprocess.CompletedProcess:
     return subprocess.run([PY, JOB, *argv], env=env, cwd=tmp_path, capture_output=True, text=True,
                           timeout=timeout)
-
-
-def error_lines(err: str) -> list[str]:
-    return [line for line in err.splitlines() if line.startswith("error: ")]
 
 
 def dump(url: str) -> tuple:

@@ -18,6 +18,7 @@ import procAmzAlerts
 import procAmzData
 from _util import db, metrics
 from _util.model import AlertParams, Analysis
+from tests.cli_helpers import error_lines, run_cli
 
 D = date(2026, 11, 25)  # the sample data is anchored on --date and plants its events on it
 LOOKBACK = 365
@@ -35,13 +36,7 @@ def isolated(tmp_path, monkeypatch, restore_logging):
 
 
 def run(capsys, *argv: str) -> tuple[int, str, str]:
-    code = procAmzAlerts.main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def error_lines(err: str) -> list[str]:
-    return [line for line in err.splitlines() if line.startswith("error: ")]
+    return run_cli(capsys, procAmzAlerts.main, *argv)
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ from _util import costexplorer, db
 from _util.costexplorer import CostQuery
 from _util.sample_data import SampleCostExplorer
 from tests.ce_fakes import Throttling
+from tests.cli_helpers import error_lines, run_cli
 
 DATA = Path(__file__).parent / "data" / "ce"
 GOOD = (DATA / "service_page1.json", DATA / "service_page2.json")
@@ -34,13 +35,7 @@ def isolated(tmp_path, monkeypatch, restore_logging):
 
 
 def run(capsys, *argv: str) -> tuple[int, str, str]:
-    code = procAmzData.main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def error_lines(err: str) -> list[str]:
-    return [line for line in err.splitlines() if line.startswith("error: ")]
+    return run_cli(capsys, procAmzData.main, *argv)
 
 
 def dump(url: str) -> tuple:

@@ -19,6 +19,7 @@ import procAmzData
 import procPlotting
 from _util import site
 from _util.model import DAILY_CHART, MTD_CHART, spike_chart_id, trend_chart_id
+from tests.cli_helpers import error_lines, run_cli
 
 D = date(2026, 11, 25)  # the sample data is anchored on --date and plants its events on it
 BUCKET, PREFIX = "cost-site", "costs"
@@ -38,13 +39,7 @@ def isolated(tmp_path, monkeypatch, restore_logging):
 
 
 def run(capsys, *argv: str) -> tuple[int, str, str]:
-    code = procPlotting.main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def error_lines(err: str) -> list[str]:
-    return [line for line in err.splitlines() if line.startswith("error: ")]
+    return run_cli(capsys, procPlotting.main, *argv)
 
 
 @pytest.fixture

@@ -21,6 +21,7 @@ import procSummaries
 import runCostReporting
 from _util import db
 from _util.slack_message import money
+from tests.cli_helpers import error_lines, run_cli
 from tests.slack_server import Reply, SlackServer
 
 D = date(2026, 11, 25)  # the sample data is anchored on --date and plants its events on it
@@ -54,13 +55,7 @@ def slack_env(slack, monkeypatch) -> SlackServer:
 
 
 def run(capsys, *argv: str) -> tuple[int, str, str]:
-    code = procSummaries.main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def error_lines(err: str) -> list[str]:
-    return [line for line in err.splitlines() if line.startswith("error: ")]
+    return run_cli(capsys, procSummaries.main, *argv)
 
 
 def fill(url: str, capsys) -> str:
