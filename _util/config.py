@@ -53,6 +53,7 @@ class Settings:
     macd_signal: int = 18
     trend_filter: bool = True
     trend_min_delta_usd: float = 1.0
+    monthly_charge_filter: bool = True
     plots_destination: str = "output/site"
     plot_base_url: str = ""
     plot_links: str = "public"
@@ -225,6 +226,7 @@ ENV: dict[str, tuple[str, Any]] = {
     "MACD_SIGNAL": ("macd_signal", _int("MACD_SIGNAL", 1)),
     "TREND_FILTER": ("trend_filter", _bool("TREND_FILTER")),
     "TREND_MIN_DELTA_USD": ("trend_min_delta_usd", _float("TREND_MIN_DELTA_USD", 0.0)),
+    "MONTHLY_CHARGE_FILTER": ("monthly_charge_filter", _bool("MONTHLY_CHARGE_FILTER")),
     "PLOTS_DESTINATION": ("plots_destination", _destination),
     "PLOT_BASE_URL": ("plot_base_url", _url("PLOT_BASE_URL")),
     "PLOT_LINKS": ("plot_links", _choice("PLOT_LINKS", PLOT_LINK_MODES)),

@@ -20,6 +20,10 @@ TREND_MIN_DELTA_USD = 1.0  # ... and at least this many USD/day (AlertParams.tre
 TREND_CONFIRM_DAYS = 10  # a crossover stays reportable this many days while it waits to become material
 _NOISE_DAYS = 56  # days before d used to estimate a service's day-to-day noise (robustly)
 _AVG_SE = float(np.sqrt(1 / 7 - 1 / 28))  # SE of avg7 - avg28 in units of the daily noise (independent days)
+# Monthly charges (MONTHLY_CHARGE_FILTER=on): Tax, Support, RI/Savings Plans fees... land on one day of the month.
+MONTHLY_LOOKBACK = 3  # previous months compared, same day of the month ...
+MONTHLY_NEEDED = 2  # ... of which this many must have had a charge of about the same size ...
+MONTHLY_TOLERANCE = 1.5  # ... i.e. the day's excess is at most this many times theirs
 
 
 class NoDataError(ValueError):
@@ -109,6 +113,10 @@ def detect_spikes(series: pd.DataFrame, report_date: date, params: AlertParams) 
         flat = std == 0
         up = np.where(flat, True, z >= params.spike_z_threshold) & (delta >= params.spike_min_delta_usd)
         down = np.where(flat, True, z <= -params.spike_z_threshold) & (-delta >= params.spike_min_delta_usd)
+    if getattr(params, "monthly_charge_filter", False):
+        # Up only: a monthly fee is a charge; the same fee last month(s) makes today's "spike" business as usual.
+        cand = np.flatnonzero(up & eligible)  # only the few candidates: cheap on 20,000 series
+        up[cand] &= monthly_charges(values[:, cand], series.index[:len(values)], 1)[-1] == 0
     hits = np.flatnonzero(eligible & (up | down))
     names = series.columns
     spikes = [
@@ -194,12 +202,41 @@ def _window_means(values: np.ndarray, days: int, rows: int) -> np.ndarray:
         return (total[hi] - total[lo]) / (count[hi] - count[lo])
 
 
-def trend_stats(values: np.ndarray, params: AlertParams) -> dict[str, np.ndarray]:
+def monthly_charges(values: np.ndarray, index: pd.DatetimeIndex, rows: int) -> np.ndarray:
+    """USD of each of the last `rows` days (rows x columns) that is a recurring monthly charge, 0 on other days.
+
+    A day's excess is its cost above the service's median of the _NOISE_DAYS days before d. It is a recurring
+    charge when it stands out of the service's noise (3.5 sigma, as the trend filter) and on the same day of the
+    month, in at least MONTHLY_NEEDED of the MONTHLY_LOOKBACK months before, the excess was at least 1 /
+    MONTHLY_TOLERANCE of it: the bill looked like this on this day last month(s).
+    """
+    n_days, n_cols = values.shape
+    rows = min(rows, n_days)
+    base = values[:-1][-_NOISE_DAYS:] if n_days > 1 else values[:0]
+    level = _nanmedian(base) if len(base) else np.full(n_cols, np.nan)
+    stands_out = TREND_FILTER_K * np.nan_to_num(_robust_noise(values), nan=0.0)
+    days = index[n_days - rows:n_days]
+    excess = values[-rows:] - level
+    with np.errstate(invalid="ignore"):
+        charge = excess > stands_out
+        seen = np.zeros((rows, n_cols), dtype=np.int8)
+        for k in range(1, MONTHLY_LOOKBACK + 1):  # 3 vectorised steps, one per month back
+            earlier = days - pd.DateOffset(months=k)
+            pos = np.asarray((earlier - index[0]).days)
+            valid = (pos >= 0) & np.asarray(earlier.day == days.day)  # no "31st" in a 30-day month
+            past = np.where(valid[:, None], values[np.clip(pos, 0, n_days - 1)], np.nan) - level
+            seen += (past > stands_out) & (past * MONTHLY_TOLERANCE >= excess)
+        recurring = charge & (seen >= MONTHLY_NEEDED)
+    return np.where(recurring, excess, 0.0)
+
+
+def trend_stats(values: np.ndarray, params: AlertParams, index: pd.DatetimeIndex | None = None) -> dict[str, np.ndarray]:
     """Per-column MACD/signal, crossovers and materiality over the last TREND_CONFIRM_DAYS + 1 days (last row = d).
 
     Keys: macd, signal, cost, n (baseline days), avg7, avg28 (at d); raw_up, raw_down (crossover at d); up, down
     (filtered: the latest crossover of the last TREND_CONFIRM_DAYS days, still holding, first material at d);
-    crossed_days_ago (of that crossover, -1 when none).
+    crossed_days_ago (of that crossover, -1 when none). With `index` (the dates of the rows) and
+    MONTHLY_CHARGE_FILTER on, materiality is judged without recurring monthly charges (monthly_charges).
     """
     n_days, n_cols = values.shape
     rows = min(TREND_CONFIRM_DAYS + 1, n_days - 1)  # days that can carry a crossover (each needs the day before)
@@ -223,9 +260,16 @@ def trend_stats(values: np.ndarray, params: AlertParams) -> dict[str, np.ndarray
     sign = np.where(going_up, 1.0, -1.0)
     min_usd = getattr(params, "trend_min_delta_usd", TREND_MIN_DELTA_USD)
     noise = _robust_noise(values)
+    tail = values[-(28 + rows - 1):]
+    if index is not None and getattr(params, "monthly_charge_filter", False):
+        cand = np.flatnonzero(any_x)  # only services with a crossover to judge
+        tail = tail.copy()
+        tail[:, cand] -= monthly_charges(values[:, cand], index, len(tail))
+        avg7, avg28 = avg7.copy(), avg28.copy()
+        avg7[:, cand], avg28[:, cand] = _window_means(tail[:, cand], 7, rows), _window_means(tail[:, cand], 28, rows)
     gap = np.abs(avg7 - avg28)
-    recent = values[-rows:]
-    week_before = values[-rows - 7:-7] if n_days >= rows + 7 else np.full_like(recent, np.nan)
+    recent = tail[-rows:]
+    week_before = tail[-rows - 7:-7] if len(tail) >= rows + 7 else np.full_like(recent, np.nan)
     with np.errstate(invalid="ignore"):
         material = ((gap >= TREND_FILTER_K * _AVG_SE * noise) & (gap >= min_usd)
                     & (sign * (recent - week_before) > 0))  # cost moved the alert's way vs the same weekday
@@ -241,7 +285,7 @@ def detect_trends(series: pd.DataFrame, report_date: date, params: AlertParams) 
     values = _upto(series, report_date)
     if values.shape[0] < 2 or values.shape[1] == 0:
         return []
-    st = trend_stats(values, params)
+    st = trend_stats(values, params, series.index[:len(values)])
     up, down = (st["up"], st["down"]) if params.trend_filter else (st["raw_up"], st["raw_down"])
     cost, avg28 = st["cost"], st["avg28"]
     ok = (up | down) & (st["n"] >= params.min_history_days)
@@ -369,5 +413,6 @@ def analyse(costs: pd.DataFrame, report_date: date, params: AlertParams) -> Anal
 
 __all__ = [
     "NoDataError", "build_series", "detect_spikes", "detect_trends", "month_to_date", "daily_totals",
-    "daily_by_service", "summary", "analyse", "drop_spike_echoes", "macd_last", "spike_stats", "trend_stats",
+    "daily_by_service", "summary", "analyse", "drop_spike_echoes", "macd_last", "monthly_charges", "spike_stats",
+    "trend_stats",
 ]

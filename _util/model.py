@@ -35,6 +35,7 @@ class AlertParams:
     macd_signal: int = 18
     trend_filter: bool = True
     trend_min_delta_usd: float = 1.0
+    monthly_charge_filter: bool = True
     lookback_days: int = 365
 
     @classmethod

@@ -7,6 +7,9 @@ lognormal noise with mild day-to-day persistence (small services noisier), zero 
   spikes  3,000 services with one +5σ day (σ = std of the service's baseline, added to that day's cost)
   turns   2,000 services: a steady rise (1.5-3%/day) that becomes a steady fall, or flat that starts rising
           2-4%/day; a turn is found when an alert in the right direction comes on one of the 11 days turn..turn+10
+  monthly 1,000 services with a fee on the 1st of each month (3-30 days' worth, +-5% month to month; half of
+          them fee-only, like Tax or Support): every alert in the 60 report days is false; then the last fee
+          doubled, which should be reported
 
 Labels. False alerts are counted over every noise service, the tiny noisy ones included. Recall is scored over
 the events worth a Slack message (MATERIAL_USD): spikes that add at least $10 to the day, turns of services
@@ -171,6 +174,33 @@ def score_turns(costs: pd.DataFrame, turn: np.ndarray, kind: np.ndarray, params:
             | {"material": found[material].mean(), "all": found.mean()})
 
 
+def monthly_set(rng: np.random.Generator, n: int = 1000) -> tuple[pd.DataFrame, np.ndarray]:
+    """Costs with a monthly fee on each 1st; returns (costs, fee of each service in USD)."""
+    costs, level = make_noise(n, HISTORY + EVAL, rng)
+    values = costs.to_numpy().copy()
+    values[:, : n // 2] = 0.0  # fee-only services
+    firsts = np.flatnonzero(np.asarray(costs.index.day == 1))
+    fee = level * rng.uniform(3.0, 30.0, n)
+    values[firsts] += fee * rng.lognormal(0.0, 0.05, (len(firsts), n))
+    return pd.DataFrame(values, index=costs.index, columns=costs.columns), fee
+
+
+def score_monthly(costs: pd.DataFrame, fee: np.ndarray, params: AlertParams) -> tuple[float, float]:
+    """(alerts per service-month over the last EVAL days, share of doubled last fees >= MATERIAL_USD reported)."""
+    alerts = 0
+    for t in range(len(costs) - EVAL, len(costs)):
+        window = costs.iloc[: t + 1]
+        d = window.index[-1].date()
+        alerts += len(detect_spikes(window, d, params)) + len(reported_trends(window, d, params))
+    last = int(np.flatnonzero(np.asarray(costs.index.day == 1))[-1])
+    doubled = costs.iloc[: last + 1].copy()
+    doubled.iloc[-1] += fee
+    hits = {s.service for s in detect_spikes(doubled, doubled.index[-1].date(), params) if s.direction == "up"}
+    material = fee >= MATERIAL_USD
+    caught = np.array([name in hits for name in costs.columns])
+    return alerts / (costs.shape[1] * EVAL / 30.4), caught[material].mean()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     base = AlertParams()
@@ -180,7 +210,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     started = time.perf_counter()
     defaults = replace(base, spike_z_threshold=args.spike_z, spike_min_delta_usd=args.spike_min_delta)
-    raw = replace(defaults, trend_filter=False, spike_min_delta_usd=0.0, min_daily_cost_usd=0.0)
+    raw = replace(defaults, trend_filter=False, monthly_charge_filter=False, spike_min_delta_usd=0.0,
+                  min_daily_cost_usd=0.0)
     noise, _ = make_noise(2000, HISTORY + EVAL, np.random.default_rng(1))
     spikes, at, size = spike_set(np.random.default_rng(2))
     turns, turn, kind, level = turn_set(np.random.default_rng(3))
@@ -207,11 +238,18 @@ def main(argv: list[str] | None = None) -> int:
     for label, fs, rs, ra, echo, ft, rt in rows:
         print(f"| {label} | {fs:.3%} | {rs:.1%} | {ra:.1%} | {echo:.1%} | {ft:.3%} | {rt['down']:.1%} | "
               f"{rt['up']:.1%} | {rt['material']:.1%} | {rt['all']:.1%} |")
+
+    fees, fee = monthly_set(np.random.default_rng(4))
+    per_month_on, doubled_on = score_monthly(fees, fee, defaults)
+    per_month_off, doubled_off = score_monthly(fees, fee, replace(defaults, monthly_charge_filter=False))
+    print(f"\nMonthly charges ({fees.shape[1]:,} services with a fee on each 1st, half fee-only): false alerts per "
+          f"service-month {per_month_on:.3f} with the defaults, {per_month_off:.3f} with MONTHLY_CHARGE_FILTER=off; "
+          f"a doubled fee (>= {m}) reported: {doubled_on:.1%} (off: {doubled_off:.1%}).")
     print(f"\ndefaults: SPIKE_Z_THRESHOLD={defaults.spike_z_threshold:g} SPIKE_MIN_DELTA_USD="
           f"{defaults.spike_min_delta_usd:g} MIN_HISTORY_DAYS={defaults.min_history_days} "
-          f"MIN_DAILY_COST_USD={defaults.min_daily_cost_usd:g} TREND_FILTER=on (k={TREND_FILTER_K:g}, "
+          f"MIN_DAILY_COST_USD={defaults.min_daily_cost_usd:g} MONTHLY_CHARGE_FILTER=on TREND_FILTER=on (k={TREND_FILTER_K:g}, "
           f"${trend_usd:g}/day, {TREND_CONFIRM_DAYS} days); raw: z >= 1 with d in its own baseline, "
-          "no $ floors, TREND_FILTER=off")
+          "no $ floors, TREND_FILTER=off, MONTHLY_CHARGE_FILTER=off")
     print(f"({time.perf_counter() - started:.0f} s)")
     return 0
 

@@ -120,6 +120,7 @@ def test_group_by(raw, expected):
     ("MACD_FAST", "0", "MACD_FAST must be >= 1, got 0"),
     ("MACD_FAST", "30", "MACD_FAST (30) must be smaller than MACD_SLOW (26)"),
     ("TREND_FILTER", "maybe", "TREND_FILTER must be on or off, got 'maybe'"),
+    ("MONTHLY_CHARGE_FILTER", "sometimes", "MONTHLY_CHARGE_FILTER must be on or off, got 'sometimes'"),
     ("PLOT_BASE_URL", "ftp://x", "PLOT_BASE_URL must start with http:// or https://"),
     ("PLOT_LINKS", "private", "PLOT_LINKS must be one of public, presigned"),
     ("PLOT_LINKS", "presigned", "PLOT_LINKS=presigned needs PLOTS_DESTINATION=s3://"),

@@ -19,7 +19,7 @@ from _util.metrics import NoDataError, analyse, build_series, detect_spikes, det
 from _util.model import AlertParams
 
 D = date(2026, 11, 25)
-RAW = AlertParams(trend_filter=False)
+RAW = AlertParams(trend_filter=False, monthly_charge_filter=False)  # DESIGN "Definitions" exactly
 
 
 def frame(columns: dict[str, list[float]], end: date = D) -> pd.DataFrame:
@@ -431,3 +431,96 @@ def test_drop_spike_echoes_drops_trends_made_mostly_of_the_spike():
     opposite = replace(echo, direction="down", avg7=96.0)
     assert metrics.drop_spike_echoes([echo, real, just_echo, other, opposite], [spike]) == [real, other, opposite]
     assert metrics.drop_spike_echoes([echo], []) == [echo]
+
+
+# --- monthly charges (MONTHLY_CHARGE_FILTER) ---------------------------------------------------
+
+FIRST = date(2026, 11, 1)
+NO_MONTHLY = AlertParams(monthly_charge_filter=False)
+
+
+def monthly(fee: float, daily: float = 0.0, end: date = FIRST, days: int = 200, on_day: int = 1,
+            last: float | None = None, noise: float = 0.0, seed: int = 0) -> pd.DataFrame:
+    """A service costing `daily` (plus noise) with `fee` on day `on_day` of each month; `last` replaces d's cost."""
+    index = pd.date_range(end=pd.Timestamp(end), periods=days, freq="D")
+    values = daily + np.random.default_rng(seed).normal(0.0, noise, days)
+    values[np.asarray(index.day == on_day)] += fee
+    if last is not None:
+        values[-1] = last
+    return pd.DataFrame({"Tax": values}, index=index)
+
+
+def test_the_usual_monthly_charge_is_not_a_spike():
+    """Tax on the 1st, as every month: z is huge against the daily baseline, but the bill looked the same on the
+    1st of the months before. MONTHLY_CHARGE_FILTER=off gives the DESIGN rule exactly."""
+    s = monthly(38.0)
+    assert detect_spikes(s, FIRST, AlertParams()) == []
+    (raw,) = detect_spikes(s, FIRST, NO_MONTHLY)
+    assert raw.direction == "up" and raw.zscore > 5 and raw.delta == pytest.approx(38.0 - s["Tax"][:-1].mean())
+
+
+@pytest.mark.parametrize("last, reported", [(38.0, False), (57.0, False), (57.5, True), (100.0, True)])
+def test_a_monthly_charge_well_above_the_usual_is_reported(last, reported):
+    """'About the same size' = at most MONTHLY_TOLERANCE (1.5) times the charge of the months before."""
+    spikes = detect_spikes(monthly(38.0, last=last), FIRST, AlertParams())
+    assert [s.direction for s in spikes] == (["up"] if reported else [])
+
+
+def test_a_new_monthly_charge_is_reported_until_it_has_recurred():
+    """It needs the same charge in MONTHLY_NEEDED (2) of the 3 months before: the first two are news."""
+    young = monthly(38.0, days=40)  # Oct 1 and Nov 1 only
+    assert [s.direction for s in detect_spikes(young, FIRST, replace(AlertParams(), min_history_days=14))] == ["up"]
+    assert detect_spikes(monthly(38.0, days=70), FIRST, AlertParams()) == []  # Sep 1, Oct 1, Nov 1
+
+
+def test_a_real_spike_on_the_first_of_the_month_is_still_reported():
+    s = monthly(0.0, daily=100.0, noise=2.0, last=180.0)
+    assert [sp.direction for sp in detect_spikes(s, FIRST, AlertParams())] == ["up"]
+
+
+def test_a_fee_on_top_of_daily_usage_on_another_day_of_the_month():
+    """Route 53 style: daily queries plus a fee on the 15th; d = the 15th."""
+    d = date(2026, 11, 15)
+    s = monthly(25.0, daily=3.0, noise=0.1, end=d, on_day=15)
+    assert detect_spikes(s, d, AlertParams()) == []
+    assert [sp.direction for sp in detect_spikes(s, d, NO_MONTHLY)] == ["up"]
+
+
+@pytest.mark.parametrize("d, without_filter", [(FIRST, "up"), (date(2026, 11, 8), "down")])
+def test_a_monthly_charge_does_not_make_a_trend(d, without_filter):
+    """The fee enters the 7-day average on the 1st and leaves it on the 8th: a crossover and a material 7-day vs
+    28-day move each time. Judged without the recurring fee, neither is a turn."""
+    s = monthly(38.0, end=d)
+    assert [(t.service, t.direction) for t in detect_trends(s, d, NO_MONTHLY)] == [("Tax", without_filter)]
+    assert detect_trends(s, d, AlertParams()) == []
+
+
+def test_monthly_charges_marks_only_recurring_days():
+    d = date(2026, 3, 31)
+    index = pd.date_range(end=pd.Timestamp(d), periods=150, freq="D")
+    values = np.full((150, 3), 10.0)
+    values[np.asarray(index.day == 1), 0] += 30.0  # fee on the 1st
+    values[np.asarray(index.day == 31), 1] += 30.0  # fee on the 31st: Feb has none, so only Jan and Dec count
+    values[-1, 2] += 30.0  # a one-off on d
+    out = metrics.monthly_charges(values, index, 40)
+    days = index[-40:]
+    assert out.shape == (40, 3)
+    assert np.array_equal(np.flatnonzero(out[:, 0]), np.flatnonzero(np.asarray(days.day == 1)))
+    assert np.allclose(out[np.asarray(days.day == 1), 0], 30.0)
+    assert np.flatnonzero(out[:, 1]).tolist() == [39]  # Mar 31: Dec 31 and Jan 31 had it (2 of 3)
+    assert not out[:, 2].any()
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_the_monthly_filter_changes_nothing_on_ordinary_services(seed):
+    """Stationary noise with a weekly pattern has no recurring day of the month: same alerts on and off."""
+    rng = np.random.default_rng(seed)
+    index = pd.date_range(end=pd.Timestamp(FIRST), periods=400, freq="D")
+    weekly = np.where(np.asarray(index.day_of_week >= 5), 0.7, 1.1)[:, None]
+    values = rng.uniform(5, 500, 300) * weekly * rng.lognormal(0.0, 0.08, (400, 300))
+    s = pd.DataFrame(values, index=index, columns=[f"s{i}" for i in range(300)])
+    loose = AlertParams(spike_z_threshold=2.0, spike_min_delta_usd=0.0)
+    for t in range(-20, 0):
+        day = index[t].date()
+        assert detect_spikes(s, day, loose) == detect_spikes(s, day, replace(loose, monthly_charge_filter=False))
+        assert detect_trends(s, day, loose) == detect_trends(s, day, replace(loose, monthly_charge_filter=False))
