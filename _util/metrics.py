@@ -113,7 +113,7 @@ def detect_spikes(series: pd.DataFrame, report_date: date, params: AlertParams) 
         flat = std == 0
         up = np.where(flat, True, z >= params.spike_z_threshold) & (delta >= params.spike_min_delta_usd)
         down = np.where(flat, True, z <= -params.spike_z_threshold) & (-delta >= params.spike_min_delta_usd)
-    if getattr(params, "monthly_charge_filter", False):
+    if params.monthly_charge_filter:
         # Up only: a monthly fee is a charge; the same fee last month(s) makes today's "spike" business as usual.
         cand = np.flatnonzero(up & eligible)  # only the few candidates: cheap on 20,000 series
         up[cand] &= monthly_charges(values[:, cand], series.index[:len(values)], 1)[-1] == 0
@@ -261,7 +261,7 @@ def trend_stats(values: np.ndarray, params: AlertParams, index: pd.DatetimeIndex
     min_usd = getattr(params, "trend_min_delta_usd", TREND_MIN_DELTA_USD)
     noise = _robust_noise(values)
     tail = values[-(28 + rows - 1):]
-    if index is not None and getattr(params, "monthly_charge_filter", False):
+    if index is not None and params.monthly_charge_filter:
         cand = np.flatnonzero(any_x)  # only services with a crossover to judge
         tail = tail.copy()
         tail[:, cand] -= monthly_charges(values[:, cand], index, len(tail))
