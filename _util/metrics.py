@@ -19,6 +19,9 @@ TREND_FILTER_K = 3.5  # |avg7 - avg28| must be this many standard errors of the 
 TREND_MIN_DELTA_USD = 1.0  # ... and at least this many USD/day (AlertParams.trend_min_delta_usd when present)
 TREND_CONFIRM_DAYS = 10  # a crossover stays reportable this many days while it waits to become material
 _NOISE_DAYS = 56  # days before d used to estimate a service's day-to-day noise (robustly)
+# Amounts are stored with 10 decimals (db.ExactAmount): sums of them are exact at that precision, so rounding a
+# float sum there removes binary crumbs (0.1 + 0.2) that would fake a nonzero std or a $0.00 service.
+AMOUNT_DECIMALS = 10
 _AVG_SE = float(np.sqrt(1 / 7 - 1 / 28))  # SE of avg7 - avg28 in units of the daily noise (independent days)
 # Monthly charges (MONTHLY_CHARGE_FILTER=on): Tax, Support, RI/Savings Plans fees... land on one day of the month.
 MONTHLY_LOOKBACK = 3  # previous months compared, same day of the month ...
@@ -60,7 +63,7 @@ def build_series(costs: pd.DataFrame, report_date: date, lookback_days: int) -> 
     service_codes, services = pd.factorize(costs["service"].to_numpy()[in_window], sort=True)
     n_days, n_services = len(index), len(services)
     flat = np.bincount(day_codes * n_services + service_codes, weights=amounts, minlength=n_days * n_services)
-    matrix = flat.reshape(n_days, n_services)
+    matrix = np.round(flat.reshape(n_days, n_services), AMOUNT_DECIMALS)
 
     nonzero = matrix != 0
     has_cost = nonzero.any(axis=0)
@@ -315,7 +318,7 @@ def _month(series: pd.DataFrame, report_date: date) -> pd.DataFrame:
 
 def month_to_date(series: pd.DataFrame, report_date: date) -> list[ServiceCost]:
     """USD per service over [first of d's month, d], most expensive first (services at 0 omitted)."""
-    mtd = _month(series, report_date).sum(axis=0)
+    mtd = _month(series, report_date).sum(axis=0).round(AMOUNT_DECIMALS)
     mtd = mtd[mtd != 0]
     order = sorted(zip(mtd.index, mtd.to_numpy(), strict=True), key=lambda kv: (-kv[1], str(kv[0])))
     return [ServiceCost(str(name), float(cost)) for name, cost in order]
@@ -323,14 +326,14 @@ def month_to_date(series: pd.DataFrame, report_date: date) -> list[ServiceCost]:
 
 def daily_totals(series: pd.DataFrame, report_date: date) -> list[DayCost]:
     """USD over all services for each day of [first of d's month, d]."""
-    totals = _month(series, report_date).sum(axis=1)
+    totals = _month(series, report_date).sum(axis=1).round(AMOUNT_DECIMALS)
     return [DayCost(ts.date(), float(v)) for ts, v in totals.items()]
 
 
 def daily_by_service(series: pd.DataFrame, report_date: date) -> pd.DataFrame:
     """Days of d's month up to d x services with cost this month (0-filled), most expensive month first."""
     month = _month(series, report_date)
-    mtd = month.sum(axis=0)
+    mtd = month.sum(axis=0).round(AMOUNT_DECIMALS)
     keep = mtd[(month != 0).any(axis=0)]
     order = sorted(keep.index, key=lambda name: (-keep[name], str(name)))
     return month[order]
@@ -340,7 +343,7 @@ def summary(series: pd.DataFrame, report_date: date) -> Summary:
     """Headline totals for d: total, previous day, 7-day average, month to date and the previous month's pace."""
     d = _day(report_date)
     known = series.notna().any(axis=1)
-    totals = series.fillna(0.0).sum(axis=1)
+    totals = series.fillna(0.0).sum(axis=1).round(AMOUNT_DECIMALS)
 
     def covered(start: pd.Timestamp, end: pd.Timestamp) -> bool:
         days = pd.date_range(start, end, freq="D")

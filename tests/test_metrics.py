@@ -78,11 +78,12 @@ def test_build_series_raises_when_d_is_before_any_data():
 
 
 def test_build_series_matches_pivot_on_random_long_frame():
+    """Amounts carry the stored 10 decimals (db.ExactAmount); their sums must match a pandas pivot."""
     rng = np.random.default_rng(5)
     n = 3000
     dates = pd.Timestamp(D) - pd.to_timedelta(rng.integers(0, 60, n), unit="D")
     df = pd.DataFrame({"usage_date": dates, "service": rng.choice(list("ABCDEFG"), n),
-                       "breakdown": rng.choice(["x", "y", ""], n), "amount": rng.gamma(2.0, 3.0, n),
+                       "breakdown": rng.choice(["x", "y", ""], n), "amount": rng.gamma(2.0, 3.0, n).round(10),
                        "estimated": False})
     df.loc[len(df)] = [pd.Timestamp(D), "A", "", 1.0, False]
     s = build_series(df, D, 40)
@@ -524,3 +525,23 @@ def test_the_monthly_filter_changes_nothing_on_ordinary_services(seed):
         day = index[t].date()
         assert detect_spikes(s, day, loose) == detect_spikes(s, day, replace(loose, monthly_charge_filter=False))
         assert detect_trends(s, day, loose) == detect_trends(s, day, replace(loose, monthly_charge_filter=False))
+
+
+# --- float crumbs ------------------------------------------------------------------------------
+
+def test_breakdown_sums_with_float_crumbs_keep_a_constant_baseline_constant():
+    """0.1 + 0.2 (two breakdowns) on some days and 0.3 on others is the same cost: std 0, z null (DESIGN)."""
+    days = [D - timedelta(days=k) for k in range(30, 0, -1)]
+    rows = [(day, "Route 53", b, x) for i, day in enumerate(days)
+            for b, x in ([("a", 0.1), ("b", 0.2)] if i % 2 else [("a", 0.3)])]
+    (sp,) = analyse(long(rows + [(D, "Route 53", "a", 6.0)]), D, AlertParams()).spikes
+    assert sp.std == 0.0 and sp.zscore is None and sp.direction == "up"
+
+
+def test_a_service_whose_month_nets_to_zero_is_left_out_of_month_to_date():
+    rows = [(date(2024, 5, 20), "Credit", "", 1.0), (date(2024, 6, 1), "Credit", "", 0.1),
+            (date(2024, 6, 2), "Credit", "", 0.2), (date(2024, 6, 3), "Credit", "", -0.3),
+            (date(2024, 6, 3), "EC2", "", 5.0)]
+    a = analyse(long(rows), date(2024, 6, 3), AlertParams())
+    assert [(m.service, m.cost) for m in a.mtd_by_service] == [("EC2", 5.0)]
+    assert [t.cost for t in a.daily_totals] == [0.1, 0.2, 4.7]
