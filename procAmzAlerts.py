@@ -11,7 +11,7 @@ import sys
 from _util import db
 from _util.cli import build_parser, run_main
 from _util.config import Settings
-from _util.pipeline import load_analysis
+from _util.pipeline import ensure_demo_data, load_analysis
 
 EXAMPLES = """\
   python procAmzAlerts.py --date 2026-11-25          # alerts as a table
@@ -25,6 +25,7 @@ def body(settings: Settings, args: argparse.Namespace) -> int:
     engine = db.make_engine(settings.database_url)
     try:
         db.init_db(engine)
+        ensure_demo_data(settings, engine)
         analysis = load_analysis(settings, engine)
     finally:
         engine.dispose()

@@ -11,7 +11,7 @@ import sys
 from _util import db, report
 from _util.cli import build_parser, run_main
 from _util.config import Settings
-from _util.pipeline import day_dir, load_analysis, render_and_publish, write_report
+from _util.pipeline import day_dir, ensure_demo_data, load_analysis, render_and_publish, write_report
 
 EXAMPLES = """\
   python procPlotting.py --date 2026-11-25                       # render + publish to PLOTS_DESTINATION
@@ -23,6 +23,7 @@ def body(settings: Settings, args: argparse.Namespace) -> int:
     engine = db.make_engine(settings.database_url)
     try:
         db.init_db(engine)
+        ensure_demo_data(settings, engine)
         analysis = load_analysis(settings, engine)
     finally:
         engine.dispose()

@@ -38,6 +38,7 @@ def run_main(parser: argparse.ArgumentParser, argv: list[str] | None,
         return int(exc.code or 0)
     secrets: list[str] = []
     early: list[warnings.WarningMessage] = []
+    logged = False  # is LOG_FILE set up yet?
     try:
         # Warnings raised while reading settings (a world-readable .env) come before logging exists: keep them.
         with warnings.catch_warnings(record=True) as early:
@@ -45,25 +46,31 @@ def run_main(parser: argparse.ArgumentParser, argv: list[str] | None,
             settings = load_settings(args)
         secrets = [settings.slack_bot_token, db_password(settings.database_url)]
         setup_logging(settings.verbose, settings.log_path, secrets)
+        logged = True
         logging.captureWarnings(True)
         for w in early:
             log.warning("%s", w.message)
         return body(settings, args)
     except LockBusy as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_LOCKED
-    except (ConfigError, argparse.ArgumentTypeError) as exc:
-        for w in early:
-            print(f"warning: {w.message}", file=sys.stderr)
-        print(f"error: {redact(str(exc), secrets)}", file=sys.stderr)
-        return 1
+        return _fail(str(exc), EXIT_LOCKED, logged)
+    except (ConfigError, argparse.ArgumentTypeError) as exc:  # a bad setting or flag: a usage error
+        if not logged:  # the settings failed before logging existed: show their warnings here
+            for w in early:
+                print(f"warning: {w.message}", file=sys.stderr)
+        return _fail(redact(str(exc), secrets), 2, logged)
     except KeyboardInterrupt:
-        print("error: interrupted", file=sys.stderr)
-        return 130
+        return _fail("interrupted", 130, logged)
     except Exception as exc:  # every runtime failure ends as one line; the traceback goes to the log file
         log.debug("failure", exc_info=True)
-        print(f"error: {describe(exc, secrets)}", file=sys.stderr)
-        return 1
+        return _fail(describe(exc, secrets), 1, logged)
+
+
+def _fail(message: str, code: int, logged: bool) -> int:
+    """Print the one `error:` line; keep it in LOG_FILE too (cron often sends stderr elsewhere)."""
+    print(f"error: {message}", file=sys.stderr)
+    if logged:
+        log.error("error: %s (exit %d)", message, code, extra={"file_only": True})
+    return code
 
 
 def describe(exc: BaseException, secrets: list[str] | tuple[str, ...] = ()) -> str:

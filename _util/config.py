@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import difflib
 import os
 import stat
 import warnings
@@ -54,7 +55,7 @@ class Settings:
     trend_filter: bool = True
     trend_min_delta_usd: float = 1.0
     monthly_charge_filter: bool = True
-    plots_destination: str = "output/site"
+    plots_destination: str = "output/site"  # load_settings: OUTPUT_DIR/site when PLOTS_DESTINATION is unset
     plot_base_url: str = ""
     plot_links: str = "public"
     plot_url_expiry_seconds: int = MAX_PRESIGN_SECONDS
@@ -207,7 +208,7 @@ def _destination(raw: str) -> str:
     value = raw.strip()
     if value.startswith("s3://") and len(value.rstrip("/")) <= len("s3://"):
         raise ConfigError("PLOTS_DESTINATION s3:// needs a bucket name, e.g. s3://my-bucket/costs")
-    return value or "output/site"
+    return value  # "" = OUTPUT_DIR/site (load_settings)
 
 
 ENV: dict[str, tuple[str, Any]] = {
@@ -287,7 +288,9 @@ def load_settings(args: argparse.Namespace | None = None, environ: Mapping[str, 
     values: dict[str, str] = {}
     if env_file.is_file():
         _warn_if_world_readable(env_file)
-        values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+        from_file = {k: v for k, v in dotenv_values(env_file).items() if v is not None}
+        _warn_about_typos(env_file, from_file)
+        values.update(from_file)
     elif explicit_env_file:
         raise ConfigError(f"--env-file {env_file}: no such file")
     values.update({k: v for k, v in environ.items() if k in ENV})
@@ -311,14 +314,17 @@ def load_settings(args: argparse.Namespace | None = None, environ: Mapping[str, 
         if getattr(args, "source", None) is None:
             kwargs["cost_source"] = "file"
 
+    out = Path(kwargs.get("output_dir", Settings.output_dir))
     if kwargs.get("demo"):
-        out = Path(kwargs.get("output_dir", Settings.output_dir))
-        kwargs.update(cost_source="sample", dry_run=True)
+        out = out / "demo"  # the demo's reports, site and database never mix with real runs
+        kwargs.update(cost_source="sample", dry_run=True, output_dir=out)
         kwargs.setdefault("report_date", DEMO_DATE)  # the same report for everyone; --date picks another day
         if getattr(args, "db_url", None) is None:
-            kwargs["database_url"] = f"sqlite:///{out / 'demo' / 'costs.sqlite'}"
-        if "plots_destination" not in kwargs or kwargs["plots_destination"].startswith("s3://"):
-            kwargs["plots_destination"] = str(out / "site")
+            kwargs["database_url"] = f"sqlite:///{out / 'costs.sqlite'}"
+        # Its own local site with file links, whatever the real site is (S3, presigned, a public URL).
+        kwargs.update(plots_destination=str(out / "site"), plot_links="public", plot_base_url="")
+    if not kwargs.get("plots_destination"):
+        kwargs["plots_destination"] = str(out / "site")  # the site lives with the run's other outputs
     settings = Settings(**kwargs)
     validate(settings)
     return settings
@@ -339,6 +345,15 @@ def validate(s: Settings) -> None:
         raise ConfigError("SLACK_CHANNEL_ID is required when SLACK_BOT_TOKEN is set")
     if s.report_date is not None and s.report_date > datetime.now(timezone.utc).date():
         raise ConfigError(f"--date {s.report_date} is in the future")
+
+
+def _warn_about_typos(path: Path, keys: dict[str, str]) -> None:
+    """Warn about a .env key that is not a setting but close to one (SPIKE_Z_THRESHHOLD): it would be ignored."""
+    for key in keys:
+        if key not in ENV:
+            near = difflib.get_close_matches(key.upper(), ENV, n=1, cutoff=0.8)
+            if near:
+                warnings.warn(f"{path}: {key} is not a setting (did you mean {near[0]}?); it is ignored", stacklevel=3)
 
 
 def _warn_if_world_readable(path: Path) -> None:

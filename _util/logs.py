@@ -41,6 +41,13 @@ class RedactFilter(logging.Filter):
         return True
 
 
+class _ConsoleFilter(logging.Filter):
+    """Keeps records marked `extra={"file_only": True}` (the final error line, already printed) off stderr."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not getattr(record, "file_only", False)
+
+
 def setup_logging(verbose: int = 0, log_file: Path | None = None, secrets: Iterable[str] = ()) -> None:
     """Log to stderr (INFO; DEBUG with -v; library debug too with -vvv) and to a rotating file (5 x 2 MB)."""
     root = logging.getLogger()
@@ -53,6 +60,7 @@ def setup_logging(verbose: int = 0, log_file: Path | None = None, secrets: Itera
     stderr = logging.StreamHandler()
     stderr.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S"))
     stderr.setLevel(level)
+    stderr.addFilter(_ConsoleFilter())
     handlers: list[logging.Handler] = [stderr]
     if log_file is not None:
         log_file.parent.mkdir(parents=True, exist_ok=True)

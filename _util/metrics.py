@@ -128,7 +128,7 @@ def detect_spikes(series: pd.DataFrame, report_date: date, params: AlertParams) 
               delta=float(delta[i]), history_days=int(n[i]))
         for i in hits
     ]
-    return sorted(spikes, key=lambda s: (-s.cost, s.service))
+    return sorted(spikes, key=lambda s: (-abs(s.delta), s.service))  # the biggest $ surprise first
 
 
 # --- trends ------------------------------------------------------------------------------------

@@ -54,6 +54,14 @@ def day_dir(settings: Settings) -> Path:
     return path
 
 
+def ensure_demo_data(settings: Settings, engine: Engine) -> None:
+    """With --demo, store the sample data up to d first, so every stage script runs on its own."""
+    if settings.demo:
+        from .ingest import ingest
+
+        ingest(settings, engine)
+
+
 def load_analysis(settings: Settings, engine: Engine) -> Analysis:
     """Read [d - LOOKBACK_DAYS, d] from the database and compute summaries and alerts."""
     from . import metrics

@@ -80,6 +80,15 @@ def test_world_readable_env_file_warns(in_tmp):
         load_settings(flags(), environ={})
 
 
+def test_a_misspelt_setting_in_env_file_warns_with_the_right_name(in_tmp, recwarn):
+    env_file(in_tmp / ".env", "SPIKE_Z_THRESHHOLD=9\nAWS_PROFILE=costs\nMY_OWN_VAR=1\n")
+    s = load_settings(flags(), environ={})
+    assert s.spike_z_threshold == 2.75  # not applied: the warning says so
+    messages = [str(w.message) for w in recwarn]
+    assert messages == [".env: SPIKE_Z_THRESHHOLD is not a setting (did you mean SPIKE_Z_THRESHOLD?); "
+                        "it is ignored"]
+
+
 def test_flags_left_out_do_not_override():
     s = load_settings(flags(), environ={"COST_SOURCE": "sample", "OUTPUT_DIR": "/tmp/o"})
     assert s.cost_source == "sample" and s.output_dir == Path("/tmp/o") and not s.dry_run
@@ -175,12 +184,24 @@ def test_input_implies_file_source_and_must_exist(in_tmp):
         load_settings(flags("--source", "file"), environ={})
 
 
-def test_demo_uses_the_sample_a_dry_run_and_its_own_database(in_tmp):
-    s = load_settings(flags("--demo", "--output-dir", str(in_tmp / "out")),
-                      environ={"DATABASE_URL": "mysql+pymysql://u:pw@db/costs", "PLOTS_DESTINATION": "s3://b/p"})
+def test_demo_uses_the_sample_a_dry_run_and_its_own_database_site_and_reports(in_tmp):
+    """Everything the demo writes is under OUTPUT_DIR/demo/: it never touches the real database, site or reports,
+    and a real set-up with presigned S3 links or a public site URL does not stop it."""
+    real = {"DATABASE_URL": "mysql+pymysql://u:pw@db/costs", "PLOTS_DESTINATION": "s3://b/p",
+            "PLOT_LINKS": "presigned", "PLOT_BASE_URL": "https://costs.example.com"}
+    s = load_settings(flags("--demo", "--output-dir", str(in_tmp / "out")), environ=real)
     assert (s.cost_source, s.dry_run, s.demo) == ("sample", True, True)
-    assert s.database_url == f"sqlite:///{in_tmp / 'out' / 'demo' / 'costs.sqlite'}"
-    assert s.plots_destination == str(in_tmp / "out" / "site")
+    demo = in_tmp / "out" / "demo"
+    assert s.output_dir == demo
+    assert s.database_url == f"sqlite:///{demo / 'costs.sqlite'}"
+    assert (s.plots_destination, s.plot_links, s.plot_base_url) == (str(demo / "site"), "public", "")
+
+
+@pytest.mark.parametrize("environ, site", [({}, "out/site"), ({"PLOTS_DESTINATION": ""}, "out/site"),
+                                           ({"PLOTS_DESTINATION": "/srv/costs"}, "/srv/costs")])
+def test_the_local_site_defaults_to_output_dir_site(environ, site):
+    s = load_settings(flags("--output-dir", "out"), environ=environ)
+    assert s.plots_destination == site
 
 
 def test_settings_are_frozen():

@@ -175,10 +175,11 @@ def test_negative_day_and_gaps_are_handled():
     assert sp.mean == pytest.approx(base.mean()) and sp.std == pytest.approx(base.std(ddof=1))
 
 
-def test_spikes_sorted_most_expensive_first():
-    s = frame({"cheap": [1.0, 1.1] * 10 + [30.0], "dear": [100.0, 101.0] * 10 + [300.0],
-               "mid": [10.0, 11.0] * 10 + [60.0]})
-    assert [x.service for x in detect_spikes(s, D, RAW)] == ["dear", "mid", "cheap"]
+def test_spikes_sorted_by_dollars_away_from_normal_up_or_down():
+    """The biggest $ surprise first, whatever the direction or the service's size."""
+    s = frame({"cheap": [1.0, 1.1] * 10 + [30.0], "dear": [100.0, 101.0] * 10 + [140.0],
+               "drop": [500.0, 501.0] * 10 + [100.0], "mid": [10.0, 11.0] * 10 + [60.0]})
+    assert [x.service for x in detect_spikes(s, D, RAW)] == ["drop", "mid", "dear", "cheap"]
 
 
 def test_spikes_match_scipy_on_random_data():

@@ -299,3 +299,21 @@ def test_unreachable_database_exits_1_without_its_password(capsys):
     lines = error_lines(err)
     assert len(lines) == 1 and "127.0.0.1:1" in lines[0], err
     assert "Pa55w0rd" not in err
+
+
+def test_demo_runs_on_its_own_in_a_fresh_output_dir(capsys, isolated):
+    """`procAmzAlerts.py --demo` needs no earlier step: it stores the sample data for its date first."""
+    code, out, err = run(capsys, "--demo", "--output-dir", "fresh")
+    assert code == 0, err
+    assert "Report date 2026-11-25" in out and "Amazon CloudFront" in sections(out)["Spikes"]
+    assert (isolated / "fresh" / "demo" / "costs.sqlite").is_file()
+
+
+def test_the_error_line_is_also_in_the_log_file(capsys, isolated):
+    """Cron sends stderr elsewhere: the reason a run failed must be in LOG_FILE too, and once on stderr."""
+    code, _, err = run(capsys, "--db-url", f"sqlite:///{isolated / 'empty.sqlite'}", "--date", "2026-11-25")
+    assert code == 1
+    (line,) = error_lines(err)
+    assert line.startswith("error: no cost data")
+    log = (isolated / "output" / "cost_reporting.log").read_text()
+    assert f"ERROR aws_cost_tracking: {line} (exit 1)" in log

@@ -267,7 +267,7 @@ def test_post_without_a_channel_is_one_error_line(capsys, filled_sqlite, slack, 
     monkeypatch.setenv("SLACK_BOT_TOKEN", TOKEN)
     monkeypatch.setenv("SLACK_API_URL", f"{slack.url}/api/")
     code, out, err = run(capsys, "--db-url", filled_sqlite, "--date", D.isoformat(), "--post")
-    assert (code, out) == (1, "")
+    assert (code, out) == (2, "")  # a setting is missing: a usage error
     assert error_lines(err) == ["error: SLACK_CHANNEL_ID is required when SLACK_BOT_TOKEN is set"]
     assert slack.requests == []
 
@@ -339,3 +339,15 @@ def test_date_with_no_data_exits_1(capsys, filled_sqlite, slack_env):
     assert (code, out) == (1, "")
     assert error_lines(err) == [f"error: no cost data for {after} — run procAmzData.py first or check the date"]
     assert slack_env.requests == []
+
+
+@pytest.mark.parametrize("extra, why", [((), "no SLACK_BOT_TOKEN"), (("--dry-run",), "--dry-run/--demo")])
+def test_post_that_cannot_post_is_a_usage_error(capsys, filled_sqlite, monkeypatch, extra, why):
+    """--post asks for a post: without a token, or with --dry-run, say so instead of quietly not posting."""
+    monkeypatch.delenv("SLACK_BOT_TOKEN", raising=False)
+    if extra:
+        monkeypatch.setenv("SLACK_BOT_TOKEN", TOKEN)
+        monkeypatch.setenv("SLACK_CHANNEL_ID", CHANNEL)
+    code, out, err = run(capsys, "--db-url", filled_sqlite, "--date", D.isoformat(), "--post", *extra)
+    assert (code, out) == (2, "")
+    assert error_lines(err) == [f"error: --post cannot post: {why}"]

@@ -723,10 +723,11 @@ def test_demo_is_the_same_report_everywhere_with_spikes_and_both_kinds_of_trend(
     for out in ("one", "two"):
         assert runCostReporting.main(["--demo", "--output-dir", out]) == 0
         stdout = capsys.readouterr().out
-        assert stdout.splitlines() == [f"report:  {out}/2026-11-25/report.json",
-                                       f"site:    {(isolated / out / 'site' / '2026-11-25' / 'index.html').as_uri()}",
-                                       f"preview: {out}/2026-11-25/slack_preview.html"]
-        report = json.loads((isolated / out / "2026-11-25" / "report.json").read_text())
+        assert stdout.splitlines() == [f"report:  {out}/demo/2026-11-25/report.json",
+                                       f"site:    {(isolated / out / 'demo' / 'site' / '2026-11-25' / 'index.html').as_uri()}",
+                                       f"preview: {out}/demo/2026-11-25/slack_preview.html"]
+        report = json.loads((isolated / out / "demo" / "2026-11-25" / "report.json").read_text())
+        assert sorted(p.name for p in (isolated / out).iterdir()) == ["demo"]  # nothing beside real runs' files
         reports.append({k: v for k, v in report.items() if k not in ("settings", "charts", "page_url")})
     assert reports[0] == reports[1]
     report = reports[0]
@@ -736,5 +737,5 @@ def test_demo_is_the_same_report_everywhere_with_spikes_and_both_kinds_of_trend(
         ("Amazon Redshift", "up")}
     assert {(t["service"], t["direction"]) for t in report["trends"]} == {
         ("Amazon Redshift", "up"), ("Amazon ElastiCache", "down")}
-    assert not (isolated / "data").exists()  # the demo keeps its own database under OUTPUT_DIR/demo/
+    assert not (isolated / "data").exists()  # the demo keeps its own database, site and reports under OUTPUT_DIR/demo/
     assert (isolated / "one" / "demo" / "costs.sqlite").exists()
