@@ -260,7 +260,7 @@ def mask_url(url: str) -> str:
 
 
 def add_common_arguments(parser: argparse.ArgumentParser) -> None:
-    """The flags every stage script shares (DESIGN.md "CLI")."""
+    """The flags every stage script shares (README "Using it with your AWS account")."""
     parser.add_argument("--date", type=parse_date, metavar="YYYY-MM-DD",
                         help="report date d (default: yesterday, UTC)")
     parser.add_argument("--source", choices=SOURCES, help="cost source (env COST_SOURCE, default ce)")
