@@ -1,4 +1,5 @@
-"""Cost Explorer: client seam, the one query per run (paged), and the parser of its response shape."""
+"""Cost Explorer: client seam, the plan of which days to ask for, one (paged) query per run of those days,
+and the parser of its response shape."""
 
 from __future__ import annotations
 
@@ -18,6 +19,13 @@ log = logging.getLogger(__name__)
 
 CE_REQUEST_USD = Decimal("0.01")  # AWS bills every GetCostAndUsage call, each page included
 CE_HISTORY_MONTHS = 13  # DAILY data: the current month and the 13 before it
+# A fetch plan joins two runs of days to fetch when at most this many stored, final days lie between them: one
+# query across the gap pays for the gap's groups (a fraction of a page when a page holds more than a week of
+# days), two queries pay at least one more request and round up two last pages instead of one.
+MERGE_GAP_DAYS = 7
+# More runs than this after the merge (scattered holes) are fetched as one query from the first to the last day:
+# the number of requests stays bounded, and the window is never wider than from the first day to fetch to d.
+MAX_RUNS = 3
 
 
 class CostDataError(ValueError):
@@ -69,6 +77,20 @@ class ParsedCosts:
     def sorted_rows(self) -> list[CostRow]:
         return [self.rows[k] for k in sorted(self.rows)]
 
+    def merge(self, other: ParsedCosts, *, where: str) -> ParsedCosts:
+        """Add the rows and days of another query (later wins on the same key, as across pages); return self."""
+        if other.unit is not None:
+            if self.unit is None:
+                self.unit = other.unit
+            elif other.unit != self.unit:
+                raise CostDataError(f"{where}: unit {other.unit!r} differs from {self.unit!r} seen before; "
+                                    "mixed currencies cannot be summed")
+        self.duplicates += other.duplicates + len(self.rows.keys() & other.rows.keys())
+        self.rows.update(other.rows)
+        for day, estimated in other.days.items():
+            self.days[day] = self.days.get(day, False) or estimated
+        return self
+
 
 def make_ce_client(retry_mode: str = "adaptive", max_attempts: int = 8):
     """The Cost Explorer client (boto3 default credential chain; throttling retried by botocore)."""
@@ -87,12 +109,14 @@ def earliest_fetchable(today: date) -> date:
     return date(month_index // 12, month_index % 12 + 1, 1)
 
 
-def plan_window(report_date: date, lookback_days: int, today: date,
-                known_days: dict[date, bool]) -> tuple[date, date] | None:
-    """The [start, d] one CE query must cover, or None when every day is stored and final.
+def plan_runs(report_date: date, lookback_days: int, today: date,
+              known_days: dict[date, bool]) -> list[tuple[date, date]]:
+    """The [start, end] ranges to ask Cost Explorer for, oldest first; [] when every day is stored and final.
 
-    known_days maps each day already fetched to whether CE still marked it Estimated. The first run backfills
-    the lookback window (clamped to what CE serves); later runs start at the earliest missing or Estimated day.
+    known_days maps each day already fetched to whether CE still marked it Estimated. Within [d − lookback
+    (clamped to what CE serves), d], every day missing or still Estimated is fetched: the first run backfills the
+    whole window as one range, a daily run asks for the still-Estimated days up to d. Runs of such days at most
+    MERGE_GAP_DAYS final days apart are joined; more than MAX_RUNS runs become one range from the first to the last.
     """
     start = report_date - timedelta(days=lookback_days)
     floor = earliest_fetchable(today)
@@ -103,12 +127,20 @@ def plan_window(report_date: date, lookback_days: int, today: date,
     if report_date < start:
         raise CostExplorerError(f"--date {report_date} is older than Cost Explorer keeps daily data "
                                 f"(earliest {floor})")
+    runs: list[tuple[date, date]] = []
     day = start
     while day <= report_date:
         if known_days.get(day, True):  # missing (default True) or still Estimated
-            return day, report_date
+            if runs and (day - runs[-1][1]).days - 1 <= MERGE_GAP_DAYS:
+                runs[-1] = (runs[-1][0], day)
+            else:
+                runs.append((day, day))
         day += timedelta(days=1)
-    return None
+    if len(runs) > MAX_RUNS:
+        log.debug("%d separate runs of days to fetch: one query for %s..%s instead", len(runs), runs[0][0],
+                  runs[-1][1])
+        return [(runs[0][0], runs[-1][1])]
+    return runs
 
 
 def fetch_pages(client, query: CostQuery) -> Iterator[dict[str, Any]]:

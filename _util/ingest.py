@@ -1,4 +1,4 @@
-"""Stage 1: fetch daily costs from the configured source and store them (one CE query per run)."""
+"""Stage 1: fetch daily costs from the configured source and store them (one CE query per run of missing days)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from .costexplorer import (
     fetch,
     load_files,
     make_ce_client,
-    plan_window,
+    plan_runs,
 )
 from .sample_data import SampleCostExplorer
 
@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class IngestResult:
-    """What one fetch did: the range asked for, CE requests made (USD 0.01 each) and rows stored."""
+    """What one fetch did: first and last day asked for, CE requests made (USD 0.01 each) and rows stored."""
 
     source: str
     start: date | None
@@ -50,7 +50,10 @@ def make_cost_client(settings: Settings, today: date):
 
 
 def ingest(settings: Settings, engine: Engine, *, client=None, today: date | None = None) -> IngestResult:
-    """Fetch what the database lacks (or still holds as Estimated) up to d and upsert it in one transaction."""
+    """Fetch what the database lacks (or still holds as Estimated) up to d and upsert it in one transaction.
+
+    One paged CE query per run of such days (costexplorer.plan_runs); all of them are stored together, or nothing.
+    """
     if today is None:
         # The sample world is anchored on d: it is always "the morning after d" there, whatever the clock says.
         today = settings.day + timedelta(days=1) if settings.cost_source == "sample" else datetime.now(timezone.utc).date()
@@ -62,19 +65,25 @@ def ingest(settings: Settings, engine: Engine, *, client=None, today: date | Non
                  len(parsed.days))
     else:
         known = db.known_days(engine, d - timedelta(days=settings.lookback_days), d)
-        window = plan_window(d, settings.lookback_days, today, known)
-        if window is None:
+        runs = plan_runs(d, settings.lookback_days, today, known)
+        if not runs:
             log.info("all days up to %s are stored and final: no Cost Explorer request needed", d)
             return IngestResult(settings.cost_source, None, None, 0, 0, 0, 0)
-        start, end = window
+        start, end = runs[0][0], runs[-1][1]
         if not known:
             log.info("first run: backfilling %s..%s (%d days)", start, end, (end - start).days + 1)
-        query = CostQuery(start, end, settings.cost_metric, settings.group_by, settings.exclude_record_types)
         client = client or make_cost_client(settings, today)
-        parsed, requests = fetch(client, query)
+        parsed, requests = ParsedCosts(), 0
+        for run_start, run_end in runs:
+            query = CostQuery(run_start, run_end, settings.cost_metric, settings.group_by,
+                              settings.exclude_record_types)
+            part, n = fetch(client, query)
+            parsed.merge(part, where=f"Cost Explorer {run_start}..{run_end}")
+            requests += n
         label = "Cost Explorer" if settings.cost_source == "ce" else "sample Cost Explorer"
-        log.info("%s: %d request(s) (USD %.2f) for %s..%s", label, requests,
-                 CE_REQUEST_USD * requests if settings.cost_source == "ce" else 0, start, end)
+        log.info("%s: %d request(s) (USD %.2f) for %s", label, requests,
+                 CE_REQUEST_USD * requests if settings.cost_source == "ce" else 0,
+                 ", ".join(f"{a}..{b}" for a, b in runs))
     _check_window(parsed, settings)
     rows = db.store_costs(engine, parsed.sorted_rows(), parsed.days)
     estimated = sum(parsed.days.values())

@@ -1,10 +1,11 @@
-"""Cost Explorer: the request, paging, the parser (on Stubber-validated CE responses) and the date window."""
+"""Cost Explorer: the request, paging, the parser (on Stubber-validated CE responses) and the fetch plan."""
 
 from __future__ import annotations
 
 import copy
 import json
 import logging
+import random
 import threading
 from datetime import date, timedelta
 from decimal import Decimal
@@ -16,6 +17,8 @@ import pytest
 from botocore.stub import Stubber
 
 from _util.costexplorer import (
+    MAX_RUNS,
+    MERGE_GAP_DAYS,
     CostDataError,
     CostExplorerError,
     CostQuery,
@@ -25,7 +28,7 @@ from _util.costexplorer import (
     load_files,
     make_ce_client,
     parse_response,
-    plan_window,
+    plan_runs,
 )
 from tests.ce_fakes import Throttling
 
@@ -442,55 +445,139 @@ def test_earliest_fetchable_is_the_first_of_the_month_13_months_back(today, floo
 
 
 def test_first_run_backfills_the_lookback():
-    assert plan_window(D, 30, TODAY, {}) == (D - timedelta(days=30), D)
+    assert plan_runs(D, 30, TODAY, {}) == [(D - timedelta(days=30), D)]
 
 
 def test_first_run_is_clamped_to_what_cost_explorer_serves(caplog):
     with caplog.at_level(logging.INFO, logger="_util.costexplorer"):
-        window = plan_window(D, 500, TODAY, {})
-    assert window == (date(2025, 10, 1), D)
+        runs = plan_runs(D, 500, TODAY, {})
+    assert runs == [(date(2025, 10, 1), D)]
     assert "clamped" in caplog.text and "2025-10-01" in caplog.text
 
 
 def test_daily_run_after_final_days_asks_for_d_only():
     known = _days(D - timedelta(days=365), D - timedelta(days=1))
-    assert plan_window(D, 365, TODAY, known) == (D, D)
+    assert plan_runs(D, 365, TODAY, known) == [(D, D)]
 
 
 def test_daily_run_starts_at_the_first_estimated_day():
     # October is final; November is still Estimated up to d - 1.
     known = {**_days(date(2025, 11, 25), date(2026, 10, 31)), **_days(date(2026, 11, 1), D - timedelta(days=1), True)}
-    assert plan_window(D, 365, TODAY, known) == (date(2026, 11, 1), D)
+    assert plan_runs(D, 365, TODAY, known) == [(date(2026, 11, 1), D)]
 
 
-def test_run_after_an_estimated_day_starts_there():
+def test_an_old_estimated_day_is_fetched_alone():
     known = _days(D - timedelta(days=365), D)
     known[date(2026, 9, 14)] = True
-    assert plan_window(D, 365, TODAY, known) == (date(2026, 9, 14), D)
+    assert plan_runs(D, 365, TODAY, known) == [(date(2026, 9, 14), date(2026, 9, 14))]
 
 
-def test_run_after_a_gap_starts_at_the_missing_day():
+def test_a_missing_day_is_fetched_alone():
     known = _days(D - timedelta(days=365), D)
     del known[date(2026, 3, 3)]
-    assert plan_window(D, 365, TODAY, known) == (date(2026, 3, 3), D)
+    assert plan_runs(D, 365, TODAY, known) == [(date(2026, 3, 3), date(2026, 3, 3))]
 
 
 def test_all_days_stored_and_final_needs_no_request():
-    assert plan_window(D, 365, TODAY, _days(date(2025, 1, 1), D)) is None
+    assert plan_runs(D, 365, TODAY, _days(date(2025, 1, 1), D)) == []
 
 
 def test_days_before_the_window_do_not_widen_it():
     known = {**_days(date(2025, 1, 1), date(2025, 6, 1), True), **_days(D - timedelta(days=30), D - timedelta(days=1))}
-    assert plan_window(D, 30, TODAY, known) == (D, D)
+    assert plan_runs(D, 30, TODAY, known) == [(D, D)]
 
 
 def test_days_older_than_cost_explorer_keeps_are_never_asked_for():
     # Stored history from before the clamp is irrelevant: the window starts at the clamp at the earliest.
     known = _days(date(2025, 10, 1), D)
     known[date(2025, 9, 1)] = True
-    assert plan_window(D, 500, TODAY, known) is None
+    assert plan_runs(D, 500, TODAY, known) == []
 
 
 def test_report_date_older_than_cost_explorer_keeps_is_an_error():
     with pytest.raises(CostExplorerError, match=r"--date 2025-09-30 is older than Cost Explorer keeps.*2025-10-01"):
-        plan_window(date(2025, 9, 30), 365, TODAY, {})
+        plan_runs(date(2025, 9, 30), 365, TODAY, {})
+
+
+def test_run_for_the_day_before_a_backfill_asks_for_its_first_day_and_the_estimated_days_only():
+    # The user's case: a backfill for D (2025-11-25..D, November Estimated), then --date D - 1 the morning after it.
+    known = {**_days(date(2025, 11, 25), date(2026, 10, 31)), **_days(date(2026, 11, 1), D, True)}
+    assert plan_runs(D - timedelta(days=1), 365, D, known) == [
+        (date(2025, 11, 24), date(2025, 11, 24)), (date(2026, 11, 1), D - timedelta(days=1))]
+
+
+@pytest.mark.parametrize(("gap", "runs"), [
+    (0, [(date(2026, 11, 10), D)]),  # adjacent: one run anyway
+    (1, [(date(2026, 11, 10), D)]),
+    (MERGE_GAP_DAYS, [(date(2026, 11, 10), D)]),
+    (MERGE_GAP_DAYS + 1, [(date(2026, 11, 10), date(2026, 11, 12)), (date(2026, 11, 13) + timedelta(days=8), D)]),
+])
+def test_runs_a_short_gap_of_final_days_apart_are_one_query(gap, runs):
+    # Missing: 10..12 November, and from 13 November + gap through d; final between them.
+    first_end = date(2026, 11, 12)
+    known = _days(D - timedelta(days=60), D)
+    for day in (date(2026, 11, 10), date(2026, 11, 11), first_end):
+        del known[day]
+    day = first_end + timedelta(days=gap + 1)
+    while day <= D:
+        known[day] = True
+        day += timedelta(days=1)
+    assert plan_runs(D, 60, TODAY, known) == runs
+
+
+def test_up_to_max_runs_stay_separate():
+    known = _days(D - timedelta(days=365), D)
+    holes = [date(2026, 1, 5), date(2026, 4, 5), date(2026, 7, 5)][:MAX_RUNS]
+    for day in holes:
+        del known[day]
+    assert plan_runs(D, 365, TODAY, known) == [(h, h) for h in holes]
+
+
+def test_many_scattered_holes_are_one_query_from_the_first_to_the_last(caplog):
+    known = _days(D - timedelta(days=365), D)
+    holes = [date(2026, 1, 5), date(2026, 3, 5), date(2026, 5, 5), date(2026, 7, 5), date(2026, 9, 5)]
+    for day in holes:
+        known[day] = True
+    with caplog.at_level(logging.DEBUG, logger="_util.costexplorer"):
+        runs = plan_runs(D, 365, TODAY, known)
+    assert runs == [(date(2026, 1, 5), date(2026, 9, 5))]  # d itself is final: not asked for again
+    assert "5 separate runs of days to fetch: one query for 2026-01-05..2026-09-05 instead" in caplog.text
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_plan_covers_every_day_to_fetch_within_the_old_window_and_bounded(seed):
+    rng = random.Random(seed)
+    lookback = rng.choice([10, 60, 365, 500])
+    holes = [0.002, 0.01, 0.05, 0.5][seed % 4]  # share of days missing or Estimated: 1 run to many
+    known: dict[date, bool] = {}
+    for i in range(lookback + 1):
+        if rng.random() >= holes / 2:  # the other half of the holes: stored but Estimated
+            known[D - timedelta(days=i)] = rng.random() < holes / 2
+    runs = plan_runs(D, lookback, TODAY, known)
+    start = max(D - timedelta(days=lookback), earliest_fetchable(TODAY))
+    wanted = [start + timedelta(days=i) for i in range((D - start).days + 1)
+              if known.get(start + timedelta(days=i), True)]
+    if not wanted:
+        assert runs == []
+        return
+    assert 1 <= len(runs) <= MAX_RUNS
+    assert runs[0][0] == wanted[0] and runs[-1][1] == wanted[-1]  # never wider than the old one window
+    assert all(a <= b for a, b in runs)
+    assert all(b1 + timedelta(days=MERGE_GAP_DAYS + 1) < a2 for (_, b1), (a2, _) in zip(runs[:-1], runs[1:], strict=True))
+    assert all(any(a <= day <= b for a, b in runs) for day in wanted)
+    assert all(known.get(a, True) and known.get(b, True) for a, b in runs)  # no final day at a run's edge
+
+
+def test_merging_parsed_costs_of_two_queries_keeps_both_and_checks_the_unit():
+    first = parse_response(fixture("service_page1"), "UnblendedCost", ParsedCosts(), where="a")
+    second = parse_response(fixture("service_page2"), "UnblendedCost", ParsedCosts(), where="b")
+    merged = ParsedCosts().merge(copy.deepcopy(first), where="x").merge(copy.deepcopy(second), where="y")
+    together = parse_response(fixture("service_page2"), "UnblendedCost",
+                              parse_response(fixture("service_page1"), "UnblendedCost", ParsedCosts(), where="a"),
+                              where="b")
+    assert (merged.rows, merged.days, merged.unit, merged.duplicates) == (
+        together.rows, together.days, together.unit, together.duplicates)
+    eur = copy.deepcopy(second)
+    eur.unit = "EUR"
+    with pytest.raises(CostDataError, match=r"^Cost Explorer 2026-11-01\.\.2026-11-02: unit 'EUR' differs from 'USD'"):
+        copy.deepcopy(first).merge(eur, where="Cost Explorer 2026-11-01..2026-11-02")

@@ -1,4 +1,4 @@
-"""Stage 1 end to end: plan the window, one (paged) CE query, parse, upsert — sample, Stubber, moto and files."""
+"""Stage 1 end to end: plan the runs, one (paged) CE query per run, parse, upsert — sample, Stubber, moto, files."""
 
 from __future__ import annotations
 
@@ -150,6 +150,31 @@ def test_all_days_final_needs_no_request(engine, caplog):
     assert "no Cost Explorer request needed" in caplog.text
 
 
+def test_run_for_the_day_before_a_backfill_asks_only_for_the_missing_and_estimated_days(engine, caplog):
+    # The user's case: backfill for D (2025-11-25..D), then --date D - 1 the morning after it. Its window starts
+    # at 2025-11-24, the one day missing; November is still Estimated. Small pages make the year many pages.
+    ingest(settings(engine), engine, client=SampleCostExplorer(D, page_groups=400, today=TODAY), today=TODAY)
+    before = db.daily_sums(engine, D - timedelta(days=366), D)
+    assert min(before) == date(2025, 11, 25)
+    day_before = D - timedelta(days=1)
+    again = Recording(SampleCostExplorer(D, page_groups=400, today=D))  # same anchor: the same amounts
+    with caplog.at_level(logging.INFO, logger="_util.ingest"):
+        result = ingest(settings(engine, report_date=day_before), engine, client=again, today=D)
+    periods = [r["TimePeriod"] for r in again.inner.requests if "NextPageToken" not in r]
+    assert periods == [{"Start": "2025-11-24", "End": "2025-11-25"}, {"Start": "2026-11-01", "End": "2026-11-25"}]
+    one_window = sample_pages(CostQuery(date(2025, 11, 24), day_before), page_groups=400)
+    assert result.requests == len(again.inner.requests) == 3 < len(one_window)  # 1 + 2 pages, not 28
+    assert (result.start, result.end, result.days, result.estimated_days) == (date(2025, 11, 24), day_before, 25, 24)
+    assert ("sample Cost Explorer: 3 request(s) (USD 0.00) for 2025-11-24..2025-11-24, 2026-11-01..2026-11-24"
+            in caplog.text)
+    after = db.daily_sums(engine, D - timedelta(days=366), D)
+    assert to_cent(after) == to_cent({**before, **response_sums(again.responses)})
+    assert to_cent({k: v for k, v in after.items() if k in before}) == to_cent(before)  # stored sums unchanged
+    assert set(after) - set(before) == {date(2025, 11, 24)}
+    known = db.known_days(engine, date(2025, 11, 24), D)
+    assert len(known) == 367 and known[date(2025, 11, 24)] is False and known[date(2026, 11, 1)] is True
+
+
 # --- ce source through botocore's Stubber ----------------------------------------------------------------
 
 def _response(days: dict[date, tuple[bool, dict[str, str]]]) -> dict:
@@ -191,6 +216,43 @@ def test_revised_estimated_day_replaces_the_stored_one(engine, monkeypatch, capl
                    (D - timedelta(days=1), "Amazon Route 53"): (-0.3000000001, False),
                    (D, "Amazon Route 53"): (1.75, True), (D, "AWS Glue"): (0.01, True)}
     assert db.known_days(engine, D - timedelta(days=1), D) == {D - timedelta(days=1): False, D: True}
+
+
+def _two_holes(engine) -> tuple[Settings, date]:
+    """A database with D - 29..D - 1 final and D - 30 and D missing: two runs, far apart."""
+    first = D - timedelta(days=30)
+    db.store_costs(engine, [], {first + timedelta(days=i): False for i in range(1, 30)})
+    return settings(engine, cost_source="ce", lookback_days=30, exclude_record_types=()), first
+
+
+def test_two_runs_far_apart_are_two_queries_stored_together(engine, caplog):
+    s, first = _two_holes(engine)
+    client = boto3.client("ce", region_name="us-east-1")
+    with Stubber(client) as stubber, caplog.at_level(logging.INFO, logger="_util.ingest"):
+        stubber.add_response("get_cost_and_usage", _response({first: (False, {"AWS Glue": "2.5000000000"})}),
+                             CostQuery(first, first, exclude_record_types=()).request())
+        stubber.add_response("get_cost_and_usage", _response({D: (True, {"AWS Glue": "0.7500000000"})}),
+                             CostQuery(D, D, exclude_record_types=()).request())
+        result = ingest(s, engine, client=client, today=TODAY)
+        stubber.assert_no_pending_responses()
+    assert (result.start, result.end, result.requests, result.rows, result.days) == (first, D, 2, 2, 2)
+    assert result.cost_usd == Decimal("0.02")
+    assert "Cost Explorer: 2 request(s) (USD 0.02) for 2026-10-26..2026-10-26, 2026-11-25..2026-11-25" in caplog.text
+    assert db.daily_sums(engine, first, D) == {first: Decimal("2.5"), D: Decimal("0.75")}
+    assert db.known_days(engine, first, D) == {**{first + timedelta(days=i): False for i in range(30)}, D: True}
+
+
+def test_a_later_run_failing_writes_nothing_of_the_earlier_one(engine):
+    s, first = _two_holes(engine)
+    before = dump(engine)
+    client = boto3.client("ce", region_name="us-east-1")
+    with Stubber(client) as stubber:
+        stubber.add_response("get_cost_and_usage", _response({first: (False, {"AWS Glue": "2.5000000000"})}),
+                             CostQuery(first, first, exclude_record_types=()).request())
+        stubber.add_client_error("get_cost_and_usage", "LimitExceededException", "Rate exceeded", 400)
+        with pytest.raises(CostExplorerError, match="LimitExceededException"):
+            ingest(s, engine, client=client, today=TODAY)
+    assert dump(engine) == before
 
 
 @pytest.fixture
