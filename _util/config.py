@@ -320,7 +320,9 @@ def load_settings(args: argparse.Namespace | None = None, environ: Mapping[str, 
         kwargs.update(cost_source="sample", dry_run=True, output_dir=out)
         kwargs.setdefault("report_date", DEMO_DATE)  # the same report for everyone; --date picks another day
         if getattr(args, "db_url", None) is None:
-            kwargs["database_url"] = f"sqlite:///{out / 'costs.sqlite'}"
+            # One database per demo date: the sample world is anchored on d, so two dates' histories differ.
+            name = f"costs-{kwargs['report_date']}.sqlite"
+            kwargs["database_url"] = f"sqlite:///{out / name}"
         # Its own local site with file links, whatever the real site is (S3, presigned, a public URL).
         kwargs.update(plots_destination=str(out / "site"), plot_links="public", plot_base_url="")
     if not kwargs.get("plots_destination"):

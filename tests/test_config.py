@@ -193,7 +193,7 @@ def test_demo_uses_the_sample_a_dry_run_and_its_own_database_site_and_reports(in
     assert (s.cost_source, s.dry_run, s.demo) == ("sample", True, True)
     demo = in_tmp / "out" / "demo"
     assert s.output_dir == demo
-    assert s.database_url == f"sqlite:///{demo / 'costs.sqlite'}"
+    assert s.database_url == f"sqlite:///{demo / 'costs-2026-11-25.sqlite'}"
     assert (s.plots_destination, s.plot_links, s.plot_base_url) == (str(demo / "site"), "public", "")
 
 

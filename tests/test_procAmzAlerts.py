@@ -306,7 +306,7 @@ def test_demo_runs_on_its_own_in_a_fresh_output_dir(capsys, isolated):
     code, out, err = run(capsys, "--demo", "--output-dir", "fresh")
     assert code == 0, err
     assert "Report date 2026-11-25" in out and "Amazon CloudFront" in sections(out)["Spikes"]
-    assert (isolated / "fresh" / "demo" / "costs.sqlite").is_file()
+    assert (isolated / "fresh" / "demo" / "costs-2026-11-25.sqlite").is_file()
 
 
 def test_the_error_line_is_also_in_the_log_file(capsys, isolated):

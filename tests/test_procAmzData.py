@@ -112,7 +112,7 @@ def test_demo_uses_its_own_sqlite_database(capsys, isolated):
     code, out, err = run(capsys, "--demo", "--output-dir", str(isolated / "out"), "--date", YESTERDAY.isoformat())
     assert code == 0, err
     assert out.endswith("Cost Explorer request(s)\n")
-    assert (isolated / "out" / "demo" / "costs.sqlite").is_file()
+    assert (isolated / "out" / "demo" / f"costs-{YESTERDAY}.sqlite").is_file()
     assert not (isolated / "data").exists()
 
 

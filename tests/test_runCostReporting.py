@@ -720,6 +720,9 @@ def test_demo_is_the_same_report_everywhere_with_spikes_and_both_kinds_of_trend(
     monkeypatch.delenv("LOOKBACK_DAYS")
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # nothing listens there
     reports = []
+    # "two" has seen another demo date first: each demo date keeps its own sample history, so no difference.
+    assert runCostReporting.main(["--demo", "--output-dir", "two", "--date", "2026-11-20"]) == 0
+    capsys.readouterr()
     for out in ("one", "two"):
         assert runCostReporting.main(["--demo", "--output-dir", out]) == 0
         stdout = capsys.readouterr().out
@@ -738,4 +741,4 @@ def test_demo_is_the_same_report_everywhere_with_spikes_and_both_kinds_of_trend(
     assert {(t["service"], t["direction"]) for t in report["trends"]} == {
         ("Amazon Redshift", "up"), ("Amazon ElastiCache", "down")}
     assert not (isolated / "data").exists()  # the demo keeps its own database, site and reports under OUTPUT_DIR/demo/
-    assert (isolated / "one" / "demo" / "costs.sqlite").exists()
+    assert (isolated / "one" / "demo" / "costs-2026-11-25.sqlite").exists()
