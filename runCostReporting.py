@@ -20,8 +20,9 @@ EXAMPLES = """\
   python runCostReporting.py --date 2026-11-20 --force   # post that day again
   python runCostReporting.py --dry-run --env-file prod.env   # everything but the Slack post and S3 upload
 
-crontab (07:00 UTC, after Cost Explorer's overnight refresh):
-  0 7 * * * cd /opt/aws_cost_tracking && .venv/bin/python runCostReporting.py"""
+crontab (07:00 UTC, after Cost Explorer's overnight refresh; mails only the error line of a failed run):
+  CRON_TZ=UTC
+  0 7 * * * cd /opt/aws_cost_tracking && mkdir -p output && .venv/bin/python runCostReporting.py >/dev/null 2>output/last-run.err || tail -n 1 output/last-run.err"""
 
 
 def body(settings: Settings, args: argparse.Namespace) -> int:

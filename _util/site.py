@@ -411,7 +411,8 @@ def _day_rel(analysis: Analysis, name: str) -> str:
 
 def _publish_local(analysis: Analysis, charts: dict[str, Path], settings: Settings, root: Path,
                    result: PublishResult) -> None:
-    base = settings.plot_base_url.rstrip("/")
+    # A dry run publishes nothing where PLOT_BASE_URL points: link the files it wrote.
+    base = "" if settings.dry_run else settings.plot_base_url.rstrip("/")
 
     def url(rel: str) -> str:
         return f"{base}/{quote(rel, safe='/~')}" if base else (root / rel).resolve().as_uri()

@@ -168,11 +168,11 @@ def _sections(analysis: Analysis) -> list[_Section]:
         if trends:
             lines = [_Line(trend_text(t, d), model.trend_chart_id(t.service)) for t in trends]
             out.append(_Section(title, lines, _count(len(lines), "service")))
-    ups = by_cost(s for s in analysis.spikes if s.direction == "up")
-    downs = by_cost(s for s in analysis.spikes if s.direction != "up")
-    if ups or downs:
-        lines = [_Line(spike_text(s, d), model.spike_chart_id(s.service)) for s in ups + downs]
-        out.append(_Section("Spikes", lines, f"{len(ups)} up, {len(downs)} down"))
+    if analysis.spikes:  # as in the report: dollars away from normal, biggest first, up or down
+        spikes = sorted(analysis.spikes, key=lambda s: (-abs(s.delta), s.service))
+        ups = sum(s.direction == "up" for s in spikes)
+        lines = [_Line(spike_text(s, d), model.spike_chart_id(s.service)) for s in spikes]
+        out.append(_Section("Spikes", lines, f"{ups} up, {len(spikes) - ups} down"))
     return out
 
 

@@ -423,9 +423,11 @@ def test_s3_persistent_throttling_gives_up_with_missing_charts(day, flaky_s3):
     assert len(tried) < len(many)  # and the rest was not attempted after repeated failures
 
 
-def test_dry_run_with_s3_destination_writes_locally_and_uploads_nothing(day, bucket, tmp_path):
+@pytest.mark.parametrize("base_url", ["", "https://costs.example.com"])
+def test_dry_run_with_s3_destination_writes_locally_and_uploads_nothing(day, bucket, tmp_path, base_url):
+    """Links point at the local files written, never at PLOT_BASE_URL (nothing was published there)."""
     analysis, files = day
-    settings = s3_settings(dry_run=True, output_dir=tmp_path / "out")
+    settings = s3_settings(dry_run=True, output_dir=tmp_path / "out", plot_base_url=base_url)
     result = site.publish(analysis, files, settings, s3_client=bucket)
     assert all_objects(bucket) == {}
     assert result.destination == str(tmp_path / "out" / "site")
