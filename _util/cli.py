@@ -45,7 +45,11 @@ def run_main(parser: argparse.ArgumentParser, argv: list[str] | None,
             warnings.simplefilter("default")
             settings = load_settings(args)
         secrets = [settings.slack_bot_token, db_password(settings.database_url)]
-        setup_logging(settings.verbose, settings.log_path, secrets)
+        try:
+            setup_logging(settings.verbose, settings.log_path, secrets)
+        except OSError as exc:
+            raise ConfigError(f"cannot write the log file {settings.log_path} ({exc.strerror}) — check LOG_FILE / "
+                              "OUTPUT_DIR") from None
         logged = True
         logging.captureWarnings(True)
         for w in early:

@@ -145,7 +145,7 @@ def plan_runs(report_date: date, lookback_days: int, today: date,
 
 def fetch_pages(client, query: CostQuery) -> Iterator[dict[str, Any]]:
     """Yield every page of one GetCostAndUsage query (boto3 has no paginator: loop on NextPageToken)."""
-    from botocore.exceptions import BotoCoreError, ClientError
+    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
     kwargs = query.request()
     while True:
@@ -160,6 +160,9 @@ def fetch_pages(client, query: CostQuery) -> Iterator[dict[str, Any]]:
                 "DataUnavailableException": " — Cost Explorer has no data for this range yet",
             }.get(code, "")
             raise CostExplorerError(f"Cost Explorer {code}: {message}{hint}") from None
+        except NoCredentialsError as exc:
+            raise CostExplorerError(f"Cost Explorer: no AWS credentials ({exc}) — attach the instance role, or set "
+                                    "AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY") from None
         except BotoCoreError as exc:
             raise CostExplorerError(f"Cost Explorer unreachable: {exc}") from None
         yield page

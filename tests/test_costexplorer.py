@@ -581,3 +581,15 @@ def test_merging_parsed_costs_of_two_queries_keeps_both_and_checks_the_unit():
     eur.unit = "EUR"
     with pytest.raises(CostDataError, match=r"^Cost Explorer 2026-11-01\.\.2026-11-02: unit 'EUR' differs from 'USD'"):
         copy.deepcopy(first).merge(eur, where="Cost Explorer 2026-11-01..2026-11-02")
+
+
+def test_no_credentials_says_what_to_set(monkeypatch, tmp_path):
+    """Not "unreachable": the network is fine, the credentials are missing — name the ways to provide them."""
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")  # no instance-metadata lookup on this box
+    client = boto3.session.Session().client("ce", region_name="us-east-1", endpoint_url="http://127.0.0.1:9")
+    with pytest.raises(CostExplorerError, match=r"^Cost Explorer: no AWS credentials .* attach the instance role"):
+        fetch(client, CostQuery(date(2026, 11, 1), date(2026, 11, 1)))

@@ -742,3 +742,21 @@ def test_demo_is_the_same_report_everywhere_with_spikes_and_both_kinds_of_trend(
         ("Amazon Redshift", "up"), ("Amazon ElastiCache", "down")}
     assert not (isolated / "data").exists()  # the demo keeps its own database, site and reports under OUTPUT_DIR/demo/
     assert (isolated / "one" / "demo" / "costs-2026-11-25.sqlite").exists()
+
+
+# ---- unusable output places ---------------------------------------------------------------------------------------
+
+
+def test_an_unusable_output_dir_or_lock_file_names_the_setting(isolated, monkeypatch, capsys):
+    (isolated / "a-file").write_text("x")
+    assert runCostReporting.main(["--demo", "--output-dir", "a-file"]) == 2
+    err = capsys.readouterr().err
+    assert [line for line in err.splitlines() if line.startswith("error: ")] == [
+        "error: cannot write the log file a-file/demo/cost_reporting.log (Not a directory) — check LOG_FILE / "
+        "OUTPUT_DIR"]
+    monkeypatch.setenv("LOCK_FILE", str(isolated / "a-file" / "run.lock"))
+    assert runCostReporting.main(["--demo", "--output-dir", "out"]) == 1
+    err = capsys.readouterr().err
+    assert [line for line in err.splitlines() if line.startswith("error: ")] == [
+        f"error: cannot create the lock file {isolated / 'a-file' / 'run.lock'} (File exists) — check LOCK_FILE "
+        "/ OUTPUT_DIR"]
