@@ -343,6 +343,9 @@ def validate(s: Settings) -> None:
         raise ConfigError(f"MACD_FAST ({s.macd_fast}) must be smaller than MACD_SLOW ({s.macd_slow})")
     if s.plot_links == "presigned" and not s.plots_destination.startswith("s3://"):
         raise ConfigError("PLOT_LINKS=presigned needs PLOTS_DESTINATION=s3://bucket/prefix")
+    if s.slack_channel_id.startswith("#"):
+        warnings.warn(f"SLACK_CHANNEL_ID={s.slack_channel_id} is a channel name: it stops working when the channel "
+                      "is renamed; use the channel ID (C…, at the bottom of the channel's About tab)", stacklevel=2)
     if s.post_to_slack and not s.slack_channel_id:
         raise ConfigError("SLACK_CHANNEL_ID is required when SLACK_BOT_TOKEN is set")
     if s.report_date is not None and s.report_date > datetime.now(timezone.utc).date():

@@ -73,3 +73,6 @@ def setup_logging(verbose: int = 0, log_file: Path | None = None, secrets: Itera
         root.addHandler(handler)
     for noisy in ("botocore", "boto3", "urllib3", "matplotlib", "slack_sdk", "PIL"):
         logging.getLogger(noisy).setLevel(logging.DEBUG if verbose >= 3 else logging.WARNING)
+    if verbose < 3:
+        # slack_sdk logs an ERROR per failed attempt, then retries; the run's own error line says the outcome.
+        logging.getLogger("slack_sdk").setLevel(logging.CRITICAL)

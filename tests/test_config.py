@@ -89,6 +89,13 @@ def test_a_misspelt_setting_in_env_file_warns_with_the_right_name(in_tmp, recwar
                         "it is ignored"]
 
 
+def test_a_channel_name_instead_of_an_id_warns(recwarn):
+    load_settings(flags(), environ={"SLACK_CHANNEL_ID": "#general"})
+    assert [str(w.message).split(":")[0] for w in recwarn] == ["SLACK_CHANNEL_ID=#general is a channel name"]
+    load_settings(flags(), environ={"SLACK_CHANNEL_ID": "C0123ABCD"})
+    assert len(recwarn) == 1
+
+
 def test_flags_left_out_do_not_override():
     s = load_settings(flags(), environ={"COST_SOURCE": "sample", "OUTPUT_DIR": "/tmp/o"})
     assert s.cost_source == "sample" and s.output_dir == Path("/tmp/o") and not s.dry_run
