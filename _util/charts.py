@@ -6,6 +6,7 @@ No pyplot state is used: each chart is a standalone `Figure`, released by `save_
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import math
@@ -102,6 +103,11 @@ def usd(x: float) -> str:
     return f"{sign}${v:.3g}"
 
 
+def day_total(x: float) -> str:
+    """A day's total above its bar: whole dollars from $100 ($1,140, not $1.1k: a $50 change must show)."""
+    return f"{'-' if x < 0 else ''}${abs(x):,.0f}" if abs(x) >= 100 else usd_short(x)
+
+
 def _usd_axis() -> FuncFormatter:
     # a new formatter per axis: a shared one would keep a reference to the last axis (and its figure) alive
     return FuncFormatter(lambda x, _pos: usd_short(x))
@@ -116,23 +122,40 @@ def short(name: str, limit: int) -> str:
 # ---- colours ---------------------------------------------------------------------------------------------------
 
 
+@functools.cache
+def _slots() -> tuple[str, ...]:
+    """Every colour a service can own: the palette, then its lighter and its darker variants (27)."""
+    return tuple(matplotlib.colors.to_hex(_tint(c, v)) for v in VARIANTS[:3] for c in PALETTE)
+
+
+def _digest(service: str) -> bytes:
+    return hashlib.sha256(str(service).encode("utf-8")).digest()
+
+
+def _home_slot(service: str) -> int:
+    return int.from_bytes(_digest(service)[:4], "big") % len(_slots())
+
+
 def service_color(service: str) -> str:
-    """The service's colour: the same in every chart and every run (hash of the exact name)."""
-    digest = hashlib.sha256(str(service).encode("utf-8")).digest()
-    return PALETTE[int.from_bytes(digest[:4], "big") % len(PALETTE)]
+    """The service's own colour (hex): the same in every chart and every run (hash of the exact name)."""
+    return _slots()[_home_slot(service)]
 
 
 def service_colors(services: Sequence[str]) -> list[tuple[float, float, float]]:
-    """Colour per service in order: its own colour, or a lighter/darker variant of it when an earlier service
-    of the same chart already has that colour."""
-    used: dict[str, int] = {}
-    out = []
-    for s in services:
-        color = service_color(s)
-        n = used.get(color, 0)
-        used[color] = n + 1
-        out.append(_tint(color, VARIANTS[n % len(VARIANTS)]))
-    return out
+    """Colour per service in order: its own colour; when two services of one chart own the same one, the one
+    with the smaller hash keeps it and the other takes the next free colour. Who keeps a colour does not
+    depend on the day's ranking, so a service looks the same every day the same services are shown."""
+    slots = _slots()
+    free = set(range(len(slots)))
+    owner: dict[str, int] = {}
+    for name in sorted(dict.fromkeys(services), key=_digest):
+        home = _home_slot(name)
+        if not free:  # more services than colours: share
+            owner[name] = home
+            continue
+        owner[name] = next(i % len(slots) for i in range(home, home + len(slots)) if i % len(slots) in free)
+        free.discard(owner[name])
+    return [matplotlib.colors.to_rgb(slots[owner[name]]) for name in services]
 
 
 def _soft(color: str, target: float = 0.62) -> tuple[float, float, float]:
@@ -223,10 +246,18 @@ def _no_data(ax, text: str) -> None:
 
 
 def _title(fig: Figure, title: str, subtitle: str = "") -> None:
-    fig.suptitle(title, fontsize=18, fontweight="bold", x=0.01, y=0.985, ha="left", va="top", color=INK)
+    _fit(fig, fig.suptitle(title, fontsize=18, fontweight="bold", x=0.01, y=0.985, ha="left", va="top", color=INK))
     if subtitle:
         # a second title line in normal weight: the figures a reader needs first
-        fig.text(0.01, 0.925, subtitle, fontsize=13.5, ha="left", va="top", color=MUTED_INK)
+        _fit(fig, fig.text(0.01, 0.925, subtitle, fontsize=13.5, ha="left", va="top", color=MUTED_INK))
+
+
+def _fit(fig: Figure, text, min_size: float = 10.0) -> None:
+    """Shrink a title line until it fits the figure's width (long service names), down to min_size points."""
+    renderer = fig.canvas.get_renderer()
+    room = fig.bbox.width * 0.98
+    while text.get_fontsize() > min_size and text.get_window_extent(renderer).width > room:
+        text.set_fontsize(max(min_size, text.get_fontsize() * min(0.95, room / text.get_window_extent(renderer).width)))
 
 
 def _clean(series: pd.Series) -> pd.Series:
@@ -438,7 +469,7 @@ def _mtd_chart(mtd: list[ServiceCost], report_date: date, top_n: int) -> Figure:
     ax.grid(axis="x", color=GRID, linewidth=0.8)
     total = float(sum(sc.cost for sc in mtd))
     first = report_date.replace(day=1)
-    span = f"{first.day}–{report_date.day} {report_date:%b %Y}" if report_date.day > 1 else f"{report_date:%d %b %Y}"
+    span = f"{first.day}–{report_date.day} {report_date:%b %Y}" if report_date.day > 1 else f"{report_date:%-d %b %Y}"
     _title(fig, f"Month-to-date spend by service — total {usd(total)}",
            f"{span} · {len(mtd)} service{'s' if len(mtd) != 1 else ''}"
            + (f" · top {top_n} shown, the rest summed in Other" if merged else ""))
@@ -463,7 +494,7 @@ def _mtd_chart(mtd: list[ServiceCost], report_date: date, top_n: int) -> Figure:
     return fig
 
 
-def daily_chart(daily_by_service: pd.DataFrame, report_date: date, top_n: int = 10) -> Figure:
+def daily_chart(daily_by_service: pd.DataFrame, report_date: date, top_n: int = 12) -> Figure:
     """Daily spend by service (USD) over d's month: stacked bars, top N + "Other", daily total on each bar."""
     with matplotlib.rc_context(RC):
         return _daily_chart(daily_by_service, report_date, top_n)
@@ -478,7 +509,7 @@ def _daily_chart(df: pd.DataFrame, report_date: date, top_n: int) -> Figure:
     merged = 0
     if has_data:
         names, _, merged = _top_with_other(list(frame.columns), frame.sum(axis=0).to_numpy(), top_n)
-    legend_labels = [short(n, 32) for n in names]
+    legend_labels = [short(n, 42) for n in names]
     probe = Figure(figsize=(WIDTH_IN, HEIGHT_IN), dpi=DPI)
     FigureCanvasAgg(probe)
     legend_px = _text_width_px(probe, legend_labels, 11.5) + 70 if names else 0
@@ -515,7 +546,7 @@ def _daily_chart(df: pd.DataFrame, report_date: date, top_n: int) -> Figure:
     crowded = len(x) > 16
     for xi, t, up, down in zip(x, totals, tops, bottoms, strict=True):
         above = t >= 0
-        ax.text(xi, (up if above else down) + (0.012 if above else -0.012) * span, usd_short(t),
+        ax.text(xi, (up if above else down) + (0.012 if above else -0.012) * span, day_total(t),
                 ha="center", va="bottom" if above else "top", rotation=90 if crowded else 0,
                 fontsize=11 if crowded else 12, color=INK)
     ax.set_ylim(ymin - (0.14 * span if ymin < 0 else 0), ymax + (0.15 if crowded else 0.09) * span)

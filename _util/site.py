@@ -298,7 +298,7 @@ def day_page_html(analysis: Analysis, images: dict[str, str], missing: list[str]
     rows = [("Total on the day", _usd(s.total)),
             ("Change vs previous day", _change(s.total, s.previous_day)),
             ("Average of the 7 days before", _usd(s.avg7)),
-            (f"Month to date ({d:%B} 1–{d.day})", _usd(s.mtd_total)),
+            (f"Month to date ({d:%B} 1" + (f"–{d.day})" if d.day > 1 else ")"), _usd(s.mtd_total)),
             ("Change vs same days of last month", _change(s.mtd_total, s.mtd_previous))]
     parts.append("<h2>Totals</h2>\n<table>" + "".join(
         f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in rows) + "</table>")
@@ -314,7 +314,7 @@ def day_page_html(analysis: Analysis, images: dict[str, str], missing: list[str]
             f'<tr><td>{_e(sp.service)}</td><td class="{_e(sp.direction)}">{_e(sp.direction)}</td>'
             f"<td>{_e(_usd(sp.cost))}</td><td>{_e(_usd(sp.mean))}</td><td>{_e(_usd(sp.std))}</td>"
             f"<td>{_e('–' if sp.zscore is None else f'{sp.zscore:+.1f}')}</td>"
-            f"<td>{_e(_usd(sp.delta))} {_e(_pct(sp.pct) if sp.pct is not None else '')}</td>"
+            f"<td>{_e(('+' if sp.delta > 0 else '') + _usd(sp.delta))} {_e(_pct(sp.pct) if sp.pct is not None else '')}</td>"
             f"<td>{chart_link(spike_chart_id(sp.service))}</td></tr>" for sp in a.spikes)
         parts.append(f"<table>{head}{body}</table>")
     else:

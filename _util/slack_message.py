@@ -137,10 +137,10 @@ def trend_text(t: Trend, d: date) -> str:
     vs = signed_money(t.avg7 - t.avg28) + (f" ({pct})" if pct else "")
     side = "above" if t.direction == "up" else "below"
     ago = t.crossed_days_ago
-    when = "" if ago <= 0 else (" yesterday" if ago == 1 else f" {ago} days ago")
+    when = "today" if ago <= 0 else ("yesterday" if ago == 1 else f"{ago} days ago")
     return (f"*{_name(t.service)}* — {money(t.cost)} on {d.isoformat()}\n"
             f"7-day avg {money(t.avg7)}: {vs} vs 28-day avg {money(t.avg28)} · "
-            f"MACD {t.macd:+,.2f} crossed {side} signal {t.signal:+,.2f}{when}")
+            f"MACD crossed {side} its signal {when} (now {t.macd:+,.2f} vs {t.signal:+,.2f})")
 
 
 @dataclass(frozen=True)

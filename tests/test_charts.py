@@ -214,16 +214,36 @@ def test_daily_chart_labels_each_day_with_its_total():
 def test_one_colour_per_service_across_charts(analysis):
     name = analysis.mtd_by_service[0].service
     assert charts.service_color(name) == charts.service_color(name)
-    assert charts.service_color(name) in charts.PALETTE
+    assert charts.service_color(name) in charts._slots()
     fig = charts.mtd_chart(analysis.mtd_by_service, D)
     top_bar = max(fig.axes[0].patches, key=lambda p: p.get_width())
     assert mcolors.to_hex(top_bar.get_facecolor()) == charts.service_color(name).lower()
 
 
-def test_services_in_one_chart_get_distinct_colours():
-    names = [f"service {i}" for i in range(12)]
+@pytest.mark.parametrize("n", [2, 12, 27])
+def test_services_in_one_chart_get_distinct_colours(n):
+    names = [f"service {i}" for i in range(n)]
     colors = [mcolors.to_hex(c) for c in charts.service_colors(names)]
     assert len(set(colors)) == len(names)
+
+
+def test_a_service_keeps_its_colour_whatever_the_days_ranking():
+    """The same services ranked differently on two days (the MTD and daily charts): same colour each."""
+    names = [f"service {i}" for i in range(14)]
+    day1 = dict(zip(names, charts.service_colors(names), strict=True))
+    shuffled = names[::-1][7:] + names[::-1][:7]
+    day2 = dict(zip(shuffled, charts.service_colors(shuffled), strict=True))
+    assert day1 == day2
+
+
+def test_a_long_service_name_fits_the_title(analysis):
+    name = "Amazon Elastic Container Service for Kubernetes - us-east-1"  # 59 of the 64 characters kept
+    spike = Spike(name, "up", 93.75, 21.76, 3.3, 21.8, 71.99, 364)
+    fig = charts.spike_chart(series([21.0] * 40 + [93.75]), spike, P)
+    renderer = fig.canvas.get_renderer()
+    title = fig._suptitle
+    assert title.get_text().startswith(name) and title.get_text().endswith("2026")
+    assert title.get_window_extent(renderer).x1 <= fig.bbox.width
 
 
 @pytest.mark.parametrize("value, text", [
@@ -329,3 +349,11 @@ def test_parallel_render_while_other_threads_run(analysis, rendered, tmp_path):
         thread.join()
     assert set(files) == set(rendered[0])
     assert all(png_size(p) == (1200, 700) for p in files.values())
+
+
+def test_daily_totals_above_100_are_whole_dollars():
+    """$1,140 and $1,089, not "$1.1k" twice: a $50 day-to-day change must be readable."""
+    idx = pd.date_range("2026-11-01", periods=3)
+    df = pd.DataFrame({"EC2": [1140.46, 1088.98, 57.5]}, index=idx)
+    fig = charts.daily_chart(df, date(2026, 11, 3))
+    assert [t.get_text() for t in fig.axes[0].texts] == ["$1,140", "$1,089", "$57.5"]

@@ -540,3 +540,15 @@ def test_day_page_states_estimated_days_compactly(day, days, shown):
     analysis, _ = day
     page = site.day_page_html(dataclasses.replace(analysis, estimated_dates=days), {}, [], "../index.html")
     assert f"Estimated costs (the bill is not final yet) on: {shown}</p>" in page
+
+
+@pytest.mark.parametrize("d, label", [(date(2026, 11, 1), "Month to date (November 1)"),
+                                      (date(2026, 11, 25), "Month to date (November 1–25)")])
+def test_day_page_totals_and_signed_spike_changes(d, label):
+    analysis = build_analysis(d=d, n_services=14, days=120)
+    page = site.day_page_html(analysis, {}, [], "../index.html")
+    assert f"<th>{html.escape(label)}</th>" in page
+    assert {sp.direction for sp in analysis.spikes} == {"up", "down"}
+    for sp in analysis.spikes:
+        expected = ("+" if sp.delta > 0 else "-") + f"${abs(sp.delta):,.2f}"
+        assert f"<td>{html.escape(expected)} " in page

@@ -221,11 +221,11 @@ def test_preview_links_the_site_outside_the_message():
     assert page.index("Charts of this report") < page.index('class="message"')
 
 
-@pytest.mark.parametrize(("ago", "tail"), [(0, "signal +0.50"), (1, "signal +0.50 yesterday"),
-                                         (4, "signal +0.50 4 days ago")])
-def test_trend_line_says_when_the_macd_crossed(ago, tail):
+@pytest.mark.parametrize(("ago", "when"), [(0, "today"), (1, "yesterday"), (4, "4 days ago")])
+def test_trend_line_says_when_the_macd_crossed(ago, when):
+    """When it crossed, then today's MACD and signal (not "signal +0.50 4 days ago", which reads as old figures)."""
     t = Trend("Svc", "up", 1.0, 0.5, 50.0, 40.0, 30.0, crossed_days_ago=ago)
-    assert trend_text(t, D).endswith(f"MACD +1.00 crossed above {tail}")
+    assert trend_text(t, D).endswith(f"MACD crossed above its signal {when} (now +1.00 vs +0.50)")
 
 
 def test_hostile_service_name_is_escaped():
