@@ -12,6 +12,7 @@ import logging
 import math
 import multiprocessing
 import os
+import sys
 import threading
 import warnings
 from collections.abc import Sequence
@@ -631,6 +632,24 @@ def chart_jobs(analysis: Analysis, params: AlertParams, out_dir: Path) -> list[t
     return jobs
 
 
+def _worker_init() -> None:
+    """A chart worker: drop the run's lock fd it inherited, and die with its parent (Linux) instead of waiting
+    on a pipe forever when the run is killed."""
+    from .runlock import close_inherited
+
+    close_inherited()
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+        if os.getppid() == 1:  # the parent died before prctl took effect
+            os._exit(1)
+
+
 def _pool_context():
     """fork when safe (workers inherit the imported matplotlib: no start-up cost); forkserver with this module
     preloaded when threads are running (fork would copy their locks); the platform default elsewhere."""
@@ -656,7 +675,8 @@ def render_charts(analysis: Analysis, params: AlertParams, out_dir: Path, *,
         results = [_render_job(job) for job in jobs]
     else:
         try:
-            with ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context()) as pool:
+            with ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context(),
+                                     initializer=_worker_init) as pool:
                 results = list(pool.map(_render_job, jobs, chunksize=max(1, len(jobs) // (workers * 4))))
         except (OSError, RuntimeError) as exc:  # no process support (sandbox, frozen app): render here
             log.warning("charts: parallel rendering unavailable (%s); rendering serially", exc)

@@ -327,6 +327,8 @@ def load_settings(args: argparse.Namespace | None = None, environ: Mapping[str, 
         kwargs.update(plots_destination=str(out / "site"), plot_links="public", plot_base_url="")
     if not kwargs.get("plots_destination"):
         kwargs["plots_destination"] = str(out / "site")  # the site lives with the run's other outputs
+    # d is fixed once, when the run starts: a run crossing midnight UTC must not post one day and record another.
+    kwargs.setdefault("report_date", datetime.now(timezone.utc).date() - timedelta(days=1))
     settings = Settings(**kwargs)
     validate(settings)
     return settings

@@ -9,6 +9,20 @@ from pathlib import Path
 EXIT_LOCKED = 75  # EX_TEMPFAIL: another run holds the lock; cron may simply try again later
 
 
+_HELD: set[int] = set()  # lock fds of this process: a forked child must not keep them (close_inherited)
+
+
+def close_inherited() -> None:
+    """In a forked child (chart workers): close the parent's lock fds, so a worker outliving a killed run
+    cannot hold its lock (flock is shared by every copy of the descriptor)."""
+    for fd in list(_HELD):
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    _HELD.clear()
+
+
 class LockBusy(RuntimeError):
     """Another run holds the lock."""
 
@@ -36,10 +50,12 @@ class RunLock:
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         self._fd = fd
+        _HELD.add(fd)
         return self
 
     def __exit__(self, *exc) -> None:
         if self._fd is not None:
+            _HELD.discard(self._fd)
             fcntl.flock(self._fd, fcntl.LOCK_UN)
             os.close(self._fd)
             self._fd = None

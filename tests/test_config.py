@@ -36,10 +36,28 @@ def env_file(path: Path, text: str) -> Path:
 
 def test_defaults():
     s = load_settings(flags(), environ={})
-    assert s == Settings()
+    yesterday = datetime.now(timezone.utc).date() - timedelta(days=1)
+    assert s == Settings(report_date=yesterday)  # d is fixed when the settings load, not on each read
     assert (s.database_url, s.cost_source, s.cost_metric) == ("sqlite:///data/costs.sqlite", "ce", "UnblendedCost")
     assert s.exclude_record_types == ("Credit", "Refund") and s.group_by == "" and s.lookback_days == 365
     assert s.day == datetime.now(timezone.utc).date() - timedelta(days=1)
+
+
+def test_the_report_date_does_not_change_when_the_clock_passes_midnight(monkeypatch):
+    """A run started at 23:59:59 UTC keeps its d: it must not post one day's report and record the next."""
+    import _util.config as config
+
+    class Clock(datetime):
+        now_value = datetime(2026, 11, 26, 23, 59, 59, tzinfo=timezone.utc)
+
+        @classmethod
+        def now(cls, tz=None):
+            return cls.now_value
+
+    monkeypatch.setattr(config, "datetime", Clock)
+    s = load_settings(flags(), environ={})
+    Clock.now_value = datetime(2026, 11, 27, 0, 0, 1, tzinfo=timezone.utc)
+    assert s.day == date(2026, 11, 25)
 
 
 def test_precedence_defaults_dotenv_environment_flags(in_tmp):

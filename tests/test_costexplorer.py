@@ -188,12 +188,27 @@ def test_two_key_groups_service_and_tag(ce):
 
 
 def test_fetch_records_days_without_any_cost(ce):
+    """A day CE lists with no groups is fetched and final (no cost that day), not missing."""
+    client, stubber = ce
+    query = CostQuery(date(2026, 11, 24), date(2026, 11, 25))
+    answer = {"ResultsByTime": [
+        {"TimePeriod": {"Start": "2026-11-24", "End": "2026-11-25"}, "Total": {}, "Estimated": False,
+         "Groups": [{"Keys": ["EC2"], "Metrics": {"UnblendedCost": {"Amount": "1.5", "Unit": "USD"}}}]},
+        {"TimePeriod": {"Start": "2026-11-25", "End": "2026-11-26"}, "Total": {}, "Estimated": True, "Groups": []}]}
+    stubber.add_response("get_cost_and_usage", answer, query.request())
+    parsed, _ = fetch(client, query)
+    assert parsed.days == {date(2026, 11, 24): False, date(2026, 11, 25): True}
+
+
+def test_days_cost_explorer_leaves_out_are_not_recorded_as_fetched(ce, caplog):
+    """CE's silence about a day is not "no cost": recording it would delete its stored rows and never ask again."""
     client, stubber = ce
     query = CostQuery(date(2026, 11, 24), date(2026, 11, 26), group_by="TAG:team")
-    stubber.add_response("get_cost_and_usage", fixture("tag_team"), query.request())
-    parsed, _ = fetch(client, query)
-    # CE answered for the whole range: days it listed no groups for are fetched (final), not missing.
-    assert parsed.days == {date(2026, 11, 24): True, date(2026, 11, 25): False, date(2026, 11, 26): False}
+    stubber.add_response("get_cost_and_usage", fixture("tag_team"), query.request())  # lists the 24th only
+    with caplog.at_level(logging.WARNING):
+        parsed, _ = fetch(client, query)
+    assert parsed.days == {date(2026, 11, 24): True}
+    assert "Cost Explorer left out 2 day(s) of 2026-11-24..2026-11-26 (first 2026-11-25)" in caplog.text
 
 
 @pytest.mark.parametrize(("code", "hint"), [

@@ -316,6 +316,40 @@ def test_lock_of_a_sigkilled_run_does_not_block_the_next_run(tmp_path, sqlite_ur
     assert [r.status for r in runs(sqlite_url)] == ["running", "ok"]  # the killed run is recorded as never finished
 
 
+CHILD_CHART_HANG = r"""
+import sys, time
+import runCostReporting
+from _util import charts
+
+def hang(job):
+    print("RENDERING", flush=True)
+    time.sleep(300)
+
+charts._render_job = hang
+sys.exit(runCostReporting.main(sys.argv[1:]))
+"""
+
+
+def test_a_run_killed_while_its_chart_workers_run_does_not_leave_the_lock_held(tmp_path, sqlite_url, children):
+    """Chart workers are forked: they must neither keep the run's lock nor outlive the run."""
+    env = job_env(tmp_path, DATABASE_URL=sqlite_url)
+    child = subprocess.Popen([PY, "-c", CHILD_CHART_HANG, "--source", "sample", "--date", D.isoformat(), "--dry-run"],
+                             cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    children.append(child)
+    wait_for_line(child, "RENDERING")
+    workers = [int(p) for p in Path(f"/proc/{child.pid}/task/{child.pid}/children").read_text().split()]
+    assert workers  # the pool is running
+    sigkill(child)
+    deadline = time.monotonic() + 10
+    while any(Path(f"/proc/{w}").exists() and "zombie" not in Path(f"/proc/{w}/status").read_text()
+              for w in workers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(Path(f"/proc/{w}").exists() and "zombie" not in Path(f"/proc/{w}/status").read_text()
+                   for w in workers), "chart workers outlived the killed run"
+    with RunLock(tmp_path / "run.lock"):  # free at once for the next run
+        pass
+
+
 def test_runlock_is_exclusive_and_released():
     path = Path("locks") / "x.lock"
     with RunLock(path):
