@@ -367,7 +367,7 @@ def finish_run(engine: Engine, run_id: int, *, status: str, ce_requests: int = 0
 
 @dataclass(frozen=True)
 class PostRecord:
-    """One Slack message recorded as posted."""
+    """One Slack message recorded as posted (ts "" = claimed, its post not confirmed: in flight or unknown)."""
 
     report_date: date
     channel: str
@@ -389,8 +389,25 @@ def slack_posts(engine: Engine, report_date: date, channel: str) -> list[PostRec
             for r in rows]
 
 
+def confirm_slack_post(engine: Engine, post: PostRecord) -> None:
+    """Set the ts (and thread) of a claimed message once Slack confirmed it (committed at once)."""
+    key = (slack_post.c.report_date == post.report_date, slack_post.c.channel == post.channel,
+           slack_post.c.attempt == post.attempt, slack_post.c.part == post.part)
+    with engine.begin() as conn:
+        conn.execute(slack_post.update().where(*key).values(ts=post.ts, thread_ts=post.thread_ts))
+
+
+def release_slack_post(engine: Engine, post: PostRecord) -> None:
+    """Drop a claim whose message surely was not posted (Slack said no, or was never reached)."""
+    key = (slack_post.c.report_date == post.report_date, slack_post.c.channel == post.channel,
+           slack_post.c.attempt == post.attempt, slack_post.c.part == post.part, slack_post.c.ts == "")
+    with engine.begin() as conn:
+        conn.execute(slack_post.delete().where(*key))
+
+
 def record_slack_post(engine: Engine, post: PostRecord) -> None:
-    """Record one posted message (committed at once, so a crash after it never re-posts it)."""
+    """Record one message (ts "" claims it before posting: a second run, here or on another host, cannot post
+    it too, because the key is unique). Committed at once."""
     with engine.begin() as conn:
         conn.execute(slack_post.insert().values(
             report_date=post.report_date, channel=post.channel, attempt=post.attempt, part=post.part,

@@ -6,9 +6,10 @@ import json
 import logging
 import os
 import random
+import socket
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
 from slack_sdk.http_retry.jitter import Jitter
 from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
 
 from . import db
 from .config import Settings
@@ -104,6 +106,20 @@ class AnyServerErrorRetryHandler(ServerErrorRetryHandler):
         return response is not None and 500 <= response.status_code <= 599
 
 
+def _not_sent(error: BaseException | None) -> bool:
+    """True when the request cannot have reached Slack: connection refused, or the host name did not resolve."""
+    reason = getattr(error, "reason", error)  # urllib's URLError wraps the socket error
+    return isinstance(reason, (ConnectionRefusedError, socket.gaierror))
+
+
+class NotSentRetryHandler(ConnectionErrorRetryHandler):
+    """Retries connection errors only when the request never reached Slack. A reset or a lost answer can come
+    after Slack posted the message: a retry would post it twice (slack_sdk's own handler retries those too)."""
+
+    def _can_retry(self, *, state, request, response=None, error=None) -> bool:
+        return response is None and _not_sent(error)
+
+
 class ProportionalJitter(Jitter):
     """Jitter of 50–150 % of the backoff (slack_sdk's default adds up to 1 s, whatever the backoff)."""
 
@@ -122,7 +138,7 @@ def make_slack_client(settings: Settings, *, max_retries: int = MAX_RETRIES, bac
         timeout=timeout_s,
         retry_handlers=[
             BoundedRateLimitRetryHandler(max_retry_count=max_retries),
-            ConnectionErrorRetryHandler(max_retry_count=max_retries, interval_calculator=backoff),
+            NotSentRetryHandler(max_retry_count=max_retries, interval_calculator=backoff),
             AnyServerErrorRetryHandler(max_retry_count=max_retries, interval_calculator=backoff),
         ],
     )
@@ -151,9 +167,11 @@ def explain(exc: BaseException, channel: str, base_url: str = "", secrets: tuple
             text = f"Slack: chat.postMessage failed: {code}" + (f" (HTTP {status})" if status != 200 else "")
         else:
             text = f"Slack: chat.postMessage failed with HTTP {status}"
-    elif isinstance(exc, TimeoutError):
-        text = (f"Slack: no answer from {base_url or 'the Slack API'} in time — the message may have been "
-                "posted anyway: check the channel, then rerun (with --force only if it is missing)")
+    elif isinstance(exc, TimeoutError) or not _not_sent(exc):
+        what = "no answer in time" if isinstance(exc, TimeoutError) else f"{type(exc).__name__}: " + str(
+            getattr(exc, "reason", None) or exc)
+        text = (f"Slack: {base_url or 'the Slack API'} did not confirm the post ({what}) — the message may have "
+                "been posted anyway: check the channel, then rerun with --force only if it is missing")
     else:
         reason = getattr(exc, "reason", None) or exc
         text = (f"Slack: cannot reach {base_url or 'the Slack API'} ({type(exc).__name__}: {reason}) — "
@@ -185,6 +203,10 @@ def deliver(payloads: list[dict], settings: Settings, engine: Engine, report_dat
     latest = max((r.attempt for r in records), default=0)
     previous = [r for r in records if r.attempt == latest]
     thread_ts: str | None = None
+    if any(not r.ts for r in previous) and not force:
+        raise SlackDeliveryError(
+            f"Slack: a post of {report_date} to {channel} is unconfirmed: another run is posting it now, or Slack "
+            "never answered — check the channel, then rerun with --force only if it is missing")
     if previous and _complete(previous) and not force:
         top = next(r for r in previous if r.part == 0)
         return DeliveryResult(0, True, top.ts, top.ts, f"already posted for {report_date} to {channel} "
@@ -212,18 +234,27 @@ def deliver(payloads: list[dict], settings: Settings, engine: Engine, report_dat
         wait = pace_s - (time.monotonic() - last_post)
         if posted and wait > 0:
             time.sleep(wait)
+        # Claim the message first: the unique key lets one run only (any host, any OUTPUT_DIR) post it.
+        claim = db.PostRecord(report_date, channel, attempt, part, total, "", None if part == 0 else thread_ts)
+        try:
+            db.record_slack_post(engine, claim)
+        except IntegrityError:
+            raise SlackDeliveryError(f"Slack: another run is posting the report of {report_date} to {channel} "
+                                     "right now; not posting it twice") from None
         try:
             response = client.chat_postMessage(**body)
-        except SlackApiError as exc:
+        except SlackApiError as exc:  # Slack answered: nothing was posted
+            db.release_slack_post(engine, claim)
             raise SlackDeliveryError(explain(exc, channel, settings.slack_api_url, secrets)) from None
-        except (OSError, TimeoutError) as exc:  # URLError and socket errors, after the connection retries
+        except (OSError, TimeoutError) as exc:  # URLError and socket errors, after the (safe) retries
+            if _not_sent(exc):
+                db.release_slack_post(engine, claim)  # never reached Slack: a plain rerun posts it
             raise SlackDeliveryError(explain(exc, channel, settings.slack_api_url, secrets)) from None
         last_post = time.monotonic()
         ts = str(response["ts"])
         if part == 0:
             top_ts = thread_ts = ts
-        db.record_slack_post(engine, db.PostRecord(report_date, channel, attempt, part, total, ts,
-                                                   None if part == 0 else thread_ts))
+        db.confirm_slack_post(engine, replace(claim, ts=ts))
         posted += 1
         log.info("slack: posted part %d/%d to %s (ts %s)", part + 1, total, channel, ts)
     return DeliveryResult(posted, False, top_ts, thread_ts,

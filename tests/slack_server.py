@@ -27,6 +27,7 @@ class Reply:
     body: dict | str | None = None
     headers: dict[str, str] = field(default_factory=dict)
     drop: bool = False
+    drop_after_post: bool = False  # Slack posts the message, then the answer is lost (connection closed)
     delay_s: float = 0.0  # wait before answering (client timeouts)
 
 
@@ -101,6 +102,11 @@ class SlackServer:
             h.connection.close()  # the client sees the connection reset with no answer
             return
         reply = scripted or Reply()
+        if reply.drop_after_post:
+            self._ok(method, body)  # posted, as Slack would have
+            h.close_connection = True
+            h.connection.close()
+            return
         if reply.delay_s:
             time.sleep(reply.delay_s)
         payload = reply.body

@@ -7,13 +7,13 @@ import logging
 import socket
 
 import pytest
-from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler
 
 from _util import db
 from _util.config import Secret, Settings
 from _util.slack import (
     AnyServerErrorRetryHandler,
     BoundedRateLimitRetryHandler,
+    NotSentRetryHandler,
     SlackDeliveryError,
     deliver,
     make_slack_client,
@@ -119,12 +119,52 @@ def test_server_errors_are_retried_a_bounded_number_of_times(server, engine):
     assert db.slack_posts(engine, D, CHANNEL) == []
 
 
-def test_dropped_connection_is_retried(server, engine):
+def test_a_lost_answer_is_not_retried_and_blocks_a_plain_rerun(server, engine):
+    """Slack posted the message but the answer never came back: a retry or a plain rerun would post it twice.
+    The run says so, the claim stays, the next run refuses until --force."""
     settings = make_settings(server)
-    server.script("chat.postMessage", Reply(drop=True))
-    assert send(payloads_for(), settings, engine).posted == 1
-    assert len(server.calls("chat.postMessage")) == 2
+    server.script("chat.postMessage", Reply(drop_after_post=True))
+    with pytest.raises(SlackDeliveryError, match="did not confirm the post .* may have been posted anyway"):
+        send(payloads_for(), settings, engine)
+    assert len(server.posted) == 1 and len(server.calls("chat.postMessage")) == 1
+    assert [r.ts for r in db.slack_posts(engine, D, CHANNEL)] == [""]  # claimed, not confirmed
+    with pytest.raises(SlackDeliveryError, match="unconfirmed: another run is posting it now, or Slack never"):
+        send(payloads_for(), settings, engine)
     assert len(server.posted) == 1
+    forced = send(payloads_for(), settings, engine, force=True)
+    assert (forced.posted, forced.attempt) == (1, 2) and len(server.posted) == 2
+
+
+def test_a_refused_connection_is_retried_and_a_rerun_posts(engine):
+    """Refused: the request never reached Slack, so retrying (and a plain rerun) cannot post twice."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    settings = make_settings(api_url=f"http://127.0.0.1:{port}/api/")
+    with pytest.raises(SlackDeliveryError, match="cannot reach"):
+        send(payloads_for(), settings, engine)
+    assert db.slack_posts(engine, D, CHANNEL) == []  # the claim was released
+
+
+def test_a_post_claimed_by_another_run_is_not_posted_again(server, engine):
+    """Two runs the file lock does not cover (another OUTPUT_DIR, another host, procSummaries --post beside the
+    cron job): the database key lets one of them post."""
+    settings = make_settings(server)
+    db.record_slack_post(engine, db.PostRecord(D, CHANNEL, 1, 0, 1, "", None))  # the other run, mid-post
+    with pytest.raises(SlackDeliveryError, match="unconfirmed: another run is posting it now"):
+        send(payloads_for(), settings, engine)
+    assert server.posted == []
+
+
+def test_claims_race_one_wins(server, engine, monkeypatch):
+    """Both runs saw no record, then both try to claim part 0: the second claim fails on the unique key."""
+    settings = make_settings(server)
+    real = db.slack_posts
+    monkeypatch.setattr(db, "slack_posts", lambda *a: [])  # as if read before the other run's claim
+    db.record_slack_post(engine, db.PostRecord(D, CHANNEL, 1, 0, 1, "", None))
+    with pytest.raises(SlackDeliveryError, match="another run is posting the report of .* right now"):
+        send(payloads_for(), settings, engine)
+    assert server.posted == [] and len(real(engine, D, CHANNEL)) == 1
 
 
 @pytest.mark.parametrize("code,fix", [
@@ -244,7 +284,7 @@ def test_make_slack_client_uses_settings():
     assert client.token == TOKEN
     assert client.timeout == 15
     kinds = {type(h) for h in client.retry_handlers}
-    assert kinds == {BoundedRateLimitRetryHandler, ConnectionErrorRetryHandler, AnyServerErrorRetryHandler}
+    assert kinds == {BoundedRateLimitRetryHandler, NotSentRetryHandler, AnyServerErrorRetryHandler}
     assert all(h.max_retry_count == 3 for h in client.retry_handlers)
 
 
