@@ -11,6 +11,7 @@ import sys
 from _util import db
 from _util.cli import build_parser, run_main
 from _util.config import ConfigError, Settings
+from _util.model import cents
 from _util.pipeline import build_and_send, day_dir, ensure_demo_data, load_analysis
 
 EXAMPLES = """\
@@ -37,12 +38,12 @@ def body(settings: Settings, args: argparse.Namespace) -> int:
             published.get("missing_charts", []))
     finally:
         engine.dispose()
-    print(f"Month to date ({analysis.report_date:%Y-%m}): {analysis.summary.mtd_total:,.2f} USD")
+    print(f"Month to date ({analysis.report_date:%Y-%m}): {cents(analysis.summary.mtd_total):,.2f} USD")
     for item in analysis.mtd_by_service:
-        print(f"  {item.cost:>14,.2f}  {item.service}")
+        print(f"  {cents(item.cost):>14,.2f}  {item.service}")
     print("Daily totals:")
     for day in analysis.daily_totals:
-        print(f"  {day.date}  {day.cost:>14,.2f}")
+        print(f"  {day.date}  {cents(day.cost):>14,.2f}")
     print(f"message: {json_path}\npreview: {preview}")
     if delivery is not None:
         print(f"slack:   {delivery.reason}")

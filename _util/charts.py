@@ -40,6 +40,7 @@ from .model import (
     ServiceCost,
     Spike,
     Trend,
+    cents,
     spike_chart_id,
     trend_chart_id,
 )
@@ -100,7 +101,7 @@ def usd(x: float) -> str:
     if v >= 1000:
         return f"{sign}${v:,.0f}"
     if v >= 0.01 or v == 0:
-        return f"{sign}${v:,.2f}"
+        return f"{sign}${cents(v):,.2f}"
     return f"{sign}${v:.3g}"
 
 

@@ -9,7 +9,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from .model import Analysis, Spike, Trend
+from .model import Analysis, Spike, Trend, cents
 
 
 def _usd(value: float | None) -> float | None:
@@ -73,7 +73,7 @@ def write_report(path: Path, data: dict) -> None:
 
 
 def _money(value: float | None) -> str:
-    return "-" if value is None else f"{value:,.2f}"
+    return "-" if value is None else f"{cents(value):,.2f}"
 
 
 def _pct(value: float | None) -> str:
@@ -100,7 +100,7 @@ def format_alerts_table(analysis: Analysis) -> str:
     if a.spikes:
         out.append(f"Spikes ({len(a.spikes)}): cost on d vs the mean and std of the days before")
         rows = [[x.service, x.direction, _money(x.cost), _money(x.mean), _money(x.std),
-                 "-" if x.zscore is None else f"{x.zscore:+.1f}", f"{x.delta:+,.2f}", _pct(x.pct),
+                 "-" if x.zscore is None else f"{x.zscore:+.1f}", f"{cents(x.delta):+,.2f}", _pct(x.pct),
                  str(x.history_days)] for x in a.spikes]
         out += _table(["service", "dir", "cost", "mean", "std", "z", "delta", "delta %", "days"], rows, left=2)
     else:

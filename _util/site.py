@@ -26,7 +26,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from .config import MAX_PRESIGN_SECONDS, Settings
-from .model import DAILY_CHART, MTD_CHART, Analysis, spike_chart_id, trend_chart_id
+from .model import DAILY_CHART, MTD_CHART, Analysis, cents, spike_chart_id, trend_chart_id
 
 log = logging.getLogger("aws_cost_tracking")
 
@@ -244,7 +244,7 @@ def _usd(x: float | None) -> str:
     if x is None:
         return "–"
     sign = "-" if x < 0 else ""
-    return f"{sign}${abs(x):,.2f}"
+    return f"{sign}${cents(abs(x)):,.2f}"
 
 
 def _pct(x: float | None) -> str:
@@ -256,7 +256,7 @@ def _change(now: float, before: float | None) -> str:
         return "–"
     delta = now - before
     pct = f" ({delta / before:+.1%})" if before > 0 else ""
-    return f"{'+' if delta >= 0 else '-'}${abs(delta):,.2f}{pct}"
+    return f"{'+' if delta >= 0 else '-'}${cents(abs(delta)):,.2f}{pct}"
 
 
 CSS = """

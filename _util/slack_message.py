@@ -70,7 +70,7 @@ def money(value: float) -> str:
     sign = "-" if value < 0 else ""
     v = abs(value)
     if v == 0 or v >= 0.01:
-        return f"{sign}${v:,.2f}"
+        return f"{sign}${model.cents(v):,.2f}"
     digits = min(10, 1 - math.floor(math.log10(v)))  # two significant digits
     text = f"{v:.{digits}f}".rstrip("0").rstrip(".")
     return f"{sign}${text}" if text != "0" else "$0.00"
