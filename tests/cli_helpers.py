@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 
 
 def run_cli(capsys, main: Callable[[list[str]], int], *argv: str) -> tuple[int, str, str]:
@@ -15,3 +16,13 @@ def run_cli(capsys, main: Callable[[list[str]], int], *argv: str) -> tuple[int, 
 def error_lines(err: str) -> list[str]:
     """The `error: …` lines of stderr (a failing script prints exactly one)."""
     return [line for line in err.splitlines() if line.startswith("error: ")]
+
+
+def fill_with_sample(url: str, capsys, d: date) -> str:
+    """url filled through the real ingest path (procAmzData.py) with the built-in sample data for d."""
+    import procAmzData
+
+    code = procAmzData.main(["--source", "sample", "--db-url", url, "--date", d.isoformat()])
+    _, err = capsys.readouterr()
+    assert code == 0, err
+    return url

@@ -140,3 +140,30 @@ def chromium_dom(chromium: str, url: str, tmp_path: Path) -> str:
         check=True, capture_output=True, timeout=60, text=True,
     )
     return done.stdout
+
+
+@pytest.fixture
+def isolated(tmp_path, monkeypatch, restore_logging):
+    """Run in an empty folder (no ./.env, logs under ./output) and give the logging set-up back afterwards
+    (stage-script tests use it for every test: pytestmark)."""
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+@pytest.fixture
+def quick_charts(monkeypatch):
+    """Stand-in PNGs (640 x 320) for exactly the charts the production renderer would draw (its own job list),
+    for tests about publishing and links rather than pixels: they need no matplotlib output and stay fast."""
+    from PIL import Image
+
+    from _util import charts
+
+    def render(analysis, params, out_dir, **_):
+        out = {}
+        Path(out_dir).mkdir(parents=True, exist_ok=True)
+        for chart_id, _kind, _args, path in charts.chart_jobs(analysis, params, Path(out_dir)):
+            Image.new("RGB", (640, 320), "white").save(path, format="PNG")
+            out[chart_id] = Path(path)
+        return out
+
+    monkeypatch.setattr(charts, "render_charts", render)

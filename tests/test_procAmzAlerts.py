@@ -15,10 +15,9 @@ import pytest
 from sqlalchemy import select
 
 import procAmzAlerts
-import procAmzData
 from _util import db, metrics
 from _util.model import AlertParams, Analysis
-from tests.cli_helpers import error_lines, run_cli
+from tests.cli_helpers import error_lines, fill_with_sample, run_cli
 
 D = date(2026, 11, 25)  # the sample data is anchored on --date and plants its events on it
 LOOKBACK = 365
@@ -28,11 +27,7 @@ PLANTED_TRENDS = {("Amazon Redshift", "up"), ("Amazon ElastiCache", "down")}
 TOKEN = "xoxb-test-9999-SECRETtokenSECRET"
 
 
-@pytest.fixture(autouse=True)
-def isolated(tmp_path, monkeypatch, restore_logging):
-    """Run in an empty folder (no ./.env, logs under ./output) and give the logging set-up back afterwards."""
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
+pytestmark = pytest.mark.usefixtures("isolated")  # conftest: an empty folder, logging given back
 
 
 def run(capsys, *argv: str) -> tuple[int, str, str]:
@@ -41,11 +36,7 @@ def run(capsys, *argv: str) -> tuple[int, str, str]:
 
 @pytest.fixture
 def filled(db_url, capsys) -> str:
-    """db_url filled through the real ingest path with the built-in sample data for D."""
-    code = procAmzData.main(["--source", "sample", "--db-url", db_url, "--date", D.isoformat()])
-    _, err = capsys.readouterr()
-    assert code == 0, err
-    return db_url
+    return fill_with_sample(db_url, capsys, D)
 
 
 def expected_analysis(url: str, params: AlertParams | None = None) -> Analysis:

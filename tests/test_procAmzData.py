@@ -27,11 +27,7 @@ GOOD = (DATA / "service_page1.json", DATA / "service_page2.json")
 YESTERDAY = datetime.now(timezone.utc).date() - timedelta(days=1)
 
 
-@pytest.fixture(autouse=True)
-def isolated(tmp_path, monkeypatch, restore_logging):
-    """Run in an empty folder (no ./.env, logs under ./output) and give the logging set-up back afterwards."""
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
+pytestmark = pytest.mark.usefixtures("isolated")  # conftest: an empty folder, logging given back
 
 
 def run(capsys, *argv: str) -> tuple[int, str, str]:

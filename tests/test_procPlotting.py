@@ -15,11 +15,10 @@ import pytest
 from botocore.config import Config
 from PIL import Image
 
-import procAmzData
 import procPlotting
 from _util import site
 from _util.model import DAILY_CHART, MTD_CHART, spike_chart_id, trend_chart_id
-from tests.cli_helpers import error_lines, run_cli
+from tests.cli_helpers import error_lines, fill_with_sample, run_cli
 
 D = date(2026, 11, 25)  # the sample data is anchored on --date and plants its events on it
 BUCKET, PREFIX = "cost-site", "costs"
@@ -31,11 +30,7 @@ DAY_CHARTS = {MTD_CHART, DAILY_CHART,
               *(trend_chart_id(s) for s in ("Amazon Redshift", "Amazon ElastiCache"))}
 
 
-@pytest.fixture(autouse=True)
-def isolated(tmp_path, monkeypatch, restore_logging):
-    """Run in an empty folder (no ./.env, logs under ./output) and give the logging set-up back afterwards."""
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
+pytestmark = pytest.mark.usefixtures("isolated")  # conftest: an empty folder, logging given back
 
 
 def run(capsys, *argv: str) -> tuple[int, str, str]:
@@ -44,28 +39,7 @@ def run(capsys, *argv: str) -> tuple[int, str, str]:
 
 @pytest.fixture
 def filled(sqlite_url, capsys) -> str:
-    """A SQLite database filled through the real ingest path with the built-in sample data for D."""
-    code = procAmzData.main(["--source", "sample", "--db-url", sqlite_url, "--date", D.isoformat()])
-    _, err = capsys.readouterr()
-    assert code == 0, err
-    return sqlite_url
-
-
-@pytest.fixture
-def quick_charts(monkeypatch):
-    """Stand-in PNGs for exactly the charts the production renderer would draw (its own job list), for the tests
-    about publishing, links and errors: they do not need matplotlib's output and stay fast."""
-    from _util import charts
-
-    def render(analysis, params, out_dir, **_):
-        out = {}
-        Path(out_dir).mkdir(parents=True, exist_ok=True)
-        for chart_id, _kind, _args, path in charts.chart_jobs(analysis, params, Path(out_dir)):
-            Image.new("RGB", (640, 320), "white").save(path, format="PNG")
-            out[chart_id] = Path(path)
-        return out
-
-    monkeypatch.setattr(charts, "render_charts", render)
+    return fill_with_sample(sqlite_url, capsys, D)
 
 
 def s3_client(moto: str):

@@ -12,16 +12,14 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from PIL import Image
 from sqlalchemy import select
 
-import procAmzData
 import procPlotting
 import procSummaries
 import runCostReporting
 from _util import db
 from _util.slack_message import money
-from tests.cli_helpers import error_lines, run_cli
+from tests.cli_helpers import error_lines, fill_with_sample, run_cli
 from tests.slack_server import Reply, SlackServer
 
 D = date(2026, 11, 25)  # the sample data is anchored on --date and plants its events on it
@@ -32,11 +30,7 @@ BASE = "https://costs.example.com"
 CENT = Decimal("0.005")  # a printed 2-decimal figure is the exact one rounded to the cent
 
 
-@pytest.fixture(autouse=True)
-def isolated(tmp_path, monkeypatch, restore_logging):
-    """Run in an empty folder (no ./.env, logs under ./output) and give the logging set-up back afterwards."""
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
+pytestmark = pytest.mark.usefixtures("isolated")  # conftest: an empty folder, logging given back
 
 
 @pytest.fixture
@@ -59,11 +53,7 @@ def run(capsys, *argv: str) -> tuple[int, str, str]:
 
 
 def fill(url: str, capsys) -> str:
-    """url filled through the real ingest path with the built-in sample data for D."""
-    code = procAmzData.main(["--source", "sample", "--db-url", url, "--date", D.isoformat()])
-    _, err = capsys.readouterr()
-    assert code == 0, err
-    return url
+    return fill_with_sample(url, capsys, D)
 
 
 @pytest.fixture
@@ -74,23 +64,6 @@ def filled(db_url, capsys) -> str:
 @pytest.fixture
 def filled_sqlite(sqlite_url, capsys) -> str:
     return fill(sqlite_url, capsys)
-
-
-@pytest.fixture
-def quick_charts(monkeypatch):
-    """Stand-in PNGs for exactly the charts the production renderer would draw (its own job list): these tests
-    are about the links to the charts, not their pixels."""
-    from _util import charts
-
-    def render(analysis, params, out_dir, **_):
-        out = {}
-        Path(out_dir).mkdir(parents=True, exist_ok=True)
-        for chart_id, _kind, _args, path in charts.chart_jobs(analysis, params, Path(out_dir)):
-            Image.new("RGB", (64, 32), "white").save(path, format="PNG")
-            out[chart_id] = Path(path)
-        return out
-
-    monkeypatch.setattr(charts, "render_charts", render)
 
 
 def month_by_service(url: str) -> dict[str, Decimal]:
