@@ -425,7 +425,7 @@ def _trend_chart(series: pd.Series, trend: Trend, params: AlertParams) -> Figure
     for ax in (top, bottom):
         ax.axvline(x[-1], color=mark, linewidth=1.4, linestyle=":", zorder=1)
     # The filter may report a crossover a few days after it happened (once the move is material): mark that day.
-    back = min(max(int(getattr(trend, "crossed_days_ago", 0)), 0), len(idx) - 1)
+    back = min(max(int(trend.crossed_days_ago), 0), len(idx) - 1)
     xd = x[-1 - back]
     md = float(macd.iloc[-1 - back])
     bottom.plot([xd], [md], marker="o", markersize=13, markerfacecolor=mark, markeredgecolor=INK, zorder=6,

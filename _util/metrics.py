@@ -16,7 +16,7 @@ from .model import AlertParams, Analysis, DayCost, ServiceCost, Spike, Summary, 
 
 # Trend filter (TREND_FILTER=on), chosen with bench/bench_alerts.py; see README "Methodology".
 TREND_FILTER_K = 3.5  # |avg7 - avg28| must be this many standard errors of the service's own noise ...
-TREND_MIN_DELTA_USD = 1.0  # ... and at least this many USD/day (AlertParams.trend_min_delta_usd when present)
+# ... and at least TREND_MIN_DELTA_USD (AlertParams.trend_min_delta_usd) per day
 TREND_CONFIRM_DAYS = 10  # a crossover stays reportable this many days while it waits to become material
 _NOISE_DAYS = 56  # days before d used to estimate a service's day-to-day noise (robustly)
 # Amounts are stored with 10 decimals (db.ExactAmount): sums of them are exact at that precision, so rounding a
@@ -205,7 +205,8 @@ def _window_means(values: np.ndarray, days: int, rows: int) -> np.ndarray:
         return (total[hi] - total[lo]) / (count[hi] - count[lo])
 
 
-def monthly_charges(values: np.ndarray, index: pd.DatetimeIndex, rows: int) -> np.ndarray:
+def monthly_charges(values: np.ndarray, index: pd.DatetimeIndex, rows: int,
+                    noise: np.ndarray | None = None) -> np.ndarray:
     """USD of each of the last `rows` days (rows x columns) that is a recurring monthly charge, 0 on other days.
 
     A day's excess is its cost above the service's median of the _NOISE_DAYS days before d. It is a recurring
@@ -217,7 +218,8 @@ def monthly_charges(values: np.ndarray, index: pd.DatetimeIndex, rows: int) -> n
     rows = min(rows, n_days)
     base = values[:-1][-_NOISE_DAYS:] if n_days > 1 else values[:0]
     level = _nanmedian(base) if len(base) else np.full(n_cols, np.nan)
-    stands_out = TREND_FILTER_K * np.nan_to_num(_robust_noise(values), nan=0.0)
+    noise = _robust_noise(values) if noise is None else noise  # trend_stats has it already
+    stands_out = TREND_FILTER_K * np.nan_to_num(noise, nan=0.0)
     days = index[n_days - rows:n_days]
     excess = values[-rows:] - level
     with np.errstate(invalid="ignore"):
@@ -261,13 +263,13 @@ def trend_stats(values: np.ndarray, params: AlertParams, index: pd.DatetimeIndex
     after = np.arange(rows)[:, None] >= last[None, :]
     holds = np.where(going_up, (above[1:] | ~after).all(axis=0), (below[1:] | ~after).all(axis=0))
     sign = np.where(going_up, 1.0, -1.0)
-    min_usd = getattr(params, "trend_min_delta_usd", TREND_MIN_DELTA_USD)
+    min_usd = params.trend_min_delta_usd
     noise = _robust_noise(values)
     tail = values[-(28 + rows - 1):]
     if index is not None and params.monthly_charge_filter:
         cand = np.flatnonzero(any_x)  # only services with a crossover to judge
         tail = tail.copy()
-        tail[:, cand] -= monthly_charges(values[:, cand], index, len(tail))
+        tail[:, cand] -= monthly_charges(values[:, cand], index, len(tail), noise[cand])
         avg7, avg28 = avg7.copy(), avg28.copy()
         avg7[:, cand], avg28[:, cand] = _window_means(tail[:, cand], 7, rows), _window_means(tail[:, cand], 28, rows)
     gap = np.abs(avg7 - avg28)
@@ -298,12 +300,10 @@ def detect_trends(series: pd.DataFrame, report_date: date, params: AlertParams) 
         ok &= np.isfinite(st["macd"]) & np.isfinite(st["signal"]) & np.isfinite(st["avg7"]) & np.isfinite(avg28)
         ok &= np.isfinite(cost)
     names = series.columns
-    extra = "crossed_days_ago" in getattr(Trend, "__dataclass_fields__", {})
     trends = [
         Trend(service=str(names[i]), direction="up" if up[i] else "down", macd=float(st["macd"][i]),
               signal=float(st["signal"][i]), cost=float(cost[i]), avg7=float(st["avg7"][i]),
-              avg28=float(avg28[i]),
-              **({"crossed_days_ago": int(st["crossed_days_ago"][i])} if extra else {}))
+              avg28=float(avg28[i]), crossed_days_ago=int(st["crossed_days_ago"][i]))
         for i in np.flatnonzero(ok)
     ]
     return sorted(trends, key=lambda t: (-t.cost, t.service))

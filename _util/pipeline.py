@@ -80,7 +80,7 @@ def render_and_publish(settings: Settings, analysis: Analysis, *, s3_client=None
         files = charts.render_charts(analysis, AlertParams.from_settings(settings), day_dir(settings) / "charts")
     with stage("publish", timings):
         result = site.publish(analysis, files, settings, s3_client=s3_client)
-    for error in getattr(result, "errors", []):
+    for error in result.errors:
         log.error("%s", error)
     if result.missing:
         log.warning("%d chart(s) not published: %s", len(result.missing), ", ".join(result.missing[:10]))

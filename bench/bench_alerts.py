@@ -40,7 +40,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from _util.metrics import (  # noqa: E402
     TREND_CONFIRM_DAYS,
     TREND_FILTER_K,
-    TREND_MIN_DELTA_USD,
     detect_spikes,
     detect_trends,
     drop_spike_echoes,
@@ -217,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
     noise, _ = make_noise(2000, HISTORY + EVAL, np.random.default_rng(args.seed + 0))
     spikes, at, size = spike_set(np.random.default_rng(args.seed + 1))
     turns, turn, kind, level = turn_set(np.random.default_rng(args.seed + 2))
-    trend_usd = getattr(defaults, "trend_min_delta_usd", TREND_MIN_DELTA_USD)
+    trend_usd = defaults.trend_min_delta_usd
     material_spike = size >= MATERIAL_USD
     material_turn = level >= MATERIAL_USD
 
