@@ -4,14 +4,18 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: install install-dev demo test lint bench clean help
+.PHONY: install install-dev demo test test-fast lint bench clean help
 
 help:
 	@echo "make demo   - create .venv, install, run the whole job on built-in sample data (no AWS/Slack needed)"
 	@echo "make test   - install dev tools and run the test suite + ruff"
+	@echo "make test-fast - the tests that need no servers (no moto, MariaDB, Chromium or end-to-end runs)"
 	@echo "make bench  - print the speed and alert-quality figures (bench/)"
+	@echo "make clean  - remove what make built (.venv, caches); never data/ or output/ (your history and site)"
 
+# _util/__init__.py holds the version check (one message for make and the scripts); it stops before any venv.
 $(BIN)/python:
+	@$(PYTHON) -c 'import _util' || { echo "make: $(PYTHON) cannot be used for the venv (see the line above)" >&2; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 
@@ -33,11 +37,16 @@ test: install-dev
 	$(BIN)/python -m pytest -q
 	$(BIN)/ruff check .
 
+# The integrator may refine the selection; these markers cover the tests that need moto, MariaDB, Chromium or runs.
+test-fast: install-dev
+	$(BIN)/python -m pytest -q -m "not slow and not mysql and not browser"
+
 lint: install-dev
 	$(BIN)/ruff check .
 
 bench: install-dev
 	@for script in bench/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
+# Only what make builds: data/ (the SQLite history, exactly-once records) and output/ (site, logs) are never removed.
 clean:
-	rm -rf $(VENV) output data .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
