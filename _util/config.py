@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import io
 import os
 import stat
 import warnings
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from dotenv import dotenv_values
+from dotenv.parser import parse_stream
 
 SOURCES = ("ce", "sample", "file")
 PLOT_LINK_MODES = ("public", "presigned")
@@ -201,6 +203,10 @@ def _database_url(raw: str) -> str:
         raise ConfigError(f"DATABASE_URL is not a valid SQLAlchemy URL: {mask_url(value)!r}") from None
     if url.get_backend_name() not in ("sqlite", "mysql", "mariadb"):
         raise ConfigError(f"DATABASE_URL must be a sqlite:// or mysql+pymysql:// URL, got {url.drivername}://…")
+    if url.get_backend_name() in ("mysql", "mariadb") and url.get_driver_name() != "pymysql":
+        # SQLAlchemy's default MySQL driver is MySQLdb (a C extension), which is not installed: PyMySQL is.
+        raise ConfigError(f"DATABASE_URL {url.drivername}://… needs the PyMySQL driver: write "
+                          f"{url.get_backend_name()}+pymysql://… (the rest of the URL unchanged)")
     return value
 
 
@@ -288,11 +294,14 @@ def load_settings(args: argparse.Namespace | None = None, environ: Mapping[str, 
     values: dict[str, str] = {}
     if env_file.is_file():
         _warn_if_world_readable(env_file)
-        from_file = {k: v for k, v in dotenv_values(env_file).items() if v is not None}
+        from_file = read_env_file(env_file)
         _warn_about_typos(env_file, from_file)
         values.update(from_file)
+    elif explicit_env_file and env_file.is_dir():
+        raise ConfigError(f"--env-file {env_file} is a directory, not a settings file")
     elif explicit_env_file:
         raise ConfigError(f"--env-file {env_file}: no such file")
+    # A ./.env folder (`python -m venv .env`) is not a settings file: it is left alone, as a missing one.
     values.update({k: v for k, v in environ.items() if k in ENV})
 
     kwargs: dict[str, Any] = {}
@@ -332,6 +341,26 @@ def load_settings(args: argparse.Namespace | None = None, environ: Mapping[str, 
     settings = Settings(**kwargs)
     validate(settings)
     return settings
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """The settings in a .env file; a file that cannot be read whole and exactly is a ConfigError naming it."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read it ({exc.strerror or exc})") from None
+    if b"\x00" in data:  # text files never hold NUL; this is a binary (or UTF-16) file given by mistake
+        raise ConfigError(f"{path}: is binary, not a settings file")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise ConfigError(f"{path}: is not UTF-8 text (line {line})") from None
+    # python-dotenv logs and skips what it cannot parse; an unclosed quote would swallow every later line.
+    for binding in parse_stream(io.StringIO(text)):
+        if binding.error:
+            raise ConfigError(f"{path}: line {binding.original.line} cannot be parsed (an unclosed quote?)")
+    return {k: v for k, v in dotenv_values(stream=io.StringIO(text)).items() if v is not None}
 
 
 def validate(s: Settings) -> None:

@@ -270,3 +270,88 @@ def test_public_is_json_ready():
 def test_process_environment_is_the_default(monkeypatch):
     monkeypatch.setenv("LOOKBACK_DAYS", "45")
     assert load_settings(flags()).lookback_days == 45
+
+
+# --- a bad settings file or URL: exit 2, one line naming it ----------------------------------------------------
+
+@pytest.mark.parametrize("url", ["mysql://costs:pw@db:3306/costs", "mysql+mysqldb://costs:pw@db/costs",
+                                 "mariadb://costs@db/costs"])
+def test_a_mysql_url_without_the_pymysql_driver_says_what_to_write(url):
+    """SQLAlchemy's default MySQL driver is MySQLdb, which is not installed: say mysql+pymysql:// instead."""
+    with pytest.raises(ConfigError) as err:
+        load_settings(flags(), environ={"DATABASE_URL": url})
+    backend = url.split(":")[0].split("+")[0]
+    assert f"write {backend}+pymysql://" in str(err.value) and "DATABASE_URL" in str(err.value)
+    assert ":pw@" not in str(err.value)
+
+
+def test_mysql_and_mariadb_pymysql_urls_are_accepted():
+    for url in ("mysql+pymysql://u:pw@db/costs", "mariadb+pymysql://u:pw@db/costs"):
+        assert load_settings(flags(), environ={"DATABASE_URL": url}).database_url == url
+
+
+def test_env_file_that_is_a_directory_says_so(in_tmp):
+    (in_tmp / "prod.env").mkdir()
+    with pytest.raises(ConfigError, match=r"--env-file .*prod\.env is a directory, not a settings file"):
+        load_settings(flags("--env-file", str(in_tmp / "prod.env")), environ={})
+
+
+def test_a_default_dotenv_folder_is_not_a_settings_file(in_tmp):
+    """`python -m venv .env` is a common habit: a ./.env folder is not read, and not an error."""
+    (in_tmp / ".env").mkdir()
+    assert load_settings(flags(), environ={}).lookback_days == 365
+
+
+@pytest.mark.parametrize(("content", "why"), [
+    (b"LOOKBACK_DAYS=90\n\x00\x01\x02\xff binary", "is binary, not a settings file"),
+    (b"LOOKBACK_DAYS=90\nCOST_METRIC=Unblended\xe9Cost\n", "is not UTF-8 text (line 2)"),
+    (b"LOOKBACK_DAYS=90\nSLACK_CHANNEL_ID=\"C0123\nCOST_METRIC=AmortizedCost\n",
+     "line 2 cannot be parsed (an unclosed quote?)"),
+])
+def test_a_bad_settings_file_is_named_in_one_line(in_tmp, content, why):
+    path = in_tmp / "prod.env"
+    path.write_bytes(content)
+    path.chmod(0o600)
+    with pytest.raises(ConfigError) as err:
+        load_settings(flags("--env-file", str(path)), environ={})
+    assert str(err.value) == f"{path}: {why}"
+
+
+def test_a_bad_default_dotenv_is_named_too(in_tmp):
+    env_file(in_tmp / ".env", "")
+    (in_tmp / ".env").write_bytes(b"\xff\xfe\x00garbage")
+    with pytest.raises(ConfigError, match=r"^\.env: is binary"):
+        load_settings(flags(), environ={})
+
+
+def test_an_unreadable_settings_file_is_named(in_tmp, monkeypatch):
+    path = env_file(in_tmp / "prod.env", "LOOKBACK_DAYS=90\n")
+    real = Path.read_bytes
+
+    def denied(self):
+        if self == path:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real(self)
+
+    monkeypatch.setattr(Path, "read_bytes", denied)  # the tests run as root, which reads anything
+    with pytest.raises(ConfigError, match=r"prod\.env: cannot read it \(Permission denied\)"):
+        load_settings(flags("--env-file", str(path)), environ={})
+
+
+def test_a_binary_env_file_is_exit_2_with_one_line_naming_it(in_tmp, capsys, restore_logging):
+    import runCostReporting
+
+    path = in_tmp / "prod.env"
+    path.write_bytes(bytes(range(256)) * 4)
+    path.chmod(0o600)
+    assert runCostReporting.main(["--dry-run", "--env-file", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err == f"error: {path}: is binary, not a settings file\n"
+
+
+def test_mysql_url_without_driver_is_exit_2_with_one_line(capsys, restore_logging):
+    import runCostReporting
+
+    assert runCostReporting.main(["--dry-run", "--db-url", "mysql://costs:s3cret@db/costs"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "mysql+pymysql://" in err and "s3cret" not in err
