@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from _util import db
+from _util import db, preflight
 from _util.cli import build_parser, db_password, describe, log, run_main
 from _util.config import Settings
 from _util.pipeline import RunOutcome, run_all
@@ -18,7 +18,8 @@ EXAMPLES = """\
   python runCostReporting.py                         # cron: yesterday (UTC), Cost Explorer -> DB -> site -> Slack
   python runCostReporting.py --date 2026-11-20 -v    # rerun a day (no second Slack post for it)
   python runCostReporting.py --date 2026-11-20 --force   # post that day again
-  python runCostReporting.py --dry-run --env-file prod.env   # everything but the Slack post and S3 upload
+  python runCostReporting.py --dry-run --env-file prod.env   # pre-flight checks, then everything but the Slack post and S3 upload
+  python runCostReporting.py --dry-run --check-aws   # the pre-flight also makes one Cost Explorer request ($0.01)
 
 crontab (07:00 UTC, after Cost Explorer's overnight refresh; mails only the error line of a failed run):
   CRON_TZ=UTC
@@ -29,6 +30,8 @@ def body(settings: Settings, args: argparse.Namespace) -> int:
     with RunLock(settings.lock_path):
         engine = db.make_engine(settings.database_url)
         try:
+            if settings.dry_run and not settings.demo:  # the pre-flight: before init_db creates any table
+                preflight.run_checks(settings, engine, check_aws=args.check_aws)
             db.init_db(engine)
             return _run(settings, engine)
         finally:
@@ -71,6 +74,15 @@ def _finish(engine, run_id: int, out: RunOutcome, status: str, error: str | None
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser("runCostReporting.py", __doc__, EXAMPLES)
+    parser.add_argument("--check-aws", action="store_true",
+                        help="with --dry-run: also prove Cost Explorer answers (one request, $0.01)")
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    if args.check_aws and not args.dry_run:
+        print("error: --check-aws only goes with --dry-run (the real run calls Cost Explorer anyway)", file=sys.stderr)
+        return 2
     return run_main(parser, argv, body)
 
 

@@ -377,7 +377,7 @@ def validate(s: Settings) -> None:
     if s.slack_channel_id.startswith("#"):
         warnings.warn(f"SLACK_CHANNEL_ID={s.slack_channel_id} is a channel name: it stops working when the channel "
                       "is renamed; use the channel ID (C…, at the bottom of the channel's About tab)", stacklevel=2)
-    if s.post_to_slack and not s.slack_channel_id:
+    if s.slack_bot_token and not s.demo and not s.slack_channel_id:  # a dry run checks what the real run needs
         raise ConfigError("SLACK_CHANNEL_ID is required when SLACK_BOT_TOKEN is set")
     if s.report_date is not None and s.report_date > datetime.now(timezone.utc).date():
         raise ConfigError(f"--date {s.report_date} is in the future")

@@ -126,7 +126,11 @@ class SlackServer:
 
     def _ok(self, method: str, body: dict) -> dict:
         if method == "auth.test":
-            return {"ok": True, "user_id": "UBOT", "team_id": "T1", "bot_id": "B1"}
+            return {"ok": True, "user_id": "UBOT", "user": "costbot", "team_id": "T1", "team": "Example",
+                    "bot_id": "B1"}
+        if method == "conversations.info":  # the bot is a member of any channel asked about
+            return {"ok": True, "channel": {"id": body.get("channel"), "name": "costs", "is_member": True,
+                                            "is_archived": False}}
         if method != "chat.postMessage":
             return {"ok": True}
         with self._lock:
