@@ -11,7 +11,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PY39 = Path("/root/.pyenv/versions/3.9.18/bin/python3.9")
 
-pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+pytestmark = [pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed"),
+              pytest.mark.slow]  # subprocesses: not in `make test-fast`
 
 
 def make(cwd: Path, *args: str, timeout: float = 30) -> subprocess.CompletedProcess:

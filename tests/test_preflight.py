@@ -113,6 +113,7 @@ def _s3(endpoint: str):
     return boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
 
 
+@pytest.mark.slow  # moto's server or a whole run
 def test_s3_bucket_that_exists_is_ok_and_nothing_is_written(moto_reset, monkeypatch):
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto_reset)
     client = _s3(moto_reset)
@@ -123,6 +124,7 @@ def test_s3_bucket_that_exists_is_ok_and_nothing_is_written(moto_reset, monkeypa
     assert client.list_objects_v2(Bucket="cost-site").get("KeyCount", 0) == 0
 
 
+@pytest.mark.slow  # moto's server or a whole run
 def test_s3_missing_bucket_fails(moto_reset, monkeypatch):
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto_reset)
     check = preflight.check_site(Settings(plots_destination="s3://no-such-bucket/costs", dry_run=True))
@@ -143,6 +145,7 @@ def test_cost_explorer_is_skipped_unless_asked():
     assert check.status == "skipped" and "--check-aws" in check.detail
 
 
+@pytest.mark.slow  # moto's server or a whole run
 def test_cost_explorer_one_cheap_call_when_asked(moto_reset, monkeypatch):
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto_reset)
     check = preflight.check_cost_explorer(Settings(dry_run=True, report_date=D), asked=True)
@@ -201,6 +204,7 @@ def cwd(tmp_path, monkeypatch, restore_logging):
     return tmp_path
 
 
+@pytest.mark.slow  # moto's server or a whole run
 def test_dry_run_prints_one_line_per_check_and_posts_nothing(cwd, slack, monkeypatch, capsys):
     monkeypatch.setenv("SLACK_BOT_TOKEN", TOKEN)
     monkeypatch.setenv("SLACK_CHANNEL_ID", CHANNEL)
@@ -216,6 +220,7 @@ def test_dry_run_prints_one_line_per_check_and_posts_nothing(cwd, slack, monkeyp
     assert slack.posted == [] and TOKEN not in out
 
 
+@pytest.mark.slow  # moto's server or a whole run
 def test_dry_run_fails_with_exit_1_when_a_configured_check_fails(cwd, slack, monkeypatch, capsys):
     monkeypatch.setenv("SLACK_BOT_TOKEN", TOKEN)
     monkeypatch.setenv("SLACK_CHANNEL_ID", CHANNEL)
@@ -240,6 +245,7 @@ def test_check_aws_needs_dry_run(cwd, capsys):
     assert "--check-aws" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # moto's server or a whole run
 def test_the_demo_runs_no_pre_flight(cwd, capsys):
     assert runCostReporting.main(["--demo"]) == 0
     assert "check " not in capsys.readouterr().out

@@ -25,6 +25,7 @@ def test_the_message_names_both_versions_and_how_to_install():
     assert "dnf install python3.11" in message and "deadsnakes" in message and "\n" not in message
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not PY39.exists(), reason=f"Python 3.9 is not installed at {PY39}")
 @pytest.mark.parametrize("script", SCRIPTS)
 def test_every_script_run_with_python_39_fails_with_one_line(script, tmp_path):
