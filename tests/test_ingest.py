@@ -431,3 +431,51 @@ def test_a_whole_paged_answer_in_order_and_a_single_page_still_load(two_pages_st
     # a complete answer of one page, then one of two pages, in one run
     assert procAmzData.main(["--input", str(DATA / "linked_account.json"), *map(str, PAGES), "--db-url", url]) == 0
     assert capsys.readouterr().out == "14 rows stored for 6 days; 0 Cost Explorer request(s)\n"
+
+
+# --- ce source that pages forever: one error line, nothing stored (procAmzData.py in-process) ----------------------
+
+@pytest.mark.parametrize(("fresh", "requests", "message"), [
+    (False, 2, "Cost Explorer repeated a NextPageToken on page 2 of "),
+    (True, 4, "still had more pages after 4 requests (USD 0.04, CE_MAX_PAGES=4): stopped"),
+])
+def test_a_cost_explorer_paging_forever_is_one_error_line_and_stores_nothing(db_url, capsys, tmp_path, monkeypatch,
+                                                                           restore_logging, fresh, requests, message):
+    import threading
+    from http.server import ThreadingHTTPServer
+
+    import procAmzData
+    from tests.ce_fakes import Paging
+
+    monkeypatch.chdir(tmp_path)
+    assert procAmzData.main(["--input", *map(str, PAGES), "--db-url", db_url]) == 0
+    engine = db.make_engine(db_url)
+    before = dump(engine)
+    handler = type("Handler", (Paging,), {"calls": 0, "fresh": fresh})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    for name, value in {"AWS_ENDPOINT_URL_COST_EXPLORER": f"http://127.0.0.1:{server.server_address[1]}",
+                        "CE_MAX_PAGES": "4", "LOOKBACK_DAYS": "30"}.items():
+        monkeypatch.setenv(name, value)
+    capsys.readouterr()
+    try:
+        code = procAmzData.main(["--source", "ce", "--db-url", db_url])
+    finally:
+        server.shutdown()
+        server.server_close()
+    out, err = capsys.readouterr()
+    assert (code, out, handler.calls) == (1, "", requests)
+    lines = [line for line in err.splitlines() if line.startswith("error: ")]
+    assert len(lines) == 1 and message in lines[0], err
+    assert dump(engine) == before
+    engine.dispose()
+    # each page after the first showed at INFO, the job's default level (cron logs included)
+    assert f"Cost Explorer page {requests}:" in err
+
+
+def test_settings_defaults_are_the_cost_explorer_bounds():
+    from _util import costexplorer
+
+    s = Settings()
+    assert (s.ce_max_pages, s.ce_timeout_seconds, s.ce_max_attempts) == (
+        costexplorer.CE_MAX_PAGES, costexplorer.CE_TIMEOUT_SECONDS, costexplorer.CE_MAX_ATTEMPTS)
