@@ -27,9 +27,12 @@ class Throttling(BaseHTTPRequestHandler):
 
 def _page(request_body: bytes, token: str | None) -> dict:
     """A one-day GetCostAndUsage page for the request's first day, with `token` as its NextPageToken."""
+    from datetime import date, timedelta
+
     start = json.loads(request_body or b"{}").get("TimePeriod", {}).get("Start", "2026-11-01")
+    end = (date.fromisoformat(start) + timedelta(days=1)).isoformat()
     page = {"GroupDefinitions": [{"Type": "DIMENSION", "Key": "SERVICE"}],
-            "ResultsByTime": [{"TimePeriod": {"Start": start, "End": start}, "Total": {}, "Estimated": False,
+            "ResultsByTime": [{"TimePeriod": {"Start": start, "End": end}, "Total": {}, "Estimated": False,
                                "Groups": [{"Keys": ["AWS Lambda"],
                                            "Metrics": {"UnblendedCost": {"Amount": "1.5", "Unit": "USD"}}}]}],
             "DimensionValueAttributes": []}
