@@ -19,6 +19,13 @@ from dotenv.parser import parse_stream
 
 SOURCES = ("ce", "sample", "file")
 PLOT_LINK_MODES = ("public", "presigned")
+# GetCostAndUsage's cost metrics (UsageQuantity and NormalizedUsageAmount measure usage, not money).
+COST_METRICS = ("AmortizedCost", "BlendedCost", "NetAmortizedCost", "NetUnblendedCost", "UnblendedCost")
+USAGE_METRICS = ("NormalizedUsageAmount", "UsageQuantity")
+# The DIMENSION keys GetCostAndUsage documents for GroupBy, but SERVICE (always the first key). REGION is not among
+# them (it filters); TAG:<key> and COST_CATEGORY:<name> are the other two GroupBy types.
+GROUP_BY_DIMENSIONS = ("AZ", "INSTANCE_TYPE", "INVOICING_ENTITY", "LEGAL_ENTITY_NAME", "LINKED_ACCOUNT", "OPERATION",
+                       "PLATFORM", "PURCHASE_TYPE", "RECORD_TYPE", "TENANCY", "USAGE_TYPE")
 MAX_PRESIGN_SECONDS = 7 * 24 * 3600  # SigV4 presigned URLs cannot outlive 7 days
 
 
@@ -47,6 +54,9 @@ class Settings:
     exclude_record_types: tuple[str, ...] = ("Credit", "Refund")
     group_by: str = ""  # "" | "TAG:<key>" | CE dimension such as LINKED_ACCOUNT
     lookback_days: int = 365
+    ce_max_pages: int = 300  # costexplorer.CE_MAX_PAGES
+    ce_timeout_seconds: float = 20.0  # costexplorer.CE_TIMEOUT_SECONDS
+    ce_max_attempts: int = 5  # costexplorer.CE_MAX_ATTEMPTS
     spike_z_threshold: float = 2.75
     spike_min_delta_usd: float = 5.0
     min_history_days: int = 14
@@ -166,19 +176,49 @@ def _str(raw: str) -> str:
     return raw.strip()
 
 
+def _did_you_mean(raw: str, choices: list[str] | tuple[str, ...]) -> str:
+    near = difflib.get_close_matches(raw, choices, n=1, cutoff=0.6)
+    return f" — did you mean {near[0]}?" if near else ""
+
+
+def _cost_metric(raw: str) -> str:
+    value = raw.strip()
+    canonical = {m.lower(): m for m in COST_METRICS + USAGE_METRICS}.get(value.lower())
+    if canonical in USAGE_METRICS:
+        raise ConfigError(f"COST_METRIC {canonical} measures usage, not cost: use one of {', '.join(COST_METRICS)}")
+    if canonical is None:
+        # compared without case and separators: "net_unblended_cost" is NetUnblendedCost
+        squashed = {m.lower(): m for m in COST_METRICS}
+        near = difflib.get_close_matches(value.lower().replace("_", "").replace("-", ""), squashed, n=1, cutoff=0.6)
+        hint = f" — did you mean {squashed[near[0]]}?" if near else ""
+        raise ConfigError(f"COST_METRIC must be one of {', '.join(COST_METRICS)} (Cost Explorer's cost metrics), "
+                          f"got {raw!r}{hint}")
+    return canonical
+
+
 def _group_by(raw: str) -> str:
     value = raw.strip()
     if not value:
         return ""
-    if value.upper().startswith("TAG:"):
-        if len(value) == 4:
-            raise ConfigError("COST_GROUP_BY TAG: needs a tag key, e.g. TAG:team")
-        return "TAG:" + value[4:]
+    kind, sep, key = value.partition(":")
+    if sep:
+        kinds = ("TAG", "COST_CATEGORY")
+        if kind.upper() in kinds:
+            if not key:
+                what = "a tag key, e.g. TAG:team" if kind.upper() == "TAG" else "a cost category name"
+                raise ConfigError(f"COST_GROUP_BY {kind.upper()}: needs {what}")
+            return f"{kind.upper()}:{key}"
+        near = difflib.get_close_matches(kind.upper(), kinds, n=1, cutoff=0.6)
+        hint = f" — did you mean {near[0]}:{key}?" if near else ""
+        raise ConfigError(f"COST_GROUP_BY must be TAG:<key>, COST_CATEGORY:<name> or a Cost Explorer dimension, "
+                          f"got {raw!r}{hint}")
     value = value.upper()
     if value in ("SERVICE", "REGION"):
         raise ConfigError(f"COST_GROUP_BY cannot be {value} (SERVICE is always grouped; REGION is filter-only)")
-    if not value.replace("_", "").isalpha():
-        raise ConfigError(f"COST_GROUP_BY must be TAG:<key> or a Cost Explorer dimension, got {raw!r}")
+    if value not in GROUP_BY_DIMENSIONS:
+        raise ConfigError(f"COST_GROUP_BY must be TAG:<key>, COST_CATEGORY:<name> or a Cost Explorer dimension "
+                          f"({', '.join(GROUP_BY_DIMENSIONS)}), got {raw!r}"
+                          f"{_did_you_mean(value.replace('-', '_'), GROUP_BY_DIMENSIONS)}")
     return value
 
 
@@ -220,10 +260,13 @@ def _destination(raw: str) -> str:
 ENV: dict[str, tuple[str, Any]] = {
     "DATABASE_URL": ("database_url", _database_url),
     "COST_SOURCE": ("cost_source", _choice("COST_SOURCE", SOURCES)),
-    "COST_METRIC": ("cost_metric", _str),
+    "COST_METRIC": ("cost_metric", _cost_metric),
     "COST_EXCLUDE_RECORD_TYPES": ("exclude_record_types", _csv),
     "COST_GROUP_BY": ("group_by", _group_by),
     "LOOKBACK_DAYS": ("lookback_days", _int("LOOKBACK_DAYS", 30, 3650)),
+    "CE_MAX_PAGES": ("ce_max_pages", _int("CE_MAX_PAGES", 1)),
+    "CE_TIMEOUT_SECONDS": ("ce_timeout_seconds", _float("CE_TIMEOUT_SECONDS", 0.1)),
+    "CE_MAX_ATTEMPTS": ("ce_max_attempts", _int("CE_MAX_ATTEMPTS", 1, 20)),
     "SPIKE_Z_THRESHOLD": ("spike_z_threshold", _float("SPIKE_Z_THRESHOLD", 0.0)),
     "SPIKE_MIN_DELTA_USD": ("spike_min_delta_usd", _float("SPIKE_MIN_DELTA_USD", 0.0)),
     "MIN_HISTORY_DAYS": ("min_history_days", _int("MIN_HISTORY_DAYS", 2)),

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import logging
-import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -13,6 +12,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+from .config import ConfigError
 from .db import SERVICE_MAX, CostRow
 
 log = logging.getLogger(__name__)
@@ -26,6 +26,17 @@ MERGE_GAP_DAYS = 7
 # More runs than this after the merge (scattered holes) are fetched as one query from the first to the last day:
 # the number of requests stays bounded, and the window is never wider than from the first day to fetch to d.
 MAX_RUNS = 3
+# Bounds of one query (settings CE_MAX_PAGES, CE_TIMEOUT_SECONDS, CE_MAX_ATTEMPTS). A year of DAILY data grouped by
+# service is a handful of pages; a few hundred allows a second grouping with thousands of keys while a Cost Explorer
+# (or proxy) that pages forever costs at most a few dollars.
+CE_MAX_PAGES = 300
+# Cost Explorer answers a page in seconds; 20 s leaves room for a slow day and a dead endpoint is given up on within
+# hang_bound_seconds (5 x (5 + 20) + 15 = 140 s with these defaults). Attempts are shared with throttling
+# (LimitExceededException), which botocore backs off exponentially.
+CE_CONNECT_TIMEOUT_SECONDS = 5.0
+CE_TIMEOUT_SECONDS = 20.0
+CE_MAX_ATTEMPTS = 5
+_BACKOFF_CAP_SECONDS = 20  # botocore's standard/adaptive retry: sleep up to min(2 ** (attempt - 1), 20) s
 
 
 class CostDataError(ValueError):
@@ -34,6 +45,10 @@ class CostDataError(ValueError):
 
 class CostExplorerError(RuntimeError):
     """Cost Explorer failed (after botocore's retries); the message is safe to print."""
+
+
+class IncompleteAnswerError(ConfigError):
+    """Saved pages of one answer are missing from the inputs (a usage error: list every page)."""
 
 
 @dataclass(frozen=True)
@@ -49,8 +64,9 @@ class CostQuery:
     def request(self) -> dict[str, Any]:
         """GetCostAndUsage keyword arguments (End is exclusive)."""
         group = [{"Type": "DIMENSION", "Key": "SERVICE"}]
-        if self.group_by.startswith("TAG:"):
-            group.append({"Type": "TAG", "Key": self.group_by[4:]})
+        kind, sep, key = self.group_by.partition(":")
+        if sep and kind in ("TAG", "COST_CATEGORY"):
+            group.append({"Type": kind, "Key": key})
         elif self.group_by:
             group.append({"Type": "DIMENSION", "Key": self.group_by})
         kwargs: dict[str, Any] = {
@@ -92,15 +108,25 @@ class ParsedCosts:
         return self
 
 
-def make_ce_client(retry_mode: str = "adaptive", max_attempts: int = 8):
-    """The Cost Explorer client (boto3 default credential chain; throttling retried by botocore)."""
+def make_ce_client(retry_mode: str = "adaptive", max_attempts: int = CE_MAX_ATTEMPTS,
+                   read_timeout: float = CE_TIMEOUT_SECONDS, connect_timeout: float = CE_CONNECT_TIMEOUT_SECONDS):
+    """The Cost Explorer client (boto3 default credential chain): timeouts in seconds, max_attempts counts every
+    attempt (the first and its retries, AWS_MAX_ATTEMPTS' meaning); throttling and timeouts retried by botocore."""
     import boto3
     from botocore.config import Config
 
-    # Cost Explorer has one endpoint, in us-east-1; AWS_ENDPOINT_URL(_CE) still overrides it as boto3 does.
-    config = Config(retries={"mode": retry_mode, "max_attempts": max_attempts}, connect_timeout=10,
-                    read_timeout=60)
+    # Cost Explorer has one endpoint, in us-east-1; AWS_ENDPOINT_URL(_COST_EXPLORER) still overrides it as boto3 does.
+    config = Config(retries={"mode": retry_mode, "total_max_attempts": max_attempts},
+                    connect_timeout=min(connect_timeout, read_timeout), read_timeout=read_timeout)
     return boto3.client("ce", region_name="us-east-1", config=config)
+
+
+def hang_bound_seconds(max_attempts: int = CE_MAX_ATTEMPTS, read_timeout: float = CE_TIMEOUT_SECONDS,
+                       connect_timeout: float = CE_CONNECT_TIMEOUT_SECONDS) -> float:
+    """Worst case seconds one request to a Cost Explorer that never answers takes to fail: every attempt waits for
+    its connect and read timeouts, and botocore sleeps up to min(2 ** (n - 1), 20) s before retry n."""
+    backoff = sum(min(2 ** (n - 1), _BACKOFF_CAP_SECONDS) for n in range(1, max_attempts))
+    return max_attempts * (min(connect_timeout, read_timeout) + read_timeout) + backoff
 
 
 def earliest_fetchable(today: date) -> date:
@@ -143,11 +169,23 @@ def plan_runs(report_date: date, lookback_days: int, today: date,
     return runs
 
 
-def fetch_pages(client, query: CostQuery) -> Iterator[dict[str, Any]]:
-    """Yield every page of one GetCostAndUsage query (boto3 has no paginator: loop on NextPageToken)."""
-    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+def fetch_pages(client, query: CostQuery, max_pages: int = CE_MAX_PAGES) -> Iterator[dict[str, Any]]:
+    """Yield every page of one GetCostAndUsage query (boto3 has no paginator: loop on NextPageToken).
+
+    Stops with CostExplorerError when a token comes back again (it would loop forever, at USD 0.01 a page) or the
+    query still has more pages after max_pages requests.
+    """
+    from botocore.exceptions import (
+        BotoCoreError,
+        ClientError,
+        ConnectTimeoutError,
+        NoCredentialsError,
+        ReadTimeoutError,
+    )
 
     kwargs = query.request()
+    seen: dict[str, int] = {}  # token -> the page that gave it
+    pages = 0
     while True:
         try:
             page = client.get_cost_and_usage(**kwargs)
@@ -163,13 +201,40 @@ def fetch_pages(client, query: CostQuery) -> Iterator[dict[str, Any]]:
         except NoCredentialsError as exc:
             raise CostExplorerError(f"Cost Explorer: no AWS credentials ({exc}) — attach the instance role, or set "
                                     "AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY") from None
+        except (ReadTimeoutError, ConnectTimeoutError) as exc:
+            raise CostExplorerError(_timeout_message(client, exc, isinstance(exc, ReadTimeoutError))) from None
         except BotoCoreError as exc:
             raise CostExplorerError(f"Cost Explorer unreachable: {exc}") from None
+        pages += 1
         yield page
         token = page.get("NextPageToken")
         if not token:
             return
+        spent = f"USD {CE_REQUEST_USD * pages:.2f}"
+        if token in seen:
+            raise CostExplorerError(
+                f"Cost Explorer repeated a NextPageToken on page {pages} of {query.start}..{query.end} (first given "
+                f"on page {seen[token]}): stopped after {pages} requests ({spent}) — it would page forever; "
+                "nothing stored, try again later")
+        if pages >= max_pages:
+            raise CostExplorerError(
+                f"Cost Explorer {query.start}..{query.end} still had more pages after {pages} requests ({spent}, "
+                f"CE_MAX_PAGES={max_pages}): stopped, nothing stored — raise CE_MAX_PAGES if a query this large is "
+                "expected (a COST_GROUP_BY with many values), or lower LOOKBACK_DAYS")
+        seen[token] = pages
         kwargs["NextPageToken"] = token
+
+
+def _timeout_message(client, exc: Exception, read: bool) -> str:
+    """One line naming Cost Explorer, the timeout and the attempts made (from the client's own config)."""
+    config = client.meta.config
+    attempts = (config.retries or {}).get("total_max_attempts", "?")
+    endpoint = getattr(exc, "kwargs", {}).get("endpoint_url") or client.meta.endpoint_url
+    if read:
+        what = f"did not answer within {config.read_timeout:g} s (read timeout, {attempts} attempts)"
+    else:
+        what = f"could not be reached within {config.connect_timeout:g} s (connect timeout, {attempts} attempts)"
+    return f"Cost Explorer {what} at {endpoint} — CE_TIMEOUT_SECONDS / CE_MAX_ATTEMPTS set these bounds"
 
 
 def parse_response(response: Any, metric: str, parsed: ParsedCosts, *, where: str) -> ParsedCosts:
@@ -245,17 +310,16 @@ def _parse_group(group: Any, day: date, estimated: bool, metric: str, parsed: Pa
     return CostRow(day, service, breakdown, amount, unit, estimated)
 
 
-def fetch(client, query: CostQuery) -> tuple[ParsedCosts, int]:
+def fetch(client, query: CostQuery, max_pages: int = CE_MAX_PAGES) -> tuple[ParsedCosts, int]:
     """Run the query, parse every page; return the parsed rows and the number of requests made."""
     parsed = ParsedCosts()
     requests = 0
-    # A first backfill can take dozens of pages: show progress on a terminal, keep cron mail quiet.
-    level = logging.INFO if sys.stderr.isatty() else logging.DEBUG
-    for requests, page in enumerate(fetch_pages(client, query), start=1):
+    for requests, page in enumerate(fetch_pages(client, query, max_pages), start=1):
         parse_response(page, query.metric, parsed, where=f"Cost Explorer page {requests}")
         if page.get("NextPageToken") or requests > 1:
-            log.log(level, "Cost Explorer page %d: %d rows, days up to %s of %s..%s", requests, len(parsed.rows),
-                    max(parsed.days, default=query.start), query.start, query.end)
+            # A first backfill can take dozens of pages: progress at INFO, on a terminal and in cron logs alike.
+            log.info("Cost Explorer page %d: %d rows, days up to %s of %s..%s", requests, len(parsed.rows),
+                     max(parsed.days, default=query.start), query.start, query.end)
     # CE lists every day of the range, even one with no cost. A day it left out is not recorded as fetched: its
     # stored rows stay, and the next run asks for it again (never "final and empty" on CE's silence).
     expected = (query.end - query.start).days + 1
@@ -268,8 +332,14 @@ def fetch(client, query: CostQuery) -> tuple[ParsedCosts, int]:
 
 
 def load_files(paths: Iterable[Path], metric: str) -> ParsedCosts:
-    """Parse saved `aws ce get-cost-and-usage --output json` responses; later files win on the same key."""
+    """Parse saved `aws ce get-cost-and-usage --output json` responses; later files win on the same key.
+
+    A paged answer is loaded whole or not at all (stored days are replaced whole): a file with a NextPageToken must
+    be followed, next in the inputs, by its next page — same GroupDefinitions, first day from the page's first day
+    to the day after its last — and the answer ends with a page without a token (IncompleteAnswerError otherwise).
+    """
     parsed = ParsedCosts()
+    previous: tuple[Path, dict[str, Any], list[date]] | None = None  # the last file, when it had a NextPageToken
     for path in paths:
         try:
             text = Path(path).read_text(encoding="utf-8")
@@ -282,4 +352,33 @@ def load_files(paths: Iterable[Path], metric: str) -> ParsedCosts:
         except json.JSONDecodeError as exc:
             raise CostDataError(f"{path}: invalid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
         parse_response(data, metric, parsed, where=str(path))
+        days = [_parse_day(r["TimePeriod"]["Start"], str(path)) for r in data["ResultsByTime"]]
+        if previous is not None:
+            _check_next_page(*previous, path, data, days)
+        previous = (Path(path), data, days) if data.get("NextPageToken") else None
+    if previous is not None:
+        raise IncompleteAnswerError(
+            f"{previous[0]}: has a NextPageToken but its next page is not among the inputs — give every page of "
+            "that answer, in order (--input page1.json page2.json …); one page alone would replace whole stored "
+            "days with part of them")
     return parsed
+
+
+def _check_next_page(path: Path, page: dict[str, Any], days: list[date], nxt: Path, data: dict[str, Any],
+                     nxt_days: list[date]) -> None:
+    """Raise IncompleteAnswerError unless `data` (file nxt) can be the page after `page` (file path).
+
+    The response does not echo the token it answered, so the rule is about shape: the same grouping, and pages of
+    one answer go forward in time — the next page starts on the first day of this one at the earliest and on the
+    day after its last at the latest (a day's groups can be split across two pages).
+    """
+    why = ""
+    if page.get("GroupDefinitions") != data.get("GroupDefinitions"):
+        why = "it is grouped differently"
+    elif days and nxt_days and not days[0] <= nxt_days[0] <= days[-1] + timedelta(days=1):
+        why = (f"it starts on {nxt_days[0]}, the next page starts between {days[0]} and "
+               f"{days[-1] + timedelta(days=1)}")
+    if why:
+        raise IncompleteAnswerError(
+            f"{path}: has a NextPageToken but the next input {nxt} is not its next page ({why}) — give every page "
+            "of that answer, in order (--input page1.json page2.json …)")

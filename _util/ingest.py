@@ -46,7 +46,7 @@ def make_cost_client(settings: Settings, today: date):
     """The GetCostAndUsage client for the source: real Cost Explorer, or the built-in sample."""
     if settings.cost_source == "sample":
         return SampleCostExplorer(anchor=settings.day, today=today)
-    return make_ce_client()
+    return make_ce_client(max_attempts=settings.ce_max_attempts, read_timeout=settings.ce_timeout_seconds)
 
 
 def ingest(settings: Settings, engine: Engine, *, client=None, today: date | None = None) -> IngestResult:
@@ -77,7 +77,7 @@ def ingest(settings: Settings, engine: Engine, *, client=None, today: date | Non
         for run_start, run_end in runs:
             query = CostQuery(run_start, run_end, settings.cost_metric, settings.group_by,
                               settings.exclude_record_types)
-            part, n = fetch(client, query)
+            part, n = fetch(client, query, settings.ce_max_pages)
             parsed.merge(part, where=f"Cost Explorer {run_start}..{run_end}")
             requests += n
         label = "Cost Explorer" if settings.cost_source == "ce" else "sample Cost Explorer"

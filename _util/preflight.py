@@ -178,7 +178,7 @@ def cost_explorer_probe(settings: Settings) -> dict:
             "Granularity": "DAILY", "Metrics": [settings.cost_metric]}
 
 
-def check_cost_explorer(settings: Settings, *, asked: bool, client=None, max_attempts: int = 3) -> Check:
+def check_cost_explorer(settings: Settings, *, asked: bool, client=None) -> Check:
     """One GetCostAndUsage when asked (--check-aws); skipped otherwise, since each request costs $0.01."""
     if not asked:
         return Check("cost explorer", SKIPPED, "add --check-aws to make one request ($0.01)")
@@ -188,7 +188,8 @@ def check_cost_explorer(settings: Settings, *, asked: bool, client=None, max_att
 
     from .costexplorer import make_ce_client
 
-    client = client or make_ce_client(retry_mode="standard", max_attempts=max_attempts)
+    client = client or make_ce_client(retry_mode="standard", max_attempts=min(3, settings.ce_max_attempts),
+                                      read_timeout=settings.ce_timeout_seconds)
     try:
         client.get_cost_and_usage(**cost_explorer_probe(settings))
     except ClientError as exc:

@@ -131,9 +131,52 @@ def test_exclude_record_types(raw, expected):
 @pytest.mark.parametrize(("raw", "expected"), [
     ("", ""), ("linked_account", "LINKED_ACCOUNT"), ("USAGE_TYPE", "USAGE_TYPE"),
     ("TAG:team", "TAG:team"), ("tag:Cost Center", "TAG:Cost Center"),
+    ("COST_CATEGORY:Teams", "COST_CATEGORY:Teams"), ("cost_category:Business Unit", "COST_CATEGORY:Business Unit"),
+    ("az", "AZ"), ("INSTANCE_TYPE", "INSTANCE_TYPE"), ("LEGAL_ENTITY_NAME", "LEGAL_ENTITY_NAME"),
+    ("INVOICING_ENTITY", "INVOICING_ENTITY"), ("OPERATION", "OPERATION"), ("PLATFORM", "PLATFORM"),
+    ("PURCHASE_TYPE", "PURCHASE_TYPE"), ("TENANCY", "TENANCY"), ("RECORD_TYPE", "RECORD_TYPE"),
 ])
 def test_group_by(raw, expected):
     assert load_settings(flags(), environ={"COST_GROUP_BY": raw}).group_by == expected
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    ("UnblendedCost", "UnblendedCost"), ("unblendedcost", "UnblendedCost"), (" AMORTIZEDCOST ", "AmortizedCost"),
+    ("BlendedCost", "BlendedCost"), ("netamortizedcost", "NetAmortizedCost"), ("NetUnblendedCost", "NetUnblendedCost"),
+])
+def test_cost_metric_is_a_cost_explorer_cost_metric_stored_by_its_canonical_name(raw, expected):
+    assert load_settings(flags(), environ={"COST_METRIC": raw}).cost_metric == expected
+
+
+@pytest.mark.parametrize(("name", "raw", "message"), [
+    ("COST_METRIC", "UnblendedCosts", "did you mean UnblendedCost?"),
+    ("COST_METRIC", "Amortized", "did you mean AmortizedCost?"),
+    ("COST_METRIC", "net_unblended_cost", "did you mean NetUnblendedCost?"),
+    ("COST_METRIC", "UsageQuantity", "COST_METRIC UsageQuantity measures usage, not cost"),
+    ("COST_METRIC", "NormalizedUsageAmount", "COST_METRIC NormalizedUsageAmount measures usage, not cost"),
+    ("COST_METRIC", "", "COST_METRIC must be one of AmortizedCost, BlendedCost"),
+    ("COST_GROUP_BY", "LINKED-ACCOUNT", "did you mean LINKED_ACCOUNT?"),
+    ("COST_GROUP_BY", "LINKED_ACOUNT", "did you mean LINKED_ACCOUNT?"),
+    ("COST_GROUP_BY", "USAGETYPE", "did you mean USAGE_TYPE?"),
+    ("COST_GROUP_BY", "INSTANCE_TYPES", "did you mean INSTANCE_TYPE?"),
+    ("COST_GROUP_BY", "TAGS:team", "did you mean TAG:team?"),
+    ("COST_GROUP_BY", "COSTCATEGORY:Teams", "did you mean COST_CATEGORY:Teams?"),
+    ("COST_GROUP_BY", "COST_CATEGORY:", "COST_GROUP_BY COST_CATEGORY: needs a cost category name"),
+])
+def test_a_typo_in_metric_or_grouping_is_a_usage_error_suggesting_the_closest_value(capsys, name, raw, message,
+                                                                                   restore_logging):
+    import procAmzData
+    from tests.cli_helpers import error_lines, run_cli
+
+    with pytest.raises(ConfigError, match=message.replace("?", r"\?").replace("(", r"\(")):
+        load_settings(flags(), environ={name: raw})
+    # the job: exit 2 with that one line, before anything is fetched or stored
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(name, raw)
+        code, out, err = run_cli(capsys, procAmzData.main, "--source", "sample")
+    assert (code, out) == (2, "")
+    lines = error_lines(err)
+    assert len(lines) == 1 and message in lines[0] and lines[0].startswith(f"error: {name} "), err
 
 
 @pytest.mark.parametrize(("name", "raw", "message"), [
@@ -143,7 +186,12 @@ def test_group_by(raw, expected):
     ("COST_GROUP_BY", "REGION", "COST_GROUP_BY cannot be REGION"),
     ("COST_GROUP_BY", "SERVICE", "COST_GROUP_BY cannot be SERVICE"),
     ("COST_GROUP_BY", "TAG:", "COST_GROUP_BY TAG: needs a tag key"),
-    ("COST_GROUP_BY", "LINKED-ACCOUNT", "COST_GROUP_BY must be TAG:<key> or a Cost Explorer dimension"),
+    ("COST_GROUP_BY", "LINKED-ACCOUNT", "COST_GROUP_BY must be TAG:<key>, COST_CATEGORY:<name> or a Cost Explorer "
+                                        "dimension"),
+    ("CE_MAX_PAGES", "0", "CE_MAX_PAGES must be >= 1, got 0"),
+    ("CE_MAX_PAGES", "many", "CE_MAX_PAGES must be an integer, got 'many'"),
+    ("CE_TIMEOUT_SECONDS", "0", "CE_TIMEOUT_SECONDS must be a finite number >= 0.1"),
+    ("CE_MAX_ATTEMPTS", "0", "CE_MAX_ATTEMPTS must be between 1 and 20, got 0"),
     ("DATABASE_URL", "not a url", "DATABASE_URL is not a valid SQLAlchemy URL"),
     ("DATABASE_URL", "postgresql://u@h/db", "DATABASE_URL must be a sqlite:// or mysql+pymysql:// URL"),
     ("SPIKE_Z_THRESHOLD", "high", "SPIKE_Z_THRESHOLD must be a number, got 'high'"),

@@ -17,6 +17,9 @@ import pytest
 from botocore.stub import Stubber
 
 from _util.costexplorer import (
+    CE_CONNECT_TIMEOUT_SECONDS,
+    CE_MAX_ATTEMPTS,
+    CE_TIMEOUT_SECONDS,
     MAX_RUNS,
     MERGE_GAP_DAYS,
     CostDataError,
@@ -25,12 +28,13 @@ from _util.costexplorer import (
     ParsedCosts,
     earliest_fetchable,
     fetch,
+    hang_bound_seconds,
     load_files,
     make_ce_client,
     parse_response,
     plan_runs,
 )
-from tests.ce_fakes import Throttling
+from tests.ce_fakes import Paging, Silent, Throttling
 
 DATA = Path(__file__).parent / "data" / "ce"
 
@@ -254,17 +258,112 @@ def throttling_endpoint(monkeypatch):
 
 
 def test_throttling_is_retried_by_botocore_then_reported(throttling_endpoint):
-    client = make_ce_client(retry_mode="standard", max_attempts=3)
+    client = make_ce_client(retry_mode="standard", max_attempts=4)
     with pytest.raises(CostExplorerError, match="LimitExceededException: Rate exceeded"):
         fetch(client, CostQuery(date(2026, 11, 1), date(2026, 11, 1)))
-    # botocore's max_attempts counts retries: the first call and 3 retries, then it gives up
+    # max_attempts counts every attempt (AWS_MAX_ATTEMPTS' meaning): the first call and 3 retries
     assert throttling_endpoint.calls == 4
 
 
-def test_make_ce_client_uses_botocore_retries_and_us_east_1():
+def test_make_ce_client_uses_bounded_botocore_retries_and_timeouts_and_us_east_1():
     client = make_ce_client()
     assert client.meta.endpoint_url == "https://ce.us-east-1.amazonaws.com"
-    assert client.meta.config.retries == {"mode": "adaptive", "total_max_attempts": 9}
+    assert client.meta.config.retries == {"mode": "adaptive", "total_max_attempts": CE_MAX_ATTEMPTS}
+    assert (client.meta.config.connect_timeout, client.meta.config.read_timeout) == (
+        CE_CONNECT_TIMEOUT_SECONDS, CE_TIMEOUT_SECONDS)
+    # the documented worst case of a Cost Explorer that never answers, with the defaults
+    assert hang_bound_seconds(CE_MAX_ATTEMPTS, CE_TIMEOUT_SECONDS) == 5 * (5 + 20) + (1 + 2 + 4 + 8)
+
+
+@pytest.fixture
+def paging(monkeypatch):
+    """Start a Paging stand-in (same token forever, or fresh=True) and point boto3 at it; yields a starter."""
+    servers = []
+
+    def start(fresh: bool):
+        handler = type("Handler", (Paging,), {"calls": 0, "fresh": fresh})
+        server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        monkeypatch.setenv("AWS_ENDPOINT_URL_COST_EXPLORER", f"http://127.0.0.1:{server.server_address[1]}")
+        return handler
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_repeated_next_page_token_stops_the_query_naming_range_pages_and_cost(paging, caplog):
+    """Seen: 756 pages in 45 s and no end. The second answer repeats the first page's token: stop there."""
+    handler = paging(fresh=False)
+    with caplog.at_level(logging.INFO, logger="_util.costexplorer"), pytest.raises(CostExplorerError) as err:
+        fetch(make_ce_client(), CostQuery(date(2026, 11, 1), date(2026, 11, 24)), max_pages=300)
+    assert handler.calls == 2
+    text = str(err.value)
+    assert text.startswith("Cost Explorer repeated a NextPageToken on page 2 of 2026-11-01..2026-11-24 (first "
+                           "given on page 1): stopped after 2 requests (USD 0.02)"), text
+    assert "\n" not in text
+    assert "Cost Explorer page 2:" in caplog.text  # progress is at INFO (cron logs show it)
+
+
+def test_fresh_tokens_forever_stop_at_ce_max_pages(paging):
+    handler = paging(fresh=True)
+    with pytest.raises(CostExplorerError) as err:
+        fetch(make_ce_client(), CostQuery(date(2026, 11, 1), date(2026, 11, 24)), max_pages=7)
+    assert handler.calls == 7  # never more requests than CE_MAX_PAGES
+    assert str(err.value).startswith("Cost Explorer 2026-11-01..2026-11-24 still had more pages after 7 requests "
+                                     "(USD 0.07, CE_MAX_PAGES=7): stopped"), err.value
+
+
+def test_exactly_ce_max_pages_pages_is_fine(ce):
+    client, stubber = ce
+    query = CostQuery(date(2026, 10, 30), date(2026, 11, 2))
+    stubber.add_response("get_cost_and_usage", fixture("service_page1"), query.request())
+    stubber.add_response("get_cost_and_usage", fixture("service_page2"))
+    _, requests = fetch(client, query, max_pages=2)
+    assert requests == 2
+
+
+def test_cost_explorer_that_never_answers_fails_within_timeout_times_attempts(monkeypatch):
+    """Seen: 554 s. Each attempt waits read_timeout; botocore retries a bounded number of times, then one line."""
+    import botocore.retries.standard
+
+    monkeypatch.setattr(botocore.retries.standard.ExponentialBackoff, "delay_amount", lambda self, ctx: 0)
+    silent = Silent()
+    monkeypatch.setenv("AWS_ENDPOINT_URL_COST_EXPLORER", silent.url)
+    try:
+        client = make_ce_client(max_attempts=2, read_timeout=1, connect_timeout=1)
+        with pytest.raises(CostExplorerError) as err:
+            fetch(client, CostQuery(date(2026, 11, 1), date(2026, 11, 1)))
+    finally:
+        silent.close()
+    assert silent.accepted == 2  # the call and one retry, each given up after the read timeout
+    assert str(err.value).startswith(f"Cost Explorer did not answer within 1 s (read timeout, 2 attempts) at "
+                                     f"{silent.url}"), err.value
+
+
+def test_cost_explorer_that_never_answers_is_one_error_line_from_the_job(monkeypatch, capsys, tmp_path,
+                                                                         restore_logging):
+    import procAmzData
+    from tests.cli_helpers import error_lines, run_cli
+
+    silent = Silent()
+    monkeypatch.chdir(tmp_path)
+    for name, value in {"AWS_ENDPOINT_URL_COST_EXPLORER": silent.url, "CE_TIMEOUT_SECONDS": "1",
+                        "CE_MAX_ATTEMPTS": "2", "LOOKBACK_DAYS": "30"}.items():
+        monkeypatch.setenv(name, value)
+    try:
+        code, out, err = run_cli(capsys, procAmzData.main, "--source", "ce", "--db-url",
+                                 f"sqlite:///{tmp_path / 'c.sqlite'}")
+    finally:
+        silent.close()
+    assert (code, out) == (1, "")
+    lines = error_lines(err)
+    assert len(lines) == 1 and lines[0].startswith(
+        "error: Cost Explorer did not answer within 1 s (read timeout, 2 attempts)"), err
+    assert "CE_TIMEOUT_SECONDS" in lines[0]
+    assert silent.accepted == 2
 
 
 # --- parser errors --------------------------------------------------------------------------------
@@ -408,9 +507,10 @@ def test_load_files_reads_saved_responses():
 def test_load_files_later_file_wins_on_the_same_key(tmp_path):
     later = _good()
     _set((*G, "Metrics", "UnblendedCost", "Amount"), "-9.9900000000")(later)
+    del later["NextPageToken"]  # a complete answer of its own, after the two-page one
     path = tmp_path / "revised.json"
     path.write_text(json.dumps(later), encoding="utf-8")
-    parsed = load_files([DATA / "service_page1.json", path], "UnblendedCost")
+    parsed = load_files([DATA / "service_page1.json", DATA / "service_page2.json", path], "UnblendedCost")
     assert parsed.rows[(date(2026, 10, 31), "Amazon Relational Database Service", "")].amount == Decimal("-9.99")
 
 

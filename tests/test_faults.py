@@ -674,7 +674,8 @@ def test_first_backfill_shows_progress_per_page_on_a_terminal(tmp_path, sqlite_u
 
 
 @pytest.mark.parametrize("tty", [True, False])
-def test_page_progress_is_info_on_a_terminal_and_debug_for_cron(tty, monkeypatch, caplog):
+def test_page_progress_is_info_on_a_terminal_and_for_cron(tty, monkeypatch, caplog):
+    """A long backfill shows progress in cron logs too (default level INFO), not only on a terminal."""
     class Stream(io.StringIO):
         def isatty(self) -> bool:
             return tty
@@ -684,4 +685,5 @@ def test_page_progress_is_info_on_a_terminal_and_debug_for_cron(tty, monkeypatch
     _, requests = fetch(SampleCostExplorer(anchor=D, today=TODAY, page_groups=300), CostQuery(START, D))
     progress = [r for r in caplog.records if re.search(r"\bpage \d+", r.getMessage())]
     assert requests > 2 and len(progress) == requests
-    assert {r.levelno for r in progress} == {logging.INFO if tty else logging.DEBUG}
+    assert {r.levelno for r in progress} == {logging.INFO}
+    assert [int(re.search(r"page (\d+)", r.getMessage())[1]) for r in progress] == list(range(1, requests + 1))

@@ -373,3 +373,109 @@ def test_file_source_stores_names_exactly(engine, tmp_path):
     daily, _ = dump(engine)
     assert sorted((r[1], r[2], r[3]) for r in daily) == sorted(
         (name, f"team${name[:200]}", Decimal(f"{i}.0000000001")) for i, name in enumerate(NAMES))
+
+
+# --- file source: a paged answer is loaded whole or not at all (procAmzData.py in-process) -------------------------
+
+PAGES = (DATA / "service_page1.json", DATA / "service_page2.json")  # one two-page answer: 8 + 2 rows, 4 days
+
+
+@pytest.fixture
+def two_pages_stored(db_url, capsys, tmp_path, monkeypatch, restore_logging):
+    """A database holding the whole two-page answer (10 rows); yields (url, its contents)."""
+    import procAmzData
+
+    monkeypatch.chdir(tmp_path)
+    assert procAmzData.main(["--input", *map(str, PAGES), "--db-url", db_url]) == 0, capsys.readouterr().err
+    capsys.readouterr()
+    engine = db.make_engine(db_url)
+    before = dump(engine)
+    engine.dispose()
+    assert len(before[0]) == 10
+    return db_url, before
+
+
+
+
+@pytest.mark.parametrize(("inputs", "refused", "why"), [
+    ((PAGES[0],), PAGES[0], "its next page is not among the inputs"),  # the reported defect: 10 -> 8 rows
+    ((PAGES[1], PAGES[0]), PAGES[0], "its next page is not among the inputs"),  # pages in the wrong order
+    ((PAGES[0], DATA / "linked_account.json"), PAGES[0], "is not its next page"),  # another answer follows
+    ((PAGES[0], PAGES[0]), PAGES[0], "its next page is not among the inputs"),  # the same page twice
+])
+def test_a_page_without_its_continuation_is_refused_and_changes_nothing(two_pages_stored, capsys, inputs, refused,
+                                                                       why):
+    import procAmzData
+
+    url, before = two_pages_stored
+    code = procAmzData.main(["--input", *map(str, inputs), "--db-url", url])
+    out, err = capsys.readouterr()
+    assert (code, out) == (2, ""), err  # a usage error: the inputs are incomplete
+    lines = [line for line in err.splitlines() if line.startswith("error: ")]
+    assert len(lines) == 1 and lines[0].startswith(f"error: {refused}: has a NextPageToken"), err
+    assert why in lines[0]
+    engine = db.make_engine(url)
+    assert dump(engine) == before
+    engine.dispose()
+
+
+def test_a_whole_paged_answer_in_order_and_a_single_page_still_load(two_pages_stored, capsys):
+    import procAmzData
+
+    url, before = two_pages_stored
+    assert procAmzData.main(["--input", *map(str, PAGES), "--db-url", url]) == 0
+    assert capsys.readouterr().out == "10 rows stored for 4 days; 0 Cost Explorer request(s)\n"
+    engine = db.make_engine(url)
+    assert dump(engine)[0] == before[0]
+    engine.dispose()
+    # a complete answer of one page, then one of two pages, in one run
+    assert procAmzData.main(["--input", str(DATA / "linked_account.json"), *map(str, PAGES), "--db-url", url]) == 0
+    assert capsys.readouterr().out == "14 rows stored for 6 days; 0 Cost Explorer request(s)\n"
+
+
+# --- ce source that pages forever: one error line, nothing stored (procAmzData.py in-process) ----------------------
+
+@pytest.mark.parametrize(("fresh", "requests", "message"), [
+    (False, 2, "Cost Explorer repeated a NextPageToken on page 2 of "),
+    (True, 4, "still had more pages after 4 requests (USD 0.04, CE_MAX_PAGES=4): stopped"),
+])
+def test_a_cost_explorer_paging_forever_is_one_error_line_and_stores_nothing(db_url, capsys, tmp_path, monkeypatch,
+                                                                           restore_logging, fresh, requests, message):
+    import threading
+    from http.server import ThreadingHTTPServer
+
+    import procAmzData
+    from tests.ce_fakes import Paging
+
+    monkeypatch.chdir(tmp_path)
+    assert procAmzData.main(["--input", *map(str, PAGES), "--db-url", db_url]) == 0
+    engine = db.make_engine(db_url)
+    before = dump(engine)
+    handler = type("Handler", (Paging,), {"calls": 0, "fresh": fresh})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    for name, value in {"AWS_ENDPOINT_URL_COST_EXPLORER": f"http://127.0.0.1:{server.server_address[1]}",
+                        "CE_MAX_PAGES": "4", "LOOKBACK_DAYS": "30"}.items():
+        monkeypatch.setenv(name, value)
+    capsys.readouterr()
+    try:
+        code = procAmzData.main(["--source", "ce", "--db-url", db_url])
+    finally:
+        server.shutdown()
+        server.server_close()
+    out, err = capsys.readouterr()
+    assert (code, out, handler.calls) == (1, "", requests)
+    lines = [line for line in err.splitlines() if line.startswith("error: ")]
+    assert len(lines) == 1 and message in lines[0], err
+    assert dump(engine) == before
+    engine.dispose()
+    # each page after the first showed at INFO, the job's default level (cron logs included)
+    assert f"Cost Explorer page {requests}:" in err
+
+
+def test_settings_defaults_are_the_cost_explorer_bounds():
+    from _util import costexplorer
+
+    s = Settings()
+    assert (s.ce_max_pages, s.ce_timeout_seconds, s.ce_max_attempts) == (
+        costexplorer.CE_MAX_PAGES, costexplorer.CE_TIMEOUT_SECONDS, costexplorer.CE_MAX_ATTEMPTS)

@@ -285,9 +285,10 @@ def test_ce_throttled_after_retries_exits_1_and_writes_nothing(capsys, isolated,
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{server.server_address[1]}")
-        # The production client, with fewer and instant retries so the test stays fast.
+        # The production client, with fewer (CE_MAX_ATTEMPTS) and instant retries so the test stays fast.
+        monkeypatch.setenv("CE_MAX_ATTEMPTS", "3")
         monkeypatch.setattr(ingest_module, "make_ce_client",
-                            functools.partial(costexplorer.make_ce_client, retry_mode="standard", max_attempts=2))
+                            functools.partial(costexplorer.make_ce_client, retry_mode="standard"))
         monkeypatch.setattr(botocore.retries.standard.ExponentialBackoff, "delay_amount", lambda self, ctx: 0)
         code, out, err = run(capsys, "--source", "ce", "--db-url", url, "--date", YESTERDAY.isoformat())
     finally:

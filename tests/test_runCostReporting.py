@@ -530,8 +530,8 @@ def test_ce_failing_for_good_exits_1_and_changes_nothing(job, monkeypatch, failu
         import botocore.retries.standard
 
         # The production client with fewer, instant retries so that the test stays fast.
-        sent = count_ce(monkeypatch, functools.partial(costexplorer.make_ce_client, retry_mode="standard",
-                                                       max_attempts=3))
+        monkeypatch.setenv("CE_MAX_ATTEMPTS", "4")
+        sent = count_ce(monkeypatch, functools.partial(costexplorer.make_ce_client, retry_mode="standard"))
         monkeypatch.setattr(botocore.retries.standard.ExponentialBackoff, "delay_amount", lambda self, ctx: 0)
         # Page 1 answers, page 2 stays throttled: the parsed first page must not be stored either.
         fake = FakeCostExplorer(always=THROTTLED, good_pages=1, page_groups=300)
@@ -547,7 +547,7 @@ def test_ce_failing_for_good_exits_1_and_changes_nothing(job, monkeypatch, failu
     assert "Traceback" not in r.err
     if failure == "access_denied":
         assert len(sent) == len(fake.calls) == 1  # not retried
-    else:  # page 1, then page 2 and its 3 retries (botocore's retries.max_attempts counts retries)
+    else:  # page 1, then page 2 and its 3 retries (CE_MAX_ATTEMPTS=4 counts every attempt)
         assert len(fake.pages) == 1 and "NextPageToken" in fake.pages[0]
         assert len(sent) == len(fake.calls) == 1 + 1 + 3
     after = job.dump()
