@@ -160,7 +160,7 @@ def test_cost_explorer_request_is_one_day_without_group_by():
 
 def test_cost_explorer_refusal_fails(monkeypatch):
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # nothing listens: connection refused
-    check = preflight.check_cost_explorer(Settings(dry_run=True, report_date=D), asked=True, max_attempts=1)
+    check = preflight.check_cost_explorer(Settings(dry_run=True, report_date=D, ce_max_attempts=1), asked=True)
     assert check.status == "failed" and "Cost Explorer" in check.detail
 
 
