@@ -39,7 +39,7 @@ test: install-dev
 
 # The integrator may refine the selection; these markers cover the tests that need moto, MariaDB, Chromium or runs.
 test-fast: install-dev
-	$(BIN)/python -m pytest -q -m "not slow and not mysql and not browser"
+	$(BIN)/python -m pytest -q -m "not slow and not mysql and not browser and not server"
 
 lint: install-dev
 	$(BIN)/ruff check .

@@ -167,3 +167,14 @@ def quick_charts(monkeypatch):
         return out
 
     monkeypatch.setattr(charts, "render_charts", render)
+
+
+# Fixtures that start or need a server: tests using them are left out of `make test-fast`.
+SERVER_FIXTURES = {"moto_server", "moto_reset", "mysql_url", "chromium"}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark every test that uses a server fixture `server` (make test-fast deselects them)."""
+    for item in items:
+        if SERVER_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.server)
