@@ -134,16 +134,16 @@ def build_and_send(settings: Settings, engine: Engine, analysis: Analysis, chart
     errors: list[OSError] = []
     paths: list[Path | None] = [None, None, None]
     started = time.perf_counter()
+    if report is not None:  # first: report.json is the run's result
+        try:
+            paths[2] = report(delivery)
+        except OSError as exc:
+            errors.append(exc)
     try:
         paths[0], paths[1] = slack.write_outputs(payloads, settings.output_dir, settings.day,
                                                  settings.slack_channel_id or "<channel>", page_url)
     except OSError as exc:
         errors.append(exc)
-    if report is not None:
-        try:
-            paths[2] = report(delivery)
-        except OSError as exc:
-            errors.append(exc)
     timings["outputs"] = time.perf_counter() - started
     for error in errors[1:] if failure is None else errors:
         log.error("%s", error)
