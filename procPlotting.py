@@ -11,7 +11,7 @@ import sys
 from _util import db, report
 from _util.cli import build_parser, run_main
 from _util.config import Settings
-from _util.pipeline import day_dir, ensure_demo_data, load_analysis, render_and_publish, write_report
+from _util.pipeline import ensure_demo_data, load_analysis, render_and_publish, write_report
 
 EXAMPLES = """\
   python procPlotting.py --date 2026-11-25                       # render + publish to PLOTS_DESTINATION
@@ -30,7 +30,7 @@ def body(settings: Settings, args: argparse.Namespace) -> int:
     result = render_and_publish(settings, analysis)
     links = {"charts": result.urls, "missing_charts": list(result.missing), "page_url": result.page_url}
     # procSummaries.py takes its Plot buttons from the day's report.json: keep a whole run's other keys.
-    path = day_dir(settings) / "report.json"
+    path = settings.output_dir / settings.day.isoformat() / "report.json"
     if path.is_file():
         report.write_report(path, {**json.loads(path.read_text(encoding="utf-8")), **links})
     else:

@@ -12,7 +12,7 @@ from _util import db
 from _util.cli import build_parser, run_main
 from _util.config import ConfigError, Settings
 from _util.model import cents
-from _util.pipeline import build_and_send, day_dir, ensure_demo_data, load_analysis
+from _util.pipeline import build_and_send, ensure_demo_data, load_analysis
 
 EXAMPLES = """\
   python procSummaries.py --date 2026-11-25          # print the totals; write slack_message.json + preview
@@ -26,7 +26,7 @@ def body(settings: Settings, args: argparse.Namespace) -> int:
         ensure_demo_data(settings, engine)
         analysis = load_analysis(settings, engine)
         # Chart links come from the report of procPlotting/runCostReporting for the same date, when there is one.
-        report_path = day_dir(settings) / "report.json"
+        report_path = settings.output_dir / settings.day.isoformat() / "report.json"
         published = json.loads(report_path.read_text()) if report_path.is_file() else {}
         if args.post and not settings.post_to_slack:
             why = "--dry-run/--demo" if settings.dry_run else "no SLACK_BOT_TOKEN"

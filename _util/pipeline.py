@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -76,8 +76,13 @@ def render_and_publish(settings: Settings, analysis: Analysis, *, s3_client=None
     from . import charts, site
 
     timings = {} if timings is None else timings
+    folder = settings.output_dir / settings.day.isoformat() / "charts"
     with stage("charts", timings):
-        files = charts.render_charts(analysis, AlertParams.from_settings(settings), day_dir(settings) / "charts")
+        try:
+            files = charts.render_charts(analysis, AlertParams.from_settings(settings), folder)
+        except OSError as exc:  # a full or read-only OUTPUT_DIR: the message still goes out, without charts
+            log.error("charts: cannot write %s (%s); no charts this run", folder, exc.strerror or exc)
+            files = {}
     with stage("publish", timings):
         result = site.publish(analysis, files, settings, s3_client=s3_client)
     for error in result.errors:
@@ -99,44 +104,73 @@ def message_context(settings: Settings, analysis: Analysis, missing: list[str]):
 
 
 def build_and_send(settings: Settings, engine: Engine, analysis: Analysis, chart_urls: dict[str, str],
-                   page_url: str | None, missing: list[str], *, slack_client=None, timings=None):
-    """Build the Block Kit message(s), write them and the preview, and post them (exactly once) when enabled."""
+                   page_url: str | None, missing: list[str], *, slack_client=None, timings=None,
+                   report: Callable[[object | None], Path] | None = None):
+    """Build the Block Kit message(s) in memory, post them (exactly once) when enabled, then write
+    slack_message.json, the preview and (with `report`, given the delivery) report.json.
+
+    The post never depends on OUTPUT_DIR being writable. Every file is tried; then a Slack failure is raised, else
+    the first write failure (an OSError whose one line names the path). Returns (delivery, json path, preview path).
+    """
     from . import slack, slack_message
 
     timings = {} if timings is None else timings
     with stage("message", timings):
         payloads = slack_message.build_messages(analysis, chart_urls, page_url=page_url,
                                                 context=message_context(settings, analysis, missing))
-        json_path, preview_path = slack.write_outputs(payloads, settings.output_dir, settings.day,
-                                                      settings.slack_channel_id or "<channel>", page_url)
-    delivery = None
+    delivery, failure = None, None
     if settings.post_to_slack:
-        with stage("slack", timings):
-            delivery = slack.deliver(payloads, settings, engine, settings.day, client=slack_client,
-                                     force=settings.force)
-        log.info("slack: %s", delivery.reason)
+        try:
+            with stage("slack", timings):
+                delivery = slack.deliver(payloads, settings, engine, settings.day, client=slack_client,
+                                         force=settings.force,
+                                         ledger=slack.ledger_path(settings.output_dir, settings.day))
+            log.info("slack: %s", delivery.reason)
+        except slack.SlackDeliveryError as exc:
+            failure = exc
     else:
         why = "dry run" if settings.dry_run else "no SLACK_BOT_TOKEN"
-        log.info("slack: nothing posted (%s); preview at %s", why, preview_path)
-    return delivery, json_path, preview_path
+        log.info("slack: nothing posted (%s)", why)
+    errors: list[OSError] = []
+    paths: list[Path | None] = [None, None, None]
+    started = time.perf_counter()
+    if report is not None:  # first: report.json is the run's result
+        try:
+            paths[2] = report(delivery)
+        except OSError as exc:
+            errors.append(exc)
+    try:
+        paths[0], paths[1] = slack.write_outputs(payloads, settings.output_dir, settings.day,
+                                                 settings.slack_channel_id or "<channel>", page_url)
+    except OSError as exc:
+        errors.append(exc)
+    timings["outputs"] = time.perf_counter() - started
+    for error in errors[1:] if failure is None else errors:
+        log.error("%s", error)
+    if failure is not None:
+        raise failure
+    if errors:
+        raise errors[0]
+    if paths[1] is not None and delivery is None:
+        log.info("slack: preview at %s", paths[1])
+    return delivery, paths[0], paths[1]
 
 
 def write_report(settings: Settings, analysis: Analysis, chart_urls: dict[str, str], ce_requests: int,
                  extra: dict | None = None) -> Path:
-    """Write OUTPUT_DIR/<d>/report.json (atomically)."""
+    """Write OUTPUT_DIR/<d>/report.json (atomically; an OSError names the path)."""
     from . import report
 
     data = report.report_dict(analysis, chart_urls, settings.public(), ce_requests)
     if extra:
         data.update(extra)
-    path = day_dir(settings) / "report.json"
-    report.write_report(path, data)
-    return path
+    return report.write_report(settings.output_dir / settings.day.isoformat() / "report.json", data)
 
 
 def run_all(settings: Settings, engine: Engine, *, ce_client=None, s3_client=None, slack_client=None,
             outcome: RunOutcome | None = None) -> RunOutcome:
-    """The whole daily job; raises on the first stage that cannot go on (Slack last, after report.json)."""
+    """The whole daily job; raises on the first stage that cannot go on. Slack is posted from memory before any
+    output file is written, so a full or read-only OUTPUT_DIR fails the run (naming the file) after the post."""
     out = outcome or RunOutcome()
     t = out.timings
     with stage("fetch+store", t):
@@ -148,14 +182,16 @@ def run_all(settings: Settings, engine: Engine, *, ce_client=None, s3_client=Non
              a.report_date, a.summary.total, len(a.spikes), len(a.trends), len(a.mtd_by_service))
     out.publish = render_and_publish(settings, a, s3_client=s3_client, timings=t)
     urls, page_url, missing = out.publish.urls, out.publish.page_url, list(out.publish.missing)
-    with stage("report", t):
-        out.report_path = write_report(settings, a, urls, out.ingest.requests,
-                                       {"missing_charts": missing, "page_url": page_url})
+    requests = out.ingest.requests
+
+    def report(delivery) -> Path:
+        extra = {"missing_charts": missing, "page_url": page_url}
+        if delivery is not None:
+            extra["slack"] = {"ts": delivery.ts, "posted": delivery.posted, "skipped": delivery.skipped}
+            out.delivery = delivery
+        out.report_path = write_report(settings, a, urls, requests, extra)
+        return out.report_path
+
     out.delivery, _, out.preview_path = build_and_send(settings, engine, a, urls, page_url, missing,
-                                                       slack_client=slack_client, timings=t)
-    if out.delivery is not None:
-        write_report(settings, a, urls, out.ingest.requests,
-                     {"missing_charts": missing, "page_url": page_url,
-                      "slack": {"ts": out.delivery.ts, "posted": out.delivery.posted,
-                                "skipped": out.delivery.skipped}})
+                                                       slack_client=slack_client, timings=t, report=report)
     return out

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from .files import write_atomic
 from .model import Analysis, Spike, Trend, cents
 
 
@@ -55,21 +54,10 @@ def report_dict(analysis: Analysis, charts: dict[str, str], settings_public: dic
     }
 
 
-def write_report(path: Path, data: dict) -> None:
-    """Write data as JSON to path atomically (temp file in the same folder, then os.replace); no NaN allowed."""
-    path = Path(path)
-    text = json.dumps(data, indent=2, allow_nan=False, ensure_ascii=False)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+def write_report(path: Path, data: dict) -> Path:
+    """Write data as JSON to path atomically (files.write_atomic); no NaN allowed. Raises OutputWriteError
+    (an OSError naming the path) when the disk says no."""
+    return write_atomic(path, json.dumps(data, indent=2, allow_nan=False, ensure_ascii=False) + "\n")
 
 
 def _money(value: float | None) -> str:

@@ -26,6 +26,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from .config import MAX_PRESIGN_SECONDS, Settings
+from .files import write_atomic
 from .model import DAILY_CHART, MTD_CHART, Analysis, cents, spike_chart_id, trend_chart_id
 
 log = logging.getLogger("aws_cost_tracking")
@@ -517,16 +518,7 @@ def _publish_s3(analysis: Analysis, charts: dict[str, Path], settings: Settings,
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, data)
 
 
 def _atomic_copy(src: Path, dst: Path) -> None:

@@ -680,7 +680,8 @@ def test_slack_down_exits_1_then_next_run_posts_once(job, monkeypatch, outage):
                         functools.partial(slack_module.make_slack_client, backoff_s=0.01))
     if outage == "http_500":
         job.slack.script("chat.postMessage", *[Reply(500, body="Internal Server Error")] * (1 + slack_module.MAX_RETRIES))
-        message = "error: Slack: chat.postMessage failed with HTTP 500 after retries — Slack may be down; rerun later"
+        message = (f"error: Slack: chat.postMessage failed with HTTP 500 after {slack_module.MAX_RETRIES} retries — "
+                   "Slack may be down; rerun later")
     else:
         dead = f"http://127.0.0.1:{_closed_port()}/api/"
         monkeypatch.setenv("SLACK_API_URL", dead)
@@ -711,6 +712,122 @@ def test_slack_down_exits_1_then_next_run_posts_once(job, monkeypatch, outage):
     posted = assert_sent_as_written(job)
     assert job.report()["slack"] == {"ts": slack_ts(0), "posted": len(posted), "skipped": False}
     assert [(x.status, x.message_ts) for x in job.runs()] == [("failed", None), ("ok", slack_ts(0))]
+
+
+# ---- a full or read-only OUTPUT_DIR, the database gone while posting ---------------------------------------------
+
+
+@pytest.fixture
+def small_disk(isolated):
+    """A 16 MiB tmpfs for OUTPUT_DIR (skips where mounting is not permitted); unmounted afterwards."""
+    import shutil
+    import subprocess
+
+    mount = isolated / "small-disk"
+    mount.mkdir()
+    if not shutil.which("mount"):
+        pytest.skip("no mount command")
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(mount)], capture_output=True,
+                          text=True)
+    if done.returncode:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def _fill(mount: Path) -> None:
+    with open(mount / "filler", "wb") as handle:
+        try:
+            while True:
+                handle.write(b"\0" * 65536)
+                handle.flush()
+        except OSError:
+            pass
+
+
+@pytest.mark.parametrize("fault,reason", [("full", "No space left on device"),
+                                          ("read_only", "Read-only file system")])
+def test_full_or_read_only_output_dir_posts_once_then_fails_naming_the_file(job, small_disk, monkeypatch, fault,
+                                                                            reason):
+    """The message is built and posted from memory; the files come after: their failure is one line naming the
+    file, the post is recorded, and a rerun posts nothing more."""
+    import subprocess
+
+    monkeypatch.setenv("COST_SOURCE", "sample")
+    monkeypatch.setenv("LOG_FILE", str(job.out_dir.parent / "logs" / "run.log"))  # logging and lock elsewhere
+    monkeypatch.setenv("LOCK_FILE", str(job.out_dir.parent / "logs" / "run.lock"))
+    job.out_dir = small_disk
+    if fault == "full":
+        _fill(small_disk)
+    else:
+        subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
+    expected = f"error: cannot write {small_disk / D.isoformat() / 'report.json'}: {reason}"
+
+    dry = job.run("--dry-run")  # a dry run changes nothing, but still names the file it could not write
+    assert dry.code == 1 and dry.errors == [expected], dry.err
+    assert job.slack.requests == []
+
+    r = job.run()
+    assert r.code == 1 and r.errors == [expected], r.err
+    assert "Traceback" not in r.err
+    posted = job.slack.posted
+    assert len(posted) >= 1 and len(job.slack.calls("chat.postMessage")) == len(posted)  # each message once
+    (run,) = [x for x in job.runs() if x.status != "ok"][-1:]
+    assert (run.status, run.message_ts, run.error) == ("failed", slack_ts(0), expected.removeprefix("error: "))
+    engine = job.engine()
+    try:
+        assert [p.ts for p in db.slack_posts(engine, D, CHANNEL)] == [slack_ts(i) for i in range(len(posted))]
+    finally:
+        engine.dispose()
+    if fault == "full":
+        (small_disk / "filler").unlink()
+    else:
+        subprocess.run(["mount", "-o", "remount,rw", str(small_disk)], check=True)
+    again = job.run()
+    assert again.code == 0, again.err
+    assert len(job.slack.calls("chat.postMessage")) == len(posted)  # no second post
+    assert job.report()["slack"] == {"ts": slack_ts(0), "posted": 0, "skipped": True}
+    assert json.loads((small_disk / D.isoformat() / "slack_message.json").read_text())[0]["channel"] == CHANNEL
+
+
+def test_database_gone_after_the_post_is_reconciled_by_the_next_run(db_job, monkeypatch):
+    """The database fails between claim and confirm: the ts is kept in OUTPUT_DIR/<d>/slack_posts.json and the
+    error line; the next run writes it back and posts nothing; --force still posts a deliberate second copy."""
+    from sqlalchemy.exc import OperationalError
+
+    job = db_job
+    monkeypatch.setenv("COST_SOURCE", "sample")
+    real = db.confirm_slack_post
+
+    def gone(engine, post):
+        raise OperationalError("UPDATE slack_post", {}, Exception("(2006, 'MySQL server has gone away')"))
+
+    monkeypatch.setattr(db, "confirm_slack_post", gone)
+    r = job.run()
+    ledger = job.out_dir / D.isoformat() / "slack_posts.json"
+    assert r.code == 1 and len(r.errors) == 1, r.err
+    assert r.errors[0].startswith("error: Slack: posted part 1/") and f"(ts {slack_ts(0)})" in r.errors[0]
+    assert f"it is kept in {ledger}: the next run records it and does not post again" in r.errors[0]
+    assert len(job.slack.posted) == 1
+    assert json.loads(ledger.read_text())["posts"][0]["ts"] == slack_ts(0)
+    assert job.report().get("slack") is None  # report.json is still written (no confirmed delivery)
+
+    monkeypatch.setattr(db, "confirm_slack_post", real)  # the database is back
+    r2 = job.run()
+    assert r2.code == 0, r2.err
+    posted = len(job.slack.posted)
+    assert sum("thread_ts" not in b for b in job.slack.posted) == 1  # one top message: the first run's
+    assert [b.get("thread_ts") for b in job.slack.posted[1:]] == [slack_ts(0)] * (posted - 1)
+    engine = job.engine()
+    try:
+        assert db.slack_posts(engine, D, CHANNEL)[0].ts == slack_ts(0)
+    finally:
+        engine.dispose()
+    if posted == 1:
+        assert job.report()["slack"] == {"ts": slack_ts(0), "posted": 0, "skipped": True}
+        assert "already posted" in r2.out
+    r3 = job.run("--force")
+    assert r3.code == 0 and len(job.slack.posted) == 2 * posted  # a deliberate second copy
 
 
 # ---- the demo ------------------------------------------------------------------------------------------------------

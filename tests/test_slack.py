@@ -12,6 +12,7 @@ from _util import db
 from _util.config import Secret, Settings
 from _util.slack import (
     AnyServerErrorRetryHandler,
+    AttemptCounter,
     BoundedRateLimitRetryHandler,
     NotSentRetryHandler,
     SlackDeliveryError,
@@ -283,9 +284,11 @@ def test_make_slack_client_uses_settings():
     assert client.base_url == "https://slack-gov.com/api/"
     assert client.token == TOKEN
     assert client.timeout == 15
-    kinds = {type(h) for h in client.retry_handlers}
-    assert kinds == {BoundedRateLimitRetryHandler, NotSentRetryHandler, AnyServerErrorRetryHandler}
-    assert all(h.max_retry_count == 3 for h in client.retry_handlers)
+    counter, *retrying = client.retry_handlers
+    assert isinstance(counter, AttemptCounter) and counter.max_retry_count == 0  # consulted first, never retries
+    assert {type(h) for h in retrying} == {BoundedRateLimitRetryHandler, NotSentRetryHandler,
+                                           AnyServerErrorRetryHandler}
+    assert all(h.max_retry_count == 3 for h in retrying)
 
 
 def test_long_retry_after_is_not_waited_for(server, engine):
@@ -306,3 +309,142 @@ def test_write_outputs(tmp_path):
     assert [b["blocks"] for b in bodies] == [p["blocks"] for p in payloads]
     page = html_path.read_text()
     assert "AWS costs — 2026-11-25" in page and page.count('class="message reply"') == len(payloads) - 1
+
+
+# ---- a post Slack confirmed without a ts; what rate limiting really did ------------------------------------------
+
+
+@pytest.mark.parametrize("answer", [{"ok": True}, {"ok": True, "ts": ""}, {"ok": True, "ts": None}])
+def test_ok_without_a_ts_is_unconfirmed_and_sends_no_reply(server, engine, answer):
+    """Slack said ok but gave no ts: the claim stays unconfirmed (never the string "None"), the run fails saying
+    so, and no reply goes out with a bogus thread_ts."""
+    settings = make_settings(server)
+    payloads = payloads_for(200)
+    assert len(payloads) > 1
+    server.script("chat.postMessage", Reply(200, answer))
+    with pytest.raises(SlackDeliveryError, match=r"answered ok without a ts for part 1/\d+ .* so the post is "
+                                                 r"unconfirmed — check the channel") as info:
+        send(payloads, settings, engine)
+    assert "None" not in str(info.value)
+    assert len(server.calls("chat.postMessage")) == 1  # no reply
+    assert [(r.part, r.ts) for r in db.slack_posts(engine, D, CHANNEL)] == [(0, "")]
+    with pytest.raises(SlackDeliveryError, match="unconfirmed"):  # a plain rerun does not post a second copy
+        send(payloads, settings, engine)
+    assert len(server.calls("chat.postMessage")) == 1
+
+
+@pytest.fixture
+def no_retry_after_sleep(monkeypatch):
+    """slack_sdk's rate-limit handler sleeps Retry-After + up to 1 s: keep the test fast (it counts, not waits)."""
+    import slack_sdk.http_retry.builtin_handlers as handlers
+
+    waits: list[float] = []
+    monkeypatch.setattr(handlers.time, "sleep", waits.append)
+    return waits
+
+
+@pytest.mark.parametrize("replies,calls,says", [
+    ([Reply(200, {"ok": False, "error": "ratelimited"})], 1,
+     "Slack: ratelimited — rate limited, not retried (HTTP 200, no Retry-After) — nothing posted; rerun later"),
+    ([Reply(429, {"ok": False, "error": "ratelimited"}, {"Retry-After": "3600"})], 1,
+     "Slack: ratelimited — rate limited, not retried: Slack asked to wait 3600 s (Retry-After), more than the 60 s "
+     "a run waits — nothing posted; rerun later"),
+    ([Reply(429, {"ok": False, "error": "ratelimited"}, {"Retry-After": "2"})] * 4, 4,
+     "Slack: ratelimited — rate limited, after 3 retries (HTTP 429, Retry-After 2 s) — nothing posted; rerun later"),
+    ([Reply(429, {"ok": False, "error": "ratelimited"}, {"Retry-After": "2"}),
+      Reply(200, {"ok": False, "error": "ratelimited"})], 2,
+     "Slack: ratelimited — rate limited, after 1 retry (HTTP 200, no Retry-After) — nothing posted; rerun later"),
+    ([Reply(503, "down")] * 4, 4,
+     "Slack: chat.postMessage failed with HTTP 503 after 3 retries — Slack may be down; rerun later"),
+])
+def test_rate_limits_and_errors_say_whether_they_were_retried(server, engine, no_retry_after_sleep, replies, calls,
+                                                              says):
+    settings = make_settings(server)
+    server.script("chat.postMessage", *replies)
+    with pytest.raises(SlackDeliveryError) as info:
+        send(payloads_for(), settings, engine)
+    assert str(info.value) == says
+    assert len(server.calls("chat.postMessage")) == calls  # what the message claims is what the server saw
+    assert db.slack_posts(engine, D, CHANNEL) == []
+
+
+# ---- the database goes away between claim and confirm ---------------------------------------------------------
+
+
+def _database_gone(monkeypatch, fail_parts: set[int] = frozenset({0})):
+    """confirm_slack_post fails (the database went away after the claim) for the given parts."""
+    from sqlalchemy.exc import OperationalError
+
+    real = db.confirm_slack_post
+
+    def confirm(engine, post):
+        if post.part in fail_parts:
+            raise OperationalError("UPDATE slack_post", {}, Exception("(2013, 'Lost connection to MySQL server "
+                                                                      "during query')"))
+        return real(engine, post)
+
+    monkeypatch.setattr(db, "confirm_slack_post", confirm)
+
+
+@pytest.mark.parametrize("n_alerts", [None, 200])
+def test_a_post_the_database_could_not_record_is_written_back_and_never_posted_twice(server, engine, tmp_path,
+                                                                                     monkeypatch, n_alerts):
+    settings = make_settings(server)
+    payloads = payloads_for(n_alerts)
+    ledger = tmp_path / "out" / D.isoformat() / "slack_posts.json"
+    _database_gone(monkeypatch)
+    with pytest.raises(SlackDeliveryError) as info:
+        deliver(payloads, settings, engine, D, client=client_for(settings), pace_s=0, ledger=ledger)
+    ts = "1764000000.000001"
+    assert str(info.value) == (
+        f"Slack: posted part 1/{len(payloads)} of {D} to {CHANNEL} (ts {ts}) but the database could not record it "
+        f"((2013, 'Lost connection to MySQL server during query')); it is kept in {ledger}: the next run records "
+        "it and does not post again")
+    assert len(server.posted) == 1  # stopped there: no reply without a recorded top message
+    assert [r.ts for r in db.slack_posts(engine, D, CHANNEL)] == [""]  # the claim, unconfirmed
+    kept = json.loads(ledger.read_text())["posts"]
+    assert [(p["attempt"], p["part"], p["ts"], p["channel"]) for p in kept] == [(1, 0, ts, CHANNEL)]
+
+    monkeypatch.undo()  # the database is back
+    again = deliver(payloads, settings, engine, D, client=client_for(settings), pace_s=0, ledger=ledger)
+    recs = db.slack_posts(engine, D, CHANNEL)
+    assert recs[0].ts == ts  # written back from the ledger
+    if len(payloads) == 1:
+        assert (again.posted, again.skipped, again.ts) == (0, True, ts) and "already posted" in again.reason
+        assert len(server.posted) == 1
+    else:  # the replies go out once, in the thread of the message already posted
+        assert (again.posted, again.thread_ts) == (len(payloads) - 1, ts)
+        assert len(server.posted) == len(payloads)
+        assert all(p["thread_ts"] == ts for p in server.posted[1:])
+    assert send(payloads, settings, engine).skipped  # and a third run posts nothing
+    forced = deliver(payloads, settings, engine, D, client=client_for(settings), pace_s=0, ledger=ledger,
+                     force=True)
+    assert (forced.posted, forced.attempt) == (len(payloads), 2)  # --force: a deliberate second copy
+
+
+def test_database_and_disk_both_failing_leave_the_ts_in_the_error_line(server, engine, tmp_path, monkeypatch):
+    settings = make_settings(server)
+    (tmp_path / "a-file").write_text("x")
+    ledger = tmp_path / "a-file" / D.isoformat() / "slack_posts.json"  # cannot be written
+    _database_gone(monkeypatch)
+    with pytest.raises(SlackDeliveryError) as info:
+        deliver(payloads_for(), settings, engine, D, client=client_for(settings), pace_s=0, ledger=ledger)
+    line = str(info.value)
+    assert "(ts 1764000000.000001)" in line and f"cannot write {ledger}: Not a directory" in line
+    assert "--force would post a second copy" in line and "\n" not in line
+    monkeypatch.undo()
+    with pytest.raises(SlackDeliveryError, match="unconfirmed"):  # nothing to reconcile from: a person decides
+        deliver(payloads_for(), settings, engine, D, client=client_for(settings), pace_s=0, ledger=ledger)
+    assert len(server.posted) == 1
+
+
+def test_the_ledger_is_written_atomically_as_each_post_is_confirmed(server, engine, tmp_path):
+    settings = make_settings(server)
+    ledger = tmp_path / D.isoformat() / "slack_posts.json"
+    payloads = payloads_for(200)
+    result = deliver(payloads, settings, engine, D, client=client_for(settings), pace_s=0, ledger=ledger)
+    kept = json.loads(ledger.read_text())["posts"]
+    assert [(p["part"], p["ts"], p["thread_ts"]) for p in kept] == [
+        (r.part, r.ts, r.thread_ts) for r in db.slack_posts(engine, D, CHANNEL)]
+    assert kept[0]["ts"] == result.ts and oct(ledger.stat().st_mode & 0o777) == "0o644"
+    assert sorted(p.name for p in ledger.parent.iterdir()) == ["slack_posts.json"]
