@@ -30,6 +30,7 @@ def body(settings: Settings, args: argparse.Namespace) -> int:
         engine = db.make_engine(settings.database_url)
         try:
             db.init_db(engine)
+            db.mark_killed_runs(engine)  # we hold the run lock: a 'running' row of this host whose process is gone died
             return _run(settings, engine)
         finally:
             engine.dispose()
