@@ -101,11 +101,11 @@ cost_day = Table(
     metadata,
     Column("usage_date", Date, primary_key=True),
     Column("estimated", Boolean, nullable=False),
-    Column("fetched_at", DateTime, nullable=False),
     # What the day's rows measure (COST_METRIC, COST_GROUP_BY; "" = none): a run with other settings fetches the
     # day again instead of mixing. NULL = fetched before schema version 2, taken to match the current settings.
     Column("metric", String(64)),
     Column("group_by", String(160)),
+    Column("fetched_at", DateTime, nullable=False),
 )
 
 slack_post = Table(
