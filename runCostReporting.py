@@ -33,6 +33,7 @@ def body(settings: Settings, args: argparse.Namespace) -> int:
             if settings.dry_run and not settings.demo:  # the pre-flight: before init_db creates any table
                 preflight.run_checks(settings, engine, check_aws=args.check_aws)
             db.init_db(engine)
+            db.mark_killed_runs(engine)  # we hold the run lock: a 'running' row of this host whose process is gone died
             return _run(settings, engine)
         finally:
             engine.dispose()

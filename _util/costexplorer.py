@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import ConfigError
-from .db import SERVICE_MAX, CostRow
+from .db import BREAKDOWN_MAX, SERVICE_MAX, CostRow, fit_name
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +89,7 @@ class ParsedCosts:
     days: dict[date, bool] = field(default_factory=dict)
     unit: str | None = None
     duplicates: int = 0
+    skipped: int = 0  # groups left out (a name that cannot be stored, such as one with a NUL), each logged
 
     def sorted_rows(self) -> list[CostRow]:
         return [self.rows[k] for k in sorted(self.rows)]
@@ -102,6 +103,7 @@ class ParsedCosts:
                 raise CostDataError(f"{where}: unit {other.unit!r} differs from {self.unit!r} seen before; "
                                     "mixed currencies cannot be summed")
         self.duplicates += other.duplicates + len(self.rows.keys() & other.rows.keys())
+        self.skipped += other.skipped
         self.rows.update(other.rows)
         for day, estimated in other.days.items():
             self.days[day] = self.days.get(day, False) or estimated
@@ -258,6 +260,9 @@ def parse_response(response: Any, metric: str, parsed: ParsedCosts, *, where: st
             raise CostDataError(f"{at}: Groups is not a list")
         for j, group in enumerate(groups):
             row = _parse_group(group, day, estimated, metric, parsed, f"{at}.Groups[{j}]")
+            if row is None:
+                parsed.skipped += 1
+                continue
             key = (row.usage_date, row.service, row.breakdown)
             if key in parsed.rows:
                 parsed.duplicates += 1
@@ -274,7 +279,8 @@ def _parse_day(raw: Any, at: str) -> date:
     raise CostDataError(f"{at}: TimePeriod.Start {raw!r} is not a YYYY-MM-DD date")
 
 
-def _parse_group(group: Any, day: date, estimated: bool, metric: str, parsed: ParsedCosts, at: str) -> CostRow:
+def _parse_group(group: Any, day: date, estimated: bool, metric: str, parsed: ParsedCosts,
+                 at: str) -> CostRow | None:
     if not isinstance(group, dict):
         raise CostDataError(f"{at} is not an object")
     keys = group.get("Keys")
@@ -282,10 +288,15 @@ def _parse_group(group: Any, day: date, estimated: bool, metric: str, parsed: Pa
         raise CostDataError(f"{at}: Keys must be a list of 1 or 2 strings, got {keys!r}")
     service, breakdown = keys[0], (keys[1] if len(keys) == 2 else "")
     for label, value in (("service", service), ("breakdown", breakdown)):
-        if len(value) > SERVICE_MAX:
-            raise CostDataError(f"{at}: {label} name longer than {SERVICE_MAX} characters: {value[:60]!r}…")
-        if "\x00" in value:
-            raise CostDataError(f"{at}: {label} name contains a NUL character")
+        # One odd name never blocks the other groups: a name no database stores is left out, logged and counted.
+        if "\x00" in value or any(0xD800 <= ord(c) <= 0xDFFF for c in value):
+            log.warning("%s: %s name %r cannot be stored (NUL or lone surrogate): group left out", at, label,
+                        value[:80])
+            return None
+    if len(service) > SERVICE_MAX or len(breakdown) > BREAKDOWN_MAX:
+        log.warning("%s: name longer than the database keeps (%d/%d characters): stored under a shortened key "
+                    "%r", at, SERVICE_MAX, BREAKDOWN_MAX, (service if len(service) > SERVICE_MAX else breakdown)[:80])
+        service, breakdown = fit_name(service, SERVICE_MAX), fit_name(breakdown, BREAKDOWN_MAX)
     metrics = group.get("Metrics")
     if not isinstance(metrics, dict) or metric not in metrics:
         present = ", ".join(metrics) if isinstance(metrics, dict) else "none"

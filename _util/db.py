@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import hashlib
+import logging
+import os
+import random
+import socket
+import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from decimal import Decimal
@@ -26,15 +32,24 @@ from sqlalchemy import (
     create_engine,
     func,
     select,
-    text,
 )
 from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.types import TypeDecorator
 
 from .config import mask_url
 
-SERVICE_MAX = 255  # longest service / breakdown name stored (MySQL VARCHAR limit for a utf8mb4 key part)
+# Longest service / breakdown name stored as given. Both sit in the primary key: with utf8mb4 (4 bytes a character,
+# 2 length bytes) date + service + breakdown = 3 + 1442 + 1602 = 3047 bytes, within InnoDB's 3072-byte key limit.
+# A breakdown "TAG:<key>$<value>" is at most 128 + 1 + 256 = 385 characters (AWS tag limits); a name longer than
+# its column is stored under a stable shortened key (fit_name), so one odd name never rejects a run.
+SERVICE_MAX = 360
+BREAKDOWN_MAX = 400
 UPSERT_BATCH = 1000
+DEADLOCK_RETRIES = 6  # attempts of one transaction that MySQL chose as a deadlock victim (1213) or timed out (1205)
+RETRYABLE_MYSQL_ERRORS = (1205, 1213)
+
+log = logging.getLogger(__name__)
 
 metadata = MetaData()
 
@@ -66,14 +81,14 @@ daily_cost = Table(
     metadata,
     Column("usage_date", Date, primary_key=True),
     Column("service", String(SERVICE_MAX), primary_key=True),
-    Column("breakdown", String(SERVICE_MAX), primary_key=True, default=""),
+    Column("breakdown", String(BREAKDOWN_MAX), primary_key=True, default=""),
     # CE reports up to 10 decimals; 28 digits keeps sums of large accounts exact.
     Column("amount", ExactAmount(), nullable=False),
     Column("unit", String(16), nullable=False),
     Column("estimated", Boolean, nullable=False),
     Column("fetched_at", DateTime, nullable=False),
     mysql_charset="utf8mb4",
-    mysql_collate="utf8mb4_bin",  # init_db upgrades this to a NO PAD binary collation where the server has one
+    mysql_collate="utf8mb4_bin",  # migrate switches this to a NO PAD binary collation where the server has one
 )
 
 # Binary collations that do not ignore trailing spaces: "EC2" and "EC2 " stay two keys (utf8mb4_bin pads).
@@ -86,6 +101,10 @@ cost_day = Table(
     metadata,
     Column("usage_date", Date, primary_key=True),
     Column("estimated", Boolean, nullable=False),
+    # What the day's rows measure (COST_METRIC, COST_GROUP_BY; "" = none): a run with other settings fetches the
+    # day again instead of mixing. NULL = fetched before schema version 2, taken to match the current settings.
+    Column("metric", String(64)),
+    Column("group_by", String(160)),
     Column("fetched_at", DateTime, nullable=False),
 )
 
@@ -110,18 +129,42 @@ run = Table(
     Column("started_at", DateTime, nullable=False),
     Column("finished_at", DateTime),
     Column("report_date", Date, nullable=False),
-    Column("status", String(16), nullable=False),  # running | ok | failed
+    Column("status", String(16), nullable=False),  # running | ok | failed | killed
     Column("ce_requests", Integer, nullable=False, default=0),
     Column("rows_upserted", Integer, nullable=False, default=0),
     Column("alerts", Integer, nullable=False, default=0),
     Column("message_ts", String(32)),
     Column("error", Text),
+    Column("host", String(255)),  # where the run ran, and its process: a killed run is recognised by the next one
+    Column("pid", Integer),
     mysql_charset="utf8mb4",
+)
+
+# The schema version (one row), kept by _util/migrate.py.
+schema_version = Table(
+    "schema_version",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("version", Integer, nullable=False),
+    Column("upgraded_at", DateTime, nullable=False),
 )
 
 
 class DatabaseError(RuntimeError):
     """The database cannot be reached or used; the message is safe to print (no password)."""
+
+
+class MixedCostsError(DatabaseError):
+    """Stored costs in one window measure different things (metric, grouping or currency): never summed."""
+
+
+def fit_name(name: str, limit: int) -> str:
+    """name itself when it fits limit characters, else a stable shortened key: its head, "~" and 16 hex digits
+    of its SHA-256 (the same name always gives the same key, two different names two keys)."""
+    if len(name) <= limit:
+        return name
+    digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    return f"{name[:limit - 17]}~{digest}"
 
 
 @dataclass(frozen=True)
@@ -162,30 +205,16 @@ def make_engine(url: str, *, connect_timeout: int = 10) -> Engine:
 
 
 def init_db(engine: Engine) -> None:
-    """Create the tables that do not exist yet; raise DatabaseError with a safe message when unreachable."""
+    """Create the tables of a fresh database or upgrade an older schema (migrate.upgrade); raise DatabaseError
+    (migrate.SchemaError for a newer, unknown or not upgradable schema) with a safe one-line message."""
+    from . import migrate
+
     try:
-        metadata.create_all(engine)
-        if engine.dialect.name in ("mysql", "mariadb"):
-            with engine.begin() as conn:
-                _use_nopad_collation(conn)
+        migrate.upgrade(engine)
+    except DatabaseError:
+        raise
     except Exception as exc:  # OperationalError and driver errors: strip the URL/password
         raise DatabaseError(f"cannot use database {mask_url(str(engine.url))}: {_reason(exc)}") from None
-
-
-def _use_nopad_collation(conn: Connection) -> None:
-    """Switch daily_cost to a NO PAD binary collation once, when the server offers one."""
-    current = conn.execute(text(
-        "SELECT TABLE_COLLATION FROM information_schema.TABLES "
-        "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'daily_cost'")).scalar()
-    if current in NOPAD_COLLATIONS:
-        return
-    available = set(conn.execute(text(
-        "SELECT COLLATION_NAME FROM information_schema.COLLATIONS WHERE COLLATION_NAME IN "
-        "('utf8mb4_nopad_bin', 'utf8mb4_0900_bin')")).scalars())
-    for name in NOPAD_COLLATIONS:
-        if name in available:
-            conn.execute(text(f"ALTER TABLE daily_cost CONVERT TO CHARACTER SET utf8mb4 COLLATE {name}"))
-            return
 
 
 def _reason(exc: Exception) -> str:
@@ -211,28 +240,63 @@ def _upsert_statement(conn: Connection, table: Table, keys: Sequence[str]):
     raise DatabaseError(f"unsupported database dialect {dialect}")
 
 
+def retrying(engine: Engine, work: Callable[[Connection], object], *, attempts: int = DEADLOCK_RETRIES):
+    """Run work(conn) in one transaction; run it again when MySQL picked it as a deadlock victim (1213) or a lock
+    wait timed out (1205) — the transaction was rolled back whole, so a repeat is safe. Bounded by attempts."""
+    for attempt in range(1, attempts + 1):
+        try:
+            with engine.begin() as conn:
+                return work(conn)
+        except DBAPIError as exc:
+            code = _mysql_code(exc)
+            if code not in RETRYABLE_MYSQL_ERRORS or attempt == attempts:
+                raise
+            pause = min(2.0, 0.05 * 2 ** attempt) * (0.5 + random.random())
+            log.info("database: %s (MySQL %d); trying the transaction again in %.2f s (%d/%d)",
+                     "deadlock" if code == 1213 else "lock wait timeout", code, pause, attempt, attempts - 1)
+            time.sleep(pause)
+    raise AssertionError("unreachable")
+
+
+def _mysql_code(exc: BaseException) -> int | None:
+    """The MySQL error number of a driver error (PyMySQL puts it first in args), else None."""
+    args = getattr(getattr(exc, "orig", None), "args", ())
+    return args[0] if args and isinstance(args[0], int) else None
+
+
 def store_costs(engine: Engine, rows: Iterable[CostRow], days: dict[date, bool], *,
+                metric: str | None = None, group_by: str | None = None,
                 fetched_at: datetime | None = None, batch: int = UPSERT_BATCH) -> int:
     """Upsert the rows of the fetched days in batches, in one transaction; return the number of rows.
 
     `days` maps every day the source answered for to its Estimated flag; rows stored earlier for those days
     that the source no longer lists (a revised Estimated day) are removed, so each day matches its source.
+    metric and group_by (COST_METRIC, COST_GROUP_BY) are recorded with each day. A deadlock is retried whole.
     """
     fetched_at = fetched_at or utcnow()
     rows = list(rows)
-    day_records = [{"usage_date": d, "estimated": est, "fetched_at": fetched_at} for d, est in sorted(days.items())]
-    with engine.begin() as conn:  # one transaction: a failure leaves the previous data as it was
-        # Each fetched day is replaced whole, so a row the source no longer lists (a revised Estimated day)
-        # goes even when a quick re-run stores it within the same second.
-        ordered = sorted(days)
-        for start in range(0, len(ordered), batch):
-            conn.execute(daily_cost.delete().where(daily_cost.c.usage_date.in_(ordered[start:start + batch])))
-        if rows:
-            stmt = _upsert_statement(conn, daily_cost, ("usage_date", "service", "breakdown"))
-            _executemany(conn, stmt, _cost_columns(conn, rows, fetched_at), len(rows), batch)
-        if day_records:
-            conn.execute(_upsert_statement(conn, cost_day, ("usage_date",)), day_records)
+    day_records = [{"usage_date": d, "estimated": est, "fetched_at": fetched_at, "metric": metric,
+                    "group_by": group_by} for d, est in sorted(days.items())]
+
+    def work(conn: Connection) -> None:
+        _store(conn, rows, days, day_records, fetched_at, batch)
+
+    retrying(engine, work)  # one transaction: a failure leaves the previous data as it was
     return len(rows)
+
+
+def _store(conn: Connection, rows: list[CostRow], days: dict[date, bool], day_records: list[dict],
+           fetched_at: datetime, batch: int) -> None:
+    # Each fetched day is replaced whole, so a row the source no longer lists (a revised Estimated day)
+    # goes even when a quick re-run stores it within the same second.
+    ordered = sorted(days)
+    for start in range(0, len(ordered), batch):
+        conn.execute(daily_cost.delete().where(daily_cost.c.usage_date.in_(ordered[start:start + batch])))
+    if rows:
+        stmt = _upsert_statement(conn, daily_cost, ("usage_date", "service", "breakdown"))
+        _executemany(conn, stmt, _cost_columns(conn, rows, fetched_at), len(rows), batch)
+    if day_records:
+        conn.execute(_upsert_statement(conn, cost_day, ("usage_date",)), day_records)
 
 
 def _cost_columns(conn: Connection, rows: list[CostRow], fetched_at: datetime) -> dict[str, list]:
@@ -272,13 +336,73 @@ def _executemany(conn: Connection, stmt, columns: dict[str, list], count: int, b
         conn.exec_driver_sql(compiled.string, params[start:start + batch])
 
 
-def known_days(engine: Engine, start: date, end: date) -> dict[date, bool]:
-    """Days in [start, end] already fetched, mapped to whether they were still Estimated."""
+def known_days(engine: Engine, start: date, end: date, *, metric: str | None = None,
+               group_by: str | None = None) -> dict[date, bool]:
+    """Days in [start, end] already fetched, mapped to whether they were still Estimated.
+
+    With metric (and group_by, "" = none), a day fetched under other settings counts as missing: it is fetched
+    again and replaced whole rather than summed with the new rows."""
+    query = select(cost_day.c.usage_date, cost_day.c.estimated).where(cost_day.c.usage_date.between(start, end))
+    if metric is not None:
+        query = query.where(_same_settings(metric, group_by))
     with engine.connect() as conn:
-        result = conn.execute(
-            select(cost_day.c.usage_date, cost_day.c.estimated).where(cost_day.c.usage_date.between(start, end))
-        ).all()
+        result = conn.execute(query).all()
     return {_as_date(d): bool(est) for d, est in result}
+
+
+def _same_settings(metric: str, group_by: str | None):
+    """cost_day rows fetched with these settings (or before settings were recorded: NULL)."""
+    return cost_day.c.metric.is_(None) | ((cost_day.c.metric == metric)
+                                          & (func.coalesce(cost_day.c.group_by, "") == (group_by or "")))
+
+
+def other_settings_days(engine: Engine, start: date, end: date, metric: str,
+                        group_by: str | None) -> dict[date, tuple[str, str]]:
+    """Days in [start, end] stored under another COST_METRIC or COST_GROUP_BY: date -> (metric, group_by)."""
+    query = (select(cost_day.c.usage_date, cost_day.c.metric, cost_day.c.group_by)
+             .where(cost_day.c.usage_date.between(start, end), ~_same_settings(metric, group_by)))
+    with engine.connect() as conn:
+        return {_as_date(d): (m, g or "") for d, m, g in conn.execute(query).all()}
+
+
+def check_uniform(conn: Connection, start: date, end: date) -> None:
+    """Raise MixedCostsError (one line) when the stored costs of [start, end] are in more than one currency or
+    were fetched with more than one COST_METRIC / COST_GROUP_BY: such rows are never summed."""
+    units = conn.execute(
+        select(daily_cost.c.unit, func.min(daily_cost.c.usage_date), func.max(daily_cost.c.usage_date))
+        .where(daily_cost.c.usage_date.between(start, end)).group_by(daily_cost.c.unit)
+        .order_by(func.min(daily_cost.c.usage_date))).all()
+    if len(units) > 1:
+        spans = ", ".join(f"{u} ({_as_date(a)}..{_as_date(b)})" for u, a, b in units)
+        raise MixedCostsError(
+            f"stored costs of {start}..{end} are in more than one currency: {spans}; they are never summed — "
+            f"fetch the older days again in the current currency: {_forget_hint(_as_date(units[0][2]))}")
+    kinds = conn.execute(
+        select(cost_day.c.metric, func.coalesce(cost_day.c.group_by, ""), func.min(cost_day.c.usage_date),
+               func.max(cost_day.c.usage_date))
+        .where(cost_day.c.usage_date.between(start, end), cost_day.c.metric.is_not(None))
+        .group_by(cost_day.c.metric, func.coalesce(cost_day.c.group_by, ""))
+        .order_by(func.min(cost_day.c.usage_date))).all()
+    if len(kinds) > 1:
+        spans = ", ".join(f"{m}/{g or '(none)'} ({_as_date(a)}..{_as_date(b)})" for m, g, a, b in kinds)
+        raise MixedCostsError(
+            f"stored costs of {start}..{end} were fetched with different COST_METRIC/COST_GROUP_BY: {spans}; "
+            "they are never summed — run procAmzData.py with the current settings to fetch them again, or "
+            f"{_forget_hint(_as_date(kinds[0][3]))}")
+
+
+def _forget_hint(last: date) -> str:
+    return (f"`python -m _util.migrate --forget-until {last}` (the next run fetches what Cost Explorer still "
+            "serves), or lower LOOKBACK_DAYS")
+
+
+def forget_days(engine: Engine, until: date) -> int:
+    """Delete the stored costs of every day up to until (inclusive); return the number of days forgotten."""
+    def work(conn: Connection) -> int:
+        conn.execute(daily_cost.delete().where(daily_cost.c.usage_date <= until))
+        return conn.execute(cost_day.delete().where(cost_day.c.usage_date <= until)).rowcount
+
+    return int(retrying(engine, work) or 0)
 
 
 def load_costs(engine: Engine, start: date, end: date) -> pd.DataFrame:
@@ -290,6 +414,7 @@ def load_costs(engine: Engine, start: date, end: date) -> pd.DataFrame:
         .order_by(daily_cost.c.usage_date, daily_cost.c.service, daily_cost.c.breakdown)
     )
     with engine.connect() as conn:
+        check_uniform(conn, start, end)
         return _cost_frame(conn.execute(query).all())
 
 
@@ -307,6 +432,7 @@ def load_service_costs(engine: Engine, start: date, end: date) -> pd.DataFrame:
         .order_by(daily_cost.c.usage_date, daily_cost.c.service)
     )
     with engine.connect() as conn:
+        check_uniform(conn, start, end)
         rows = conn.execute(query).all()
     return _cost_frame([(day, service, "", amount, estimated) for day, service, amount, estimated in rows])
 
@@ -326,6 +452,7 @@ def daily_sums(engine: Engine, start: date, end: date) -> dict[date, Decimal]:
     """Exact total per day over all services and breakdowns (for checks to the cent)."""
     # Summed in Python over exact Decimals: SQLite's SUM would go through floats.
     with engine.connect() as conn:
+        check_uniform(conn, start, end)
         rows = conn.execute(
             select(daily_cost.c.usage_date, daily_cost.c.amount).where(daily_cost.c.usage_date.between(start, end))
         ).all()
@@ -347,11 +474,39 @@ def _as_date(value) -> date:
 # --- run records -------------------------------------------------------------------------------
 
 def start_run(engine: Engine, report_date: date) -> int:
-    """Insert a run record with status 'running'; return its id."""
+    """Insert a run record with status 'running' (with this host and pid); return its id."""
     with engine.begin() as conn:
         result = conn.execute(run.insert().values(started_at=utcnow(), report_date=report_date,
-                                                  status="running", ce_requests=0, rows_upserted=0, alerts=0))
+                                                  status="running", ce_requests=0, rows_upserted=0, alerts=0,
+                                                  host=socket.gethostname()[:255], pid=os.getpid()))
         return int(result.inserted_primary_key[0])
+
+
+def mark_killed_runs(engine: Engine) -> int:
+    """Mark as 'killed' (finished now) the runs of this host still 'running' whose process is gone; return how
+    many. Call it holding the run lock: a run that died (SIGKILL, power loss) never closed its own record."""
+    host = socket.gethostname()[:255]
+    with engine.connect() as conn:
+        stale = conn.execute(select(run.c.id, run.c.pid).where(run.c.status == "running", run.c.host == host)).all()
+    dead = [run_id for run_id, pid in stale if pid is None or pid == os.getpid() or not _alive(pid)]
+    if dead:
+        with engine.begin() as conn:
+            conn.execute(run.update().where(run.c.id.in_(dead), run.c.status == "running").values(
+                status="killed", finished_at=utcnow(), error="the run's process ended without closing its record"))
+        log.warning("marked %d earlier run(s) of this host as killed (process gone): id %s", len(dead),
+                    ", ".join(map(str, dead)))
+    return len(dead)
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process with this pid exists (signal 0 checks without sending anything)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by another user
+        return True
+    return True
 
 
 def finish_run(engine: Engine, run_id: int, *, status: str, ce_requests: int = 0, rows_upserted: int = 0,

@@ -58,14 +58,19 @@ def ingest(settings: Settings, engine: Engine, *, client=None, today: date | Non
         # The sample world is anchored on d: it is always "the morning after d" there, whatever the clock says.
         today = settings.day + timedelta(days=1) if settings.cost_source == "sample" else datetime.now(timezone.utc).date()
     d = settings.day
+    first = d - timedelta(days=settings.lookback_days)
     if settings.cost_source == "file":
         parsed = load_files(settings.input_files, settings.cost_metric)
         requests, start, end = 0, min(parsed.days, default=None), max(parsed.days, default=None)
         log.info("read %d file(s): %d rows over %d days", len(settings.input_files), len(parsed.rows),
                  len(parsed.days))
+        _refuse_mixing(engine, settings, first, set(parsed.days), "the --input files do not list them")
     else:
-        known = db.known_days(engine, d - timedelta(days=settings.lookback_days), d)
+        # Days fetched under another COST_METRIC / COST_GROUP_BY count as missing: fetched again, replaced whole.
+        known = db.known_days(engine, first, d, metric=settings.cost_metric, group_by=settings.group_by)
         runs = plan_runs(d, settings.lookback_days, today, known)
+        planned = {a + timedelta(days=i) for a, b in runs for i in range((b - a).days + 1)}
+        _refuse_mixing(engine, settings, first, planned, "Cost Explorer no longer serves them")
         if not runs:
             log.info("all days up to %s are stored and final: no Cost Explorer request needed", d)
             return IngestResult(settings.cost_source, None, None, 0, 0, 0, 0)
@@ -85,11 +90,26 @@ def ingest(settings: Settings, engine: Engine, *, client=None, today: date | Non
                  CE_REQUEST_USD * requests if settings.cost_source == "ce" else 0,
                  ", ".join(f"{a}..{b}" for a, b in runs))
     _check_window(parsed, settings)
-    rows = db.store_costs(engine, parsed.sorted_rows(), parsed.days)
+    rows = db.store_costs(engine, parsed.sorted_rows(), parsed.days, metric=settings.cost_metric,
+                          group_by=settings.group_by)
     estimated = sum(parsed.days.values())
-    log.info("stored %d rows for %d days (%d Estimated)%s", rows, len(parsed.days), estimated,
-             f"; {parsed.duplicates} repeated keys, last kept" if parsed.duplicates else "")
+    log.info("stored %d rows for %d days (%d Estimated)%s%s", rows, len(parsed.days), estimated,
+             f"; {parsed.duplicates} repeated keys, last kept" if parsed.duplicates else "",
+             f"; {parsed.skipped} group(s) left out (names that cannot be stored)" if parsed.skipped else "")
     return IngestResult(settings.cost_source, start, end, requests, rows, len(parsed.days), estimated)
+
+
+def _refuse_mixing(engine: Engine, settings: Settings, first: date, replaced: set[date], why: str) -> None:
+    """Raise MixedCostsError (one line) when days of the window stored under other settings would stay."""
+    other = db.other_settings_days(engine, first, settings.day, settings.cost_metric, settings.group_by)
+    kept = sorted(set(other) - replaced)
+    if kept:
+        metric, group_by = other[kept[0]]
+        raise db.MixedCostsError(
+            f"{len(kept)} stored day(s) {kept[0]}..{kept[-1]} were fetched with COST_METRIC={metric} "
+            f"COST_GROUP_BY={group_by or '(none)'}, not {settings.cost_metric} / {settings.group_by or '(none)'}, "
+            f"and {why}: set those settings back, lower LOOKBACK_DAYS to {(settings.day - kept[-1]).days - 1}, "
+            f"or drop them with `python -m _util.migrate --forget-until {kept[-1]}`")
 
 
 def _check_window(parsed: ParsedCosts, settings: Settings) -> None:

@@ -64,16 +64,26 @@ def check_database(engine: Engine) -> Check:
             existing = set(inspect(conn).get_table_names())
     except Exception as exc:  # OperationalError, driver errors: the reason without URL or password
         return Check("database", FAILED, f"cannot use {where}: {db._reason(exc)}")
-    # integrator: compare migrate.current_version with SCHEMA_VERSION here (older: "migrated by the run" or the
-    # command; newer/unknown: FAILED, as the real run refuses it).
-    wanted = list(db.metadata.tables)
-    have = [name for name in wanted if name in existing]
-    missing = [name for name in wanted if name not in existing]
-    if not have:
-        return Check("database", OK, f"{where} reachable; no tables yet, the run creates them")
+    from . import migrate
+
+    try:
+        version = migrate.current_version(engine)
+    except Exception as exc:
+        return Check("database", FAILED, f"cannot read the schema version of {where}: {db._reason(exc)}")
+    if version is None:
+        return Check("database", OK, f"{where} reachable; no tables yet, the run creates them "
+                                     f"(schema version {migrate.SCHEMA_VERSION})")
+    if version > migrate.SCHEMA_VERSION:
+        return Check("database", FAILED, f"{where} has schema version {version}, newer than this code's "
+                                         f"{migrate.SCHEMA_VERSION}: update aws_cost_tracking (git pull)")
+    if version < migrate.SCHEMA_VERSION:
+        return Check("database", OK, f"{where} reachable; schema version {version}, upgraded to "
+                                     f"{migrate.SCHEMA_VERSION} by the run (or: python -m _util.migrate)")
+    missing = [name for name in db.metadata.tables if name not in existing]
     if missing:
-        return Check("database", OK, f"{where} reachable; tables {', '.join(missing)} missing, created by the run")
-    return Check("database", OK, f"{where} reachable; all {len(have)} tables present")
+        return Check("database", OK, f"{where} reachable; schema version {version}; tables {', '.join(missing)} "
+                                     "missing, created by the run")
+    return Check("database", OK, f"{where} reachable and migrated (schema version {version})")
 
 
 # ---- Slack ---------------------------------------------------------------------------------------------------------

@@ -427,10 +427,6 @@ BAD = [
     ("no Unit", _delete((*G, "Metrics", "UnblendedCost", "Unit")), "UnblendedCost.Unit missing"),
     ("other Unit", _set((*G, "Metrics", "UnblendedCost", "Unit"), "EUR"),
      "unit 'EUR' differs from 'USD' seen before"),
-    ("256-char service", _set((*G, "Keys"), ["S" * 256]), "service name longer than 255 characters"),
-    ("256-char breakdown", _set((*G, "Keys"), ["Amazon Route 53", "b" * 256]),
-     "breakdown name longer than 255 characters"),
-    ("NUL in service", _set((*G, "Keys"), ["Amazon\x00S3"]), "service name contains a NUL character"),
 ]
 
 

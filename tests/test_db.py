@@ -11,6 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from _util import db
 from _util.db import CostRow
+from tests.conftest import ROOT
 
 D1, D2, D3 = date(2026, 11, 1), date(2026, 11, 2), date(2026, 11, 3)
 T1 = datetime(2026, 11, 4, 6, 0, 0)
@@ -222,3 +223,148 @@ def test_load_service_costs_sums_breakdowns_like_load_costs(engine):
     assert by_service["amount"].tolist() == pytest.approx(expected["amount"].tolist(), abs=1e-9)
     assert by_service["amount"].tolist() == pytest.approx([3.5000000001, -0.25, 5.0], abs=1e-9)
     assert db.load_service_costs(engine, D3, D3).empty
+
+
+# --- what the rows measure (issue 10, item 9) ----------------------------------------------------------------------
+
+D = date(2026, 11, 25)
+TODAY = date(2026, 11, 26)
+
+
+class Scaled:
+    """The sample Cost Explorer, with AmortizedCost amounts twice the UnblendedCost ones; counts requests."""
+
+    def __init__(self):
+        from _util.sample_data import SampleCostExplorer
+
+        self.inner = SampleCostExplorer(anchor=D, today=TODAY)
+        self.requests = 0
+
+    def get_cost_and_usage(self, **kwargs):
+        self.requests += 1
+        response = self.inner.get_cost_and_usage(**kwargs)
+        if kwargs["Metrics"] == ["AmortizedCost"]:
+            for result in response["ResultsByTime"]:
+                for group in result["Groups"]:
+                    cell = group["Metrics"]["AmortizedCost"]
+                    cell["Amount"] = str(Decimal(cell["Amount"]) * 2)
+        return response
+
+
+def ingest_settings(engine, **kw):
+    from _util.config import Settings
+
+    base = {"database_url": engine.url.render_as_string(hide_password=False), "cost_source": "sample",
+            "report_date": D, "lookback_days": 20}
+    return Settings(**{**base, **kw})
+
+
+def test_a_changed_cost_metric_fetches_the_window_again_and_never_mixes(engine):
+    from _util.ingest import ingest
+
+    ingest(ingest_settings(engine), engine, client=Scaled(), today=TODAY)
+    before = db.daily_sums(engine, D - timedelta(days=20), D)
+    client = Scaled()
+    ingest(ingest_settings(engine, cost_metric="AmortizedCost"), engine, client=client, today=TODAY)
+    assert client.requests >= 1
+    after = db.daily_sums(engine, D - timedelta(days=20), D)
+    assert after == {day: total * 2 for day, total in before.items()}  # every day replaced, none kept or summed
+    with engine.connect() as conn:
+        assert set(conn.execute(select(db.cost_day.c.metric, db.cost_day.c.group_by)).all()) == {("AmortizedCost", "")}
+    assert not db.load_service_costs(engine, D - timedelta(days=20), D).empty
+
+
+def test_days_cost_explorer_no_longer_serves_under_other_settings_are_refused(engine):
+    from _util.ingest import ingest
+
+    old = date(2025, 6, 1)  # before the 13 months Cost Explorer keeps on TODAY
+    db.store_costs(engine, [row(old, "A", "1")], {old: False}, metric="UnblendedCost", group_by="")
+    client = Scaled()
+    with pytest.raises(db.MixedCostsError) as err:
+        ingest(ingest_settings(engine, cost_metric="AmortizedCost", lookback_days=600), engine, client=client,
+               today=TODAY)
+    message = str(err.value)
+    assert client.requests == 0  # refused before paying for a query
+    assert "1 stored day(s) 2025-06-01..2025-06-01 were fetched with COST_METRIC=UnblendedCost" in message
+    assert "python -m _util.migrate --forget-until 2025-06-01" in message and "\n" not in message
+
+
+def test_usd_and_jpy_rows_are_never_summed(engine):
+    db.store_costs(engine, [row(D1, "A", "434"), row(D2, "A", "838", unit="JPY")], {D1: False, D2: False})
+    for load in (db.load_costs, db.load_service_costs, db.daily_sums):
+        with pytest.raises(db.MixedCostsError) as err:
+            load(engine, D1, D3)
+        assert "more than one currency: USD (2026-11-01..2026-11-01), JPY (2026-11-02..2026-11-02)" in str(err.value)
+        assert "\n" not in str(err.value)
+    assert len(db.load_costs(engine, D2, D2)) == 1  # one currency: loads
+    assert db.forget_days(engine, D1) == 1
+    assert len(db.load_costs(engine, D1, D3)) == 1
+
+
+def test_rows_fetched_with_different_metrics_are_never_summed(engine):
+    db.store_costs(engine, [row(D1, "A", "1")], {D1: False}, metric="UnblendedCost", group_by="")
+    db.store_costs(engine, [row(D2, "A", "2")], {D2: False}, metric="AmortizedCost", group_by="")
+    with pytest.raises(db.MixedCostsError, match="different COST_METRIC/COST_GROUP_BY: UnblendedCost/"):
+        db.load_service_costs(engine, D1, D3)
+
+
+# --- long and odd names (issue 10, item 11) --------------------------------------------------------------------------
+
+def test_long_names_are_stored_and_one_bad_group_never_blocks_the_others(engine, caplog):
+    from _util.costexplorer import ParsedCosts, parse_response
+
+    tag, service300, service500 = "team$" + "v" * 256, "S" * 300, "L" * 500
+    keys = [[service300, tag], ["Amazon\x00S3", "x"], [service500, ""], ["AWS Lambda", "team$" + "é" * 395]]
+    response = {"ResultsByTime": [{"TimePeriod": {"Start": "2026-11-01", "End": "2026-11-02"}, "Estimated": False,
+                                   "Groups": [{"Keys": k, "Metrics": {"UnblendedCost": {"Amount": str(i + 1),
+                                                                                        "Unit": "USD"}}}
+                                              for i, k in enumerate(keys)]}]}
+    with caplog.at_level("WARNING"):
+        parsed = parse_response(response, "UnblendedCost", ParsedCosts(), where="nov.json")
+    assert parsed.skipped == 1
+    assert "'Amazon\\x00S3' cannot be stored" in caplog.text
+    short = db.fit_name(service500, db.SERVICE_MAX)
+    assert len(short) == db.SERVICE_MAX and short == db.fit_name(service500, db.SERVICE_MAX) != \
+        db.fit_name(service500 + "x", db.SERVICE_MAX)
+    db.store_costs(engine, parsed.sorted_rows(), parsed.days)
+    assert stored_amounts(engine) == {(D1, service300, tag): 1, (D1, short, ""): 3,
+                                      (D1, "AWS Lambda", db.fit_name("team$" + "é" * 395, db.BREAKDOWN_MAX)): 4}
+
+
+# --- killed runs (issue 10, item 13) ---------------------------------------------------------------------------------
+
+def test_a_sigkilled_run_is_marked_killed_by_the_next_run(engine, tmp_path, monkeypatch, restore_logging,
+                                                            quick_charts):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    import runCostReporting
+
+    url = engine.url.render_as_string(hide_password=False)
+    script = ("import sys, time; from datetime import date; from _util import db; "
+              "e = db.make_engine(sys.argv[1]); db.init_db(e); print(db.start_run(e, date(2026, 11, 20)), "
+              "flush=True); time.sleep(60)")
+    child = subprocess.Popen([sys.executable, "-c", script, url], cwd=str(ROOT), stdout=subprocess.PIPE, text=True)
+    try:
+        run_id = int(child.stdout.readline())
+        db.mark_killed_runs(engine)
+        assert _run_row(engine, run_id).status == "running"  # alive: left alone
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait(timeout=10)
+    finally:
+        if child.poll() is None:
+            child.kill()
+        child.stdout.close()
+    monkeypatch.chdir(tmp_path)
+    assert runCostReporting.main(["--date", "2026-11-20", "--db-url", url, "--source", "sample", "--dry-run",
+                                  "--output-dir", str(tmp_path / "out")]) == 0
+    killed = _run_row(engine, run_id)
+    assert (killed.status, killed.pid, killed.finished_at is not None) == ("killed", child.pid, True)
+    assert _run_row(engine, run_id + 1).status == "ok"
+
+
+def _run_row(engine, run_id):
+    with engine.connect() as conn:
+        return conn.execute(select(db.run).where(db.run.c.id == run_id)).one()

@@ -313,7 +313,7 @@ def test_lock_of_a_sigkilled_run_does_not_block_the_next_run(tmp_path, sqlite_ur
                                   "--dry-run"])
     assert code == 0
     assert (tmp_path / "out" / D.isoformat() / "report.json").is_file()
-    assert [r.status for r in runs(sqlite_url)] == ["running", "ok"]  # the killed run is recorded as never finished
+    assert [r.status for r in runs(sqlite_url)] == ["killed", "ok"]  # the next run recognised the dead one
 
 
 CHILD_CHART_HANG = r"""

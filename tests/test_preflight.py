@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import create_engine, inspect
 
 import runCostReporting
-from _util import db, preflight
+from _util import db, migrate, preflight
 from _util.config import ConfigError, Settings, load_settings
 from tests.slack_server import Reply, SlackServer
 
@@ -178,7 +178,7 @@ def test_database_with_the_tables_is_ok(db_url):
     engine = db.make_engine(db_url)
     db.init_db(engine)
     check = preflight.check_database(engine)
-    assert check.status == "ok" and "all" in check.detail
+    assert check.status == "ok" and f"migrated (schema version {migrate.SCHEMA_VERSION})" in check.detail
 
 
 def test_database_unreachable_fails_without_the_password():
@@ -187,12 +187,22 @@ def test_database_unreachable_fails_without_the_password():
     assert check.status == "failed" and "s3cretpw" not in check.detail and "127.0.0.1:1" in check.detail
 
 
-def test_database_missing_some_tables_names_them(tmp_path):
+def test_database_created_before_versioning_is_upgraded_by_the_run(tmp_path):
     url = f"sqlite:///{tmp_path / 'costs.sqlite'}"
     engine = db.make_engine(url)
     db.metadata.tables["daily_cost"].create(create_engine(url))
     check = preflight.check_database(engine)
-    assert check.status == "ok" and "run" in check.detail and "created by the run" in check.detail
+    assert check.status == "ok" and "schema version 0, upgraded to" in check.detail
+    assert migrate.current_version(engine) == 0  # the check changed nothing
+
+
+def test_database_with_a_newer_schema_fails_as_the_run_would(tmp_path):
+    engine = db.make_engine(f"sqlite:///{tmp_path / 'costs.sqlite'}")
+    db.init_db(engine)
+    with engine.begin() as conn:
+        conn.execute(db.schema_version.update().values(version=migrate.SCHEMA_VERSION + 1))
+    check = preflight.check_database(engine)
+    assert check.status == "failed" and "newer than this code's" in check.detail
 
 
 # ---- the whole dry run -------------------------------------------------------------------------------------------
