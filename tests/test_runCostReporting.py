@@ -765,7 +765,7 @@ def test_full_or_read_only_output_dir_posts_once_then_fails_naming_the_file(job,
 
     dry = job.run("--dry-run")  # a dry run changes nothing, but still names the file it could not write
     assert dry.code == 1 and dry.errors == [expected], dry.err
-    assert job.slack.requests == []
+    assert job.slack.calls("chat.postMessage") == []  # its pre-flight only reads (auth.test, conversations.info)
 
     r = job.run()
     assert r.code == 1 and r.errors == [expected], r.err
