@@ -70,6 +70,12 @@ class Settings:
     demo: bool = False
     force: bool = False
     verbose: int = 0
+    # Deadlines (README "Running it unattended"): the whole run, and each network call.
+    run_timeout_seconds: int = 1800
+    db_connect_timeout_seconds: int = 10
+    db_timeout_seconds: int = 60
+    s3_timeout_seconds: int = 30
+    heartbeat_url: str = field(default="", repr=False)
 
     @property
     def day(self) -> date:
@@ -93,7 +99,7 @@ class Settings:
         """Non-secret settings for report.json and logs (DB password masked, token omitted)."""
         out: dict[str, Any] = {}
         for f in fields(self):
-            if f.name in ("slack_bot_token", "verbose", "force", "report_date"):
+            if f.name in ("slack_bot_token", "verbose", "force", "report_date", "heartbeat_url"):
                 continue
             value = getattr(self, f.name)
             if f.name == "database_url":
@@ -238,6 +244,11 @@ ENV: dict[str, tuple[str, Any]] = {
     "OUTPUT_DIR": ("output_dir", lambda raw: Path(raw.strip() or "output")),
     "LOG_FILE": ("log_file", lambda raw: Path(raw.strip()) if raw.strip() else None),
     "LOCK_FILE": ("lock_file", lambda raw: Path(raw.strip()) if raw.strip() else None),
+    "RUN_TIMEOUT_SECONDS": ("run_timeout_seconds", _int("RUN_TIMEOUT_SECONDS", 1, 24 * 3600)),
+    "DB_CONNECT_TIMEOUT_SECONDS": ("db_connect_timeout_seconds", _int("DB_CONNECT_TIMEOUT_SECONDS", 1, 3600)),
+    "DB_TIMEOUT_SECONDS": ("db_timeout_seconds", _int("DB_TIMEOUT_SECONDS", 2, 3600)),
+    "S3_TIMEOUT_SECONDS": ("s3_timeout_seconds", _int("S3_TIMEOUT_SECONDS", 1, 3600)),
+    "HEARTBEAT_URL": ("heartbeat_url", _url("HEARTBEAT_URL")),
 }
 
 
