@@ -68,6 +68,8 @@ def run_main(parser: argparse.ArgumentParser, argv: list[str] | None,
         logging.captureWarnings(True)
         for w in early:
             log.warning("%s", w.message)
+        log.debug("settings: %s", ", ".join(f"{k}={v}" for k, v in settings.public().items()))
+        log.debug("log file %s; deadline %d s (RUN_TIMEOUT_SECONDS)", settings.log_path, settings.run_timeout_seconds)
         from .pipeline import current_stage
 
         with run_deadline(settings.run_timeout_seconds, current_stage):
@@ -119,10 +121,11 @@ def _tell(settings: Settings, code: int, message: str) -> None:
 
 
 def _fail(message: str, code: int, logged: bool) -> int:
-    """Print the one `error:` line; keep it in LOG_FILE too (cron often sends stderr elsewhere)."""
-    print(f"error: {message}", file=sys.stderr)
+    """Print the one `error:` line, last on stderr; keep it in LOG_FILE too (first: a log file that cannot be
+    written says so on stderr, and that warning must come before the error line)."""
     if logged:
         log.error("error: %s (exit %d)", message, code, extra={"file_only": True})
+    print(f"error: {message}", file=sys.stderr)
     return code
 
 

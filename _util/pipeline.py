@@ -55,6 +55,7 @@ def stage_name(name: str) -> Iterator[None]:
 def stage(name: str, timings: dict[str, float]) -> Iterator[None]:
     """Time a stage and log one line for it."""
     started = time.perf_counter()
+    log.debug("stage %s: start", name)
     try:
         with stage_name(name):
             yield
