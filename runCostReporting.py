@@ -10,7 +10,7 @@ import sys
 from _util import db, preflight
 from _util.cli import build_parser, db_password, describe, log, run_main
 from _util.config import Settings
-from _util.pipeline import RunOutcome, run_all
+from _util.pipeline import RunOutcome, run_all, stage_name
 from _util.runlock import RunLock
 
 EXAMPLES = """\
@@ -21,19 +21,23 @@ EXAMPLES = """\
   python runCostReporting.py --dry-run --env-file prod.env   # pre-flight checks, then everything but the Slack post and S3 upload
   python runCostReporting.py --dry-run --check-aws   # the pre-flight also makes one Cost Explorer request ($0.01)
 
-crontab (07:00 UTC, after Cost Explorer's overnight refresh; mails only the error line of a failed run):
+crontab (07:00 UTC, after Cost Explorer's overnight refresh; -q: cron mails only warnings and the error line
+of a failed run, straight from stderr — nothing goes through the disk, which may be the thing that is full):
   CRON_TZ=UTC
-  0 7 * * * cd /opt/aws_cost_tracking && mkdir -p output && .venv/bin/python runCostReporting.py >/dev/null 2>output/last-run.err || tail -n 1 output/last-run.err"""
+  0 7 * * * cd /opt/aws_cost_tracking && .venv/bin/python runCostReporting.py -q >/dev/null"""
 
 
 def body(settings: Settings, args: argparse.Namespace) -> int:
     with RunLock(settings.lock_path):
-        engine = db.make_engine(settings.database_url)
+        engine = db.make_engine(settings.database_url, connect_timeout=settings.db_connect_timeout_seconds,
+                                timeout=settings.db_timeout_seconds)
         try:
             if settings.dry_run and not settings.demo:  # the pre-flight: before init_db creates any table
-                preflight.run_checks(settings, engine, check_aws=args.check_aws)
-            db.init_db(engine)
-            db.mark_killed_runs(engine)  # we hold the run lock: a 'running' row of this host whose process is gone died
+                with stage_name("pre-flight"):
+                    preflight.run_checks(settings, engine, check_aws=args.check_aws)
+            with stage_name("database"):
+                db.init_db(engine)
+                db.mark_killed_runs(engine)  # we hold the run lock: a 'running' row of this host whose process is gone died
             return _run(settings, engine)
         finally:
             engine.dispose()
@@ -42,7 +46,8 @@ def body(settings: Settings, args: argparse.Namespace) -> int:
 def _run(settings: Settings, engine) -> int:
     log.info("report for %s (source %s, database %s)%s", settings.day, settings.cost_source,
              settings.public()["database_url"], " [dry run]" if settings.dry_run else "")
-    run_id = db.start_run(engine, settings.day)
+    with stage_name("database"):
+        run_id = db.start_run(engine, settings.day)
     out = RunOutcome()
     try:
         run_all(settings, engine, outcome=out)
@@ -84,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.check_aws and not args.dry_run:
         print("error: --check-aws only goes with --dry-run (the real run calls Cost Explorer anyway)", file=sys.stderr)
         return 2
-    return run_main(parser, argv, body)
+    return run_main(parser, argv, body, notify=True)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ import warnings
 from collections.abc import Callable
 
 from .config import ConfigError, Settings, add_common_arguments, load_settings
+from .deadline import RunTimeout, run_deadline
 from .logs import redact, setup_logging
 from .runlock import EXIT_LOCKED, LockBusy
 
@@ -20,18 +21,30 @@ exit status: 0 ok, 1 runtime error (one "error: ..." line on stderr), 2 usage er
              75 another run holds the lock (runCostReporting.py)."""
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse with a usage error as ONE line, `error: <msg> (see --help)`, exit 2 (not usage + "prog: error")."""
+
+    def error(self, message: str):  # type: ignore[override]
+        print(f"error: {message} (see --help)", file=sys.stderr)
+        raise SystemExit(2)
+
+
 def build_parser(prog: str, description: str, examples: str) -> argparse.ArgumentParser:
     """An argparse parser with the common flags and an examples epilog."""
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog=prog, description=description, formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=f"examples:\n{examples}\n\n{COMMON_EPILOG}")
     add_common_arguments(parser)
+    parser.add_argument("-q", "--quiet", action="store_true",
+                        help="stderr shows only warnings and the error line (LOG_FILE keeps every INFO line): "
+                             "for cron, which mails whatever is printed")
     return parser
 
 
 def run_main(parser: argparse.ArgumentParser, argv: list[str] | None,
-             body: Callable[[Settings, argparse.Namespace], int]) -> int:
-    """Parse, load settings, set up logging, run body; map every failure to one error line and an exit code."""
+             body: Callable[[Settings, argparse.Namespace], int], *, notify: bool = False) -> int:
+    """Parse, load settings, set up logging, run body under RUN_TIMEOUT_SECONDS; map every failure to one error
+    line and an exit code. notify (the daily job): ping HEARTBEAT_URL and post a failure notice to Slack."""
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse: --help (0) or a usage error (2)
@@ -39,14 +52,15 @@ def run_main(parser: argparse.ArgumentParser, argv: list[str] | None,
     secrets: list[str] = []
     early: list[warnings.WarningMessage] = []
     logged = False  # is LOG_FILE set up yet?
+    settings: Settings | None = None
     try:
         # Warnings raised while reading settings (a world-readable .env) come before logging exists: keep them.
         with warnings.catch_warnings(record=True) as early:
             warnings.simplefilter("default")
             settings = load_settings(args)
-        secrets = [settings.slack_bot_token, db_password(settings.database_url)]
+        secrets = [settings.slack_bot_token, db_password(settings.database_url), settings.heartbeat_url]
         try:
-            setup_logging(settings.verbose, settings.log_path, secrets)
+            setup_logging(settings.verbose, settings.log_path, secrets, quiet=getattr(args, "quiet", False))
         except OSError as exc:
             raise ConfigError(f"cannot write the log file {settings.log_path} ({exc.strerror}) — check LOG_FILE / "
                               "OUTPUT_DIR") from None
@@ -54,26 +68,64 @@ def run_main(parser: argparse.ArgumentParser, argv: list[str] | None,
         logging.captureWarnings(True)
         for w in early:
             log.warning("%s", w.message)
-        return body(settings, args)
-    except LockBusy as exc:
+        log.debug("settings: %s", ", ".join(f"{k}={v}" for k, v in settings.public().items()))
+        log.debug("log file %s; deadline %d s (RUN_TIMEOUT_SECONDS)", settings.log_path, settings.run_timeout_seconds)
+        from .pipeline import current_stage
+
+        with run_deadline(settings.run_timeout_seconds, current_stage):
+            code = body(settings, args)
+    except LockBusy as exc:  # nothing was done and the holder reports for itself: no notice, no ping
         return _fail(str(exc), EXIT_LOCKED, logged)
     except (ConfigError, argparse.ArgumentTypeError) as exc:  # a bad setting or flag: a usage error
         if not logged:  # the settings failed before logging existed: show their warnings here
             for w in early:
                 print(f"warning: {w.message}", file=sys.stderr)
-        return _fail(redact(str(exc), secrets), 2, logged)
+        message, code = redact(str(exc), secrets), 2
+    except RunTimeout as exc:
+        log.debug("deadline", exc_info=True)
+        message, code = str(exc), 1
     except KeyboardInterrupt:
         return _fail("interrupted", 130, logged)
     except Exception as exc:  # every runtime failure ends as one line; the traceback goes to the log file
         log.debug("failure", exc_info=True)
-        return _fail(describe(exc, secrets), 1, logged)
+        message, code = describe(exc, secrets), 1
+    else:
+        if notify and settings is not None:
+            _tell(settings, code, "" if code == 0 else f"exit {code}")
+        return code
+    if notify and settings is not None:  # settings loaded: a real run that failed (exit 2 here = LOG_FILE etc.)
+        _tell(settings, code, message)
+    return _fail(message, code, logged)
+
+
+def _tell(settings: Settings, code: int, message: str) -> None:
+    """A real run's outcome to the people watching: HEARTBEAT_URL (success or /fail) and, on failure, a one-line
+    Slack notice. Bounded (one attempt each, seconds); a notice that cannot go out is a warning, printed before the
+    error line so stderr still ends with it. Dry runs and --demo tell no one."""
+    if settings.dry_run:
+        return
+    if settings.heartbeat_url:
+        from .heartbeat import ping
+
+        problem = ping(settings.heartbeat_url, code == 0, message)
+        if problem:
+            log.warning("%s", problem)
+    if code != 0 and settings.slack_bot_token and settings.slack_channel_id:
+        from .slack import post_failure_notice
+
+        problem = post_failure_notice(settings, message)
+        if problem:
+            log.warning("%s", problem)
+        else:
+            log.info("slack: failure notice posted to %s", settings.slack_channel_id)
 
 
 def _fail(message: str, code: int, logged: bool) -> int:
-    """Print the one `error:` line; keep it in LOG_FILE too (cron often sends stderr elsewhere)."""
-    print(f"error: {message}", file=sys.stderr)
+    """Print the one `error:` line, last on stderr; keep it in LOG_FILE too (first: a log file that cannot be
+    written says so on stderr, and that warning must come before the error line)."""
     if logged:
         log.error("error: %s (exit %d)", message, code, extra={"file_only": True})
+    print(f"error: {message}", file=sys.stderr)
     return code
 
 

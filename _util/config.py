@@ -82,6 +82,12 @@ class Settings:
     demo: bool = False
     force: bool = False
     verbose: int = 0
+    # Deadlines (README "Running it unattended"): the whole run, and each network call.
+    run_timeout_seconds: int = 1800
+    db_connect_timeout_seconds: int = 10
+    db_timeout_seconds: int = 60
+    s3_timeout_seconds: int = 30
+    heartbeat_url: str = field(default="", repr=False)
 
     @property
     def day(self) -> date:
@@ -105,7 +111,7 @@ class Settings:
         """Non-secret settings for report.json and logs (DB password masked, token omitted)."""
         out: dict[str, Any] = {}
         for f in fields(self):
-            if f.name in ("slack_bot_token", "verbose", "force", "report_date"):
+            if f.name in ("slack_bot_token", "verbose", "force", "report_date", "heartbeat_url"):
                 continue
             value = getattr(self, f.name)
             if f.name == "database_url":
@@ -287,6 +293,11 @@ ENV: dict[str, tuple[str, Any]] = {
     "OUTPUT_DIR": ("output_dir", lambda raw: Path(raw.strip() or "output")),
     "LOG_FILE": ("log_file", lambda raw: Path(raw.strip()) if raw.strip() else None),
     "LOCK_FILE": ("lock_file", lambda raw: Path(raw.strip()) if raw.strip() else None),
+    "RUN_TIMEOUT_SECONDS": ("run_timeout_seconds", _int("RUN_TIMEOUT_SECONDS", 1, 24 * 3600)),
+    "DB_CONNECT_TIMEOUT_SECONDS": ("db_connect_timeout_seconds", _int("DB_CONNECT_TIMEOUT_SECONDS", 1, 3600)),
+    "DB_TIMEOUT_SECONDS": ("db_timeout_seconds", _int("DB_TIMEOUT_SECONDS", 2, 3600)),
+    "S3_TIMEOUT_SECONDS": ("s3_timeout_seconds", _int("S3_TIMEOUT_SECONDS", 1, 3600)),
+    "HEARTBEAT_URL": ("heartbeat_url", _url("HEARTBEAT_URL")),
 }
 
 
@@ -323,7 +334,8 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--demo", action="store_true",
                         help="built-in sample data for report date 2026-11-25 (unless --date), dry run, own database under OUTPUT_DIR/demo/")
     parser.add_argument("--force", action="store_true", help="post again for a date already posted")
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="more detail: -v debug lines of this tool, -vvv also of boto3/slack_sdk")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more detail: -v debug lines of this tool, -vvv also of boto3/botocore/urllib3/slack_sdk "
+                             "(matplotlib/PIL stay at warnings)")
 
 
 def load_settings(args: argparse.Namespace | None = None, environ: Mapping[str, str] | None = None,

@@ -184,8 +184,9 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
 
 
-def make_engine(url: str, *, connect_timeout: int = 10) -> Engine:
-    """Create the engine for DATABASE_URL (SQLite folder created; MySQL fails fast when unreachable)."""
+def make_engine(url: str, *, connect_timeout: int = 10, timeout: int = 60) -> Engine:
+    """Create the engine for DATABASE_URL (SQLite folder created; MySQL: TCP connect within connect_timeout (s), every
+    read/write within timeout (s), lock waits end after timeout // 2 s with the server's own error)."""
     parsed = make_url(url)
     kwargs: dict = {"future": True}
     backend = parsed.get_backend_name()
@@ -200,7 +201,11 @@ def make_engine(url: str, *, connect_timeout: int = 10) -> Engine:
         kwargs["connect_args"] = {"timeout": 30}
     elif backend in ("mysql", "mariadb"):
         kwargs["pool_pre_ping"] = True
-        kwargs["connect_args"] = {"connect_timeout": connect_timeout, "charset": "utf8mb4"}
+        lock_wait = max(1, timeout // 2)  # shorter than read_timeout: the server's "Lock wait timeout" names it
+        kwargs["connect_args"] = {
+            "connect_timeout": connect_timeout, "read_timeout": timeout, "write_timeout": timeout,
+            "charset": "utf8mb4",
+            "init_command": f"SET SESSION lock_wait_timeout = {lock_wait}, innodb_lock_wait_timeout = {lock_wait}"}
     return create_engine(parsed, **kwargs)
 
 

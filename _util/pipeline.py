@@ -33,13 +33,33 @@ class RunOutcome:
     timings: dict[str, float] = field(default_factory=dict)
 
 
+_CURRENT: list[str] = []  # the stages entered and not yet left (innermost last); the deadline names the last
+
+
+def current_stage() -> str:
+    """The stage the run is in now ("start" before the first)."""
+    return _CURRENT[-1] if _CURRENT else "start"
+
+
+@contextmanager
+def stage_name(name: str) -> Iterator[None]:
+    """Mark the run as being in stage `name` (for the deadline's error line) without timing or logging it."""
+    _CURRENT.append(name)
+    try:
+        yield
+    finally:
+        _CURRENT.pop()
+
+
 @contextmanager
 def stage(name: str, timings: dict[str, float]) -> Iterator[None]:
     """Time a stage and log one line for it."""
     started = time.perf_counter()
+    log.debug("stage %s: start", name)
     try:
-        yield
-    except Exception:
+        with stage_name(name):
+            yield
+    except BaseException:  # the deadline's RunTimeout too
         timings[name] = time.perf_counter() - started
         log.error("stage %s failed after %.2f s", name, timings[name])
         raise

@@ -133,7 +133,10 @@ def make_s3_client(settings: Settings | None = None):
     import boto3
     from botocore.config import Config
 
-    return boto3.client("s3", config=Config(retries={"mode": "standard", "max_attempts": 5},
+    # botocore's defaults (60 s connect and read, 5 attempts) held a never-answering endpoint 735 s: bound each call.
+    timeout = settings.s3_timeout_seconds if settings is not None else 30
+    return boto3.client("s3", config=Config(retries={"mode": "standard", "total_max_attempts": 3},
+                                            connect_timeout=min(10, timeout), read_timeout=timeout,
                                             signature_version="s3v4"))
 
 
@@ -142,9 +145,11 @@ def describe_s3_error(exc: Exception, bucket: str, key: str) -> tuple[str, bool]
     from botocore.exceptions import (
         BotoCoreError,
         ClientError,
+        ConnectTimeoutError,
         EndpointConnectionError,
         NoCredentialsError,
         PartialCredentialsError,
+        ReadTimeoutError,
     )
 
     where = f"s3://{bucket}/{key}"
@@ -168,6 +173,8 @@ def describe_s3_error(exc: Exception, bucket: str, key: str) -> tuple[str, bool]
         return "no AWS credentials for S3 (instance role, profile or environment)", True
     if isinstance(exc, EndpointConnectionError):
         return f"cannot reach S3 to write {where}: {exc}", True
+    if isinstance(exc, (ConnectTimeoutError, ReadTimeoutError)):  # after botocore's retries: S3 does not answer
+        return f"S3 did not answer in time for {where} (S3_TIMEOUT_SECONDS): {exc}", True
     if isinstance(exc, BotoCoreError):
         return f"S3 request for {where} failed: {exc}", False
     return f"S3 request for {where} failed: {type(exc).__name__}: {exc}", False

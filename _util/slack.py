@@ -430,3 +430,26 @@ def write_outputs(payloads: list[dict], out_dir: Path, report_date: date, channe
         raise errors[0]
     json_path, html_path = files
     return json_path, html_path
+
+
+# ---- failure notice (runCostReporting.py) -------------------------------------------------------------------------
+
+NOTICE_TIMEOUT_S = 5  # one attempt: the notice must not hold a run that has already failed
+
+
+def post_failure_notice(settings: Settings, line: str, *, client=None) -> str | None:
+    """Post "AWS cost report for <d> failed: <line>" once (plain text, no retries, 5 s); return None when Slack
+    took it, else one line saying why not (token redacted)."""
+    channel = settings.slack_channel_id
+    client = client or make_slack_client(settings, max_retries=0, timeout_s=NOTICE_TIMEOUT_S)
+    try:
+        reply = client.chat_postMessage(channel=channel, text=f"AWS cost report for {settings.day} failed: {line}",
+                                        unfurl_links=False, unfurl_media=False)
+        return None if reply.get("ok") else f"Slack failure notice not posted ({reply.get('error')})"
+    except SlackApiError as exc:
+        data = getattr(exc.response, "data", None)
+        why = data.get("error") if isinstance(data, dict) else None
+        why = why or f"HTTP {getattr(exc.response, 'status_code', '?')}"
+    except Exception as exc:  # no answer in time, connection refused…
+        why = f"{type(exc).__name__}: {getattr(exc, 'reason', None) or exc}"
+    return redact(f"Slack failure notice not posted ({' '.join(str(why).split())})", (str(settings.slack_bot_token),))

@@ -112,7 +112,7 @@ def test_bad_date_is_a_usage_error(capsys, bad):
     code, out, err = run(capsys, "--date", bad)
     assert code == 2
     assert out == ""
-    assert "usage: procAmzAlerts.py" in err
+    assert err.splitlines() == [f"error: argument --date: --date must be YYYY-MM-DD, got '{bad}' (see --help)"]
     assert f"--date must be YYYY-MM-DD, got '{bad}'" in err
 
 

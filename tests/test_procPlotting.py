@@ -84,7 +84,7 @@ def test_help_exits_0_with_examples(capsys):
 def test_bad_date_is_a_usage_error(capsys, isolated):
     code, out, err = run(capsys, "--date", "2026-11-31")
     assert (code, out) == (2, "")
-    assert "usage: procPlotting.py" in err and "--date must be YYYY-MM-DD" in err
+    assert len(err.splitlines()) == 1 and err.startswith("error: ") and "--date must be YYYY-MM-DD" in err
     assert not (isolated / "output" / "site").exists()
 
 

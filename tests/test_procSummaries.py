@@ -134,7 +134,7 @@ def test_help_exits_0_with_examples(capsys):
 def test_bad_date_is_a_usage_error(capsys):
     code, out, err = run(capsys, "--date", "2026-11-250")
     assert (code, out) == (2, "")
-    assert "usage: procSummaries.py" in err and "--date must be YYYY-MM-DD" in err
+    assert len(err.splitlines()) == 1 and err.startswith("error: ") and "--date must be YYYY-MM-DD" in err
 
 
 # --- totals --------------------------------------------------------------------------------------------------

@@ -557,7 +557,9 @@ def test_ce_failing_for_good_exits_1_and_changes_nothing(job, monkeypatch, failu
     failed = job.runs()[1]
     assert (failed.status, failed.report_date, failed.ce_requests, failed.rows_upserted) == ("failed", D, 0, 0)
     assert failed.error == message.removeprefix("error: ")
-    assert len(job.slack.requests) == slack_calls  # nothing sent to Slack
+    # nothing sent to Slack but the one-line failure notice
+    [notice] = job.slack.requests[slack_calls:]
+    assert notice.body["text"] == f"AWS cost report for {D} failed: {message.removeprefix('error: ')}"
     assert not (job.out_dir / D.isoformat() / "report.json").exists()
     assert job.objects().keys() == objects.keys()  # nothing published for d
 
@@ -579,7 +581,9 @@ def test_database_unreachable_fails_fast_naming_the_database_not_its_password(jo
     for secret in (password, "Pa55-w0rd@zq9X", "w0rd"):
         assert secret not in r.err and secret not in log_text
     assert TOKEN not in log_text
-    assert sent == [] and job.slack.requests == []
+    assert sent == []
+    [notice] = job.slack.requests  # only the one-line failure notice
+    assert notice.body["text"] == f"AWS cost report for {D} failed: {r.errors[0].removeprefix('error: ')}"
 
 
 # ---- 5. S3 denied: Slack still posts, never a button to a missing object -----------------------------------------
@@ -679,7 +683,8 @@ def test_slack_down_exits_1_then_next_run_posts_once(job, monkeypatch, outage):
     monkeypatch.setattr(slack_module, "make_slack_client",
                         functools.partial(slack_module.make_slack_client, backoff_s=0.01))
     if outage == "http_500":
-        job.slack.script("chat.postMessage", *[Reply(500, body="Internal Server Error")] * (1 + slack_module.MAX_RETRIES))
+        # ... and the failure notice's one attempt (no retries) meets Slack still down
+        job.slack.script("chat.postMessage", *[Reply(500, body="Internal Server Error")] * (2 + slack_module.MAX_RETRIES))
         message = (f"error: Slack: chat.postMessage failed with HTTP 500 after {slack_module.MAX_RETRIES} retries — "
                    "Slack may be down; rerun later")
     else:
@@ -694,7 +699,8 @@ def test_slack_down_exits_1_then_next_run_posts_once(job, monkeypatch, outage):
     assert TOKEN not in r.err
     assert job.slack.posted == []
     if outage == "http_500":
-        assert len(job.slack.calls("chat.postMessage")) == 1 + slack_module.MAX_RETRIES
+        assert len(job.slack.calls("chat.postMessage")) == 1 + slack_module.MAX_RETRIES + 1  # + the notice's try
+    assert "Slack failure notice not posted" in r.err.rsplit("\n", 2)[0]  # a warning before the error line
     report = job.report()  # report.json is written before the Slack stage
     assert "slack" not in report
     (run,) = job.runs()

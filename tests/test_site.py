@@ -134,8 +134,9 @@ def test_make_s3_client_uses_standard_retries_and_honours_aws_endpoint_url(monke
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto_reset)
     client = site.make_s3_client()
     assert client.meta.endpoint_url == moto_reset
-    # botocore's max_attempts counts retries: 5 retries = 6 attempts in all
-    assert client.meta.config.retries == {"mode": "standard", "total_max_attempts": 6}
+    # 3 attempts in all; connect and read bounded (botocore's 60 s + 5 retries held a silent S3 for 735 s)
+    assert client.meta.config.retries == {"mode": "standard", "total_max_attempts": 3}
+    assert (client.meta.config.connect_timeout, client.meta.config.read_timeout) == (10, 30)
     client.create_bucket(Bucket=BUCKET)  # really talks to moto
     assert BUCKET in [b["Name"] for b in client.list_buckets()["Buckets"]]
 
