@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 from pathlib import Path
+
+log = logging.getLogger("aws_cost_tracking")
 
 EXIT_LOCKED = 75  # EX_TEMPFAIL: another run holds the lock; cron may simply try again later
 
@@ -47,8 +50,12 @@ class RunLock:
             holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
             os.close(fd)
             raise LockBusy(f"another run is in progress (pid {holder}, lock {self.path}); not starting") from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        except OSError as exc:  # a full disk: the flock still holds; the pid is only for the "busy" message
+            log.warning("cannot write the pid into the lock file %s (%s); the lock holds without it", self.path,
+                        exc.strerror)
         self._fd = fd
         _HELD.add(fd)
         return self

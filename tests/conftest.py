@@ -43,9 +43,9 @@ def fake_aws(monkeypatch, tmp_path):
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    for name in ("DATABASE_URL", "COST_SOURCE", "SLACK_BOT_TOKEN", "SLACK_CHANNEL_ID", "SLACK_API_URL",
-                 "PLOTS_DESTINATION", "PLOT_BASE_URL", "PLOT_LINKS", "OUTPUT_DIR", "LOG_FILE", "LOCK_FILE",
-                 "COST_GROUP_BY"):
+    from _util.config import ENV
+
+    for name in ENV:  # every setting: a developer's own environment never leaks into a test
         monkeypatch.delenv(name, raising=False)
 
 

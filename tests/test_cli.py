@@ -254,5 +254,8 @@ def test_readme_cron_recipe_on_a_full_disk_exits_non_zero_with_an_error_line_and
         assert "--- Logging error ---" not in mail and "Traceback" not in mail, mail
         assert done.stderr.rstrip().splitlines()[-1].startswith("error: "), mail
         assert done.stdout == ""
-        [notice] = server.calls("chat.postMessage")
+        *report, notice = server.calls("chat.postMessage")
         assert notice.body["text"].startswith(f"AWS cost report for {D} failed: ")
+        assert notice.body["text"].endswith(done.stderr.rstrip().splitlines()[-1].removeprefix("error: "))
+        # The report itself does not depend on the disk: it went out before the files that could not be written.
+        assert report and not any(r.body["text"].startswith("AWS cost report for") for r in report)

@@ -360,6 +360,21 @@ def test_runlock_is_exclusive_and_released():
         pass
 
 
+def test_runlock_on_a_full_disk_still_locks_and_says_the_pid_is_missing(monkeypatch, caplog):
+    import errno
+
+    path = Path("locks") / "full.lock"
+
+    def no_space(*args):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "pwrite", no_space)
+    with RunLock(path):  # the run goes on: its message must not depend on local files (issue 10, item 4)
+        with pytest.raises(LockBusy):
+            RunLock(path).__enter__()
+    assert f"cannot write the pid into the lock file {path} (No space left on device)" in caplog.text
+
+
 # ---- 3. secrets -------------------------------------------------------------------------------------------------
 
 

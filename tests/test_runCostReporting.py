@@ -776,8 +776,8 @@ def test_full_or_read_only_output_dir_posts_once_then_fails_naming_the_file(job,
     r = job.run()
     assert r.code == 1 and r.errors == [expected], r.err
     assert "Traceback" not in r.err
-    posted = job.slack.posted
-    assert len(posted) >= 1 and len(job.slack.calls("chat.postMessage")) == len(posted)  # each message once
+    *posted, notice = job.slack.calls("chat.postMessage")  # the report's messages, each once, then the notice
+    assert len(posted) >= 1 and notice.body["text"] == f"AWS cost report for {D} failed: {r.errors[0][7:]}"
     (run,) = [x for x in job.runs() if x.status != "ok"][-1:]
     assert (run.status, run.message_ts, run.error) == ("failed", slack_ts(0), expected.removeprefix("error: "))
     engine = job.engine()
@@ -791,7 +791,7 @@ def test_full_or_read_only_output_dir_posts_once_then_fails_naming_the_file(job,
         subprocess.run(["mount", "-o", "remount,rw", str(small_disk)], check=True)
     again = job.run()
     assert again.code == 0, again.err
-    assert len(job.slack.calls("chat.postMessage")) == len(posted)  # no second post
+    assert len(job.slack.calls("chat.postMessage")) == len(posted) + 1  # no second post
     assert job.report()["slack"] == {"ts": slack_ts(0), "posted": 0, "skipped": True}
     assert json.loads((small_disk / D.isoformat() / "slack_message.json").read_text())[0]["channel"] == CHANNEL
 
@@ -809,21 +809,25 @@ def test_database_gone_after_the_post_is_reconciled_by_the_next_run(db_job, monk
         raise OperationalError("UPDATE slack_post", {}, Exception("(2006, 'MySQL server has gone away')"))
 
     monkeypatch.setattr(db, "confirm_slack_post", gone)
+
+    def reports() -> list[dict]:  # the report's messages, without the one-line failure notice of a failed run
+        return [b for b in job.slack.posted if not b["text"].startswith(f"AWS cost report for {D} failed")]
+
     r = job.run()
     ledger = job.out_dir / D.isoformat() / "slack_posts.json"
     assert r.code == 1 and len(r.errors) == 1, r.err
     assert r.errors[0].startswith("error: Slack: posted part 1/") and f"(ts {slack_ts(0)})" in r.errors[0]
     assert f"it is kept in {ledger}: the next run records it and does not post again" in r.errors[0]
-    assert len(job.slack.posted) == 1
+    assert len(reports()) == 1 and len(job.slack.posted) == 2  # the report's top message, then the notice
     assert json.loads(ledger.read_text())["posts"][0]["ts"] == slack_ts(0)
     assert job.report().get("slack") is None  # report.json is still written (no confirmed delivery)
 
     monkeypatch.setattr(db, "confirm_slack_post", real)  # the database is back
     r2 = job.run()
     assert r2.code == 0, r2.err
-    posted = len(job.slack.posted)
-    assert sum("thread_ts" not in b for b in job.slack.posted) == 1  # one top message: the first run's
-    assert [b.get("thread_ts") for b in job.slack.posted[1:]] == [slack_ts(0)] * (posted - 1)
+    posted = len(reports())
+    assert sum("thread_ts" not in b for b in reports()) == 1  # one top message: the first run's
+    assert [b.get("thread_ts") for b in reports()[1:]] == [slack_ts(0)] * (posted - 1)
     engine = job.engine()
     try:
         assert db.slack_posts(engine, D, CHANNEL)[0].ts == slack_ts(0)
@@ -833,7 +837,7 @@ def test_database_gone_after_the_post_is_reconciled_by_the_next_run(db_job, monk
         assert job.report()["slack"] == {"ts": slack_ts(0), "posted": 0, "skipped": True}
         assert "already posted" in r2.out
     r3 = job.run("--force")
-    assert r3.code == 0 and len(job.slack.posted) == 2 * posted  # a deliberate second copy
+    assert r3.code == 0 and len(reports()) == 2 * posted  # a deliberate second copy
 
 
 # ---- the demo ------------------------------------------------------------------------------------------------------
