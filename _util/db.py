@@ -247,14 +247,18 @@ def _upsert_statement(conn: Connection, table: Table, keys: Sequence[str]):
 
 def retrying(engine: Engine, work: Callable[[Connection], object], *, attempts: int = DEADLOCK_RETRIES):
     """Run work(conn) in one transaction; run it again when MySQL picked it as a deadlock victim (1213) or a lock
-    wait timed out (1205) — the transaction was rolled back whole, so a repeat is safe. Bounded by attempts."""
+    wait timed out (1205) — the transaction was rolled back whole, so a repeat is safe. Bounded by attempts; a
+    lock wait is tried again once only: each wait already lasted lock_wait_timeout (a backup's lock must end the
+    run within its deadline, not hold it for attempts x the wait)."""
+    lock_waits = 0
     for attempt in range(1, attempts + 1):
         try:
             with engine.begin() as conn:
                 return work(conn)
         except DBAPIError as exc:
             code = _mysql_code(exc)
-            if code not in RETRYABLE_MYSQL_ERRORS or attempt == attempts:
+            lock_waits += code == 1205
+            if code not in RETRYABLE_MYSQL_ERRORS or attempt == attempts or lock_waits > 1:
                 raise
             pause = min(2.0, 0.05 * 2 ** attempt) * (0.5 + random.random())
             log.info("database: %s (MySQL %d); trying the transaction again in %.2f s (%d/%d)",
@@ -270,12 +274,13 @@ def _mysql_code(exc: BaseException) -> int | None:
 
 
 def store_costs(engine: Engine, rows: Iterable[CostRow], days: dict[date, bool], *,
-                metric: str | None = None, group_by: str | None = None,
+                metric: str | None = None, group_by: str | None = None, replace: Iterable[date] | None = None,
                 fetched_at: datetime | None = None, batch: int = UPSERT_BATCH) -> int:
     """Upsert the rows of the fetched days in batches, in one transaction; return the number of rows.
 
-    `days` maps every day the source answered for to its Estimated flag; rows stored earlier for those days
-    that the source no longer lists (a revised Estimated day) are removed, so each day matches its source.
+    `days` maps every day the source answered for to its Estimated flag; rows stored earlier for the days to
+    `replace` (default: all of them) that the source no longer lists (a revised Estimated day) are removed, so each
+    day matches its source. Other days are merged: rows added or updated, none removed.
     metric and group_by (COST_METRIC, COST_GROUP_BY) are recorded with each day. A deadlock is retried whole.
     """
     fetched_at = fetched_at or utcnow()
@@ -283,18 +288,19 @@ def store_costs(engine: Engine, rows: Iterable[CostRow], days: dict[date, bool],
     day_records = [{"usage_date": d, "estimated": est, "fetched_at": fetched_at, "metric": metric,
                     "group_by": group_by} for d, est in sorted(days.items())]
 
+    whole = sorted(days) if replace is None else sorted(set(replace))
+
     def work(conn: Connection) -> None:
-        _store(conn, rows, days, day_records, fetched_at, batch)
+        _store(conn, rows, whole, day_records, fetched_at, batch)
 
     retrying(engine, work)  # one transaction: a failure leaves the previous data as it was
     return len(rows)
 
 
-def _store(conn: Connection, rows: list[CostRow], days: dict[date, bool], day_records: list[dict],
+def _store(conn: Connection, rows: list[CostRow], ordered: list[date], day_records: list[dict],
            fetched_at: datetime, batch: int) -> None:
-    # Each fetched day is replaced whole, so a row the source no longer lists (a revised Estimated day)
+    # Each day to replace is deleted first, so a row the source no longer lists (a revised Estimated day)
     # goes even when a quick re-run stores it within the same second.
-    ordered = sorted(days)
     for start in range(0, len(ordered), batch):
         conn.execute(daily_cost.delete().where(daily_cost.c.usage_date.in_(ordered[start:start + batch])))
     if rows:

@@ -65,7 +65,12 @@ def ingest(settings: Settings, engine: Engine, *, client=None, today: date | Non
         log.info("read %d file(s): %d rows over %d days", len(settings.input_files), len(parsed.rows),
                  len(parsed.days))
         _refuse_mixing(engine, settings, first, set(parsed.days), "the --input files do not list them")
+        # A saved file may be the last page of an answer (a response does not say which request it answered):
+        # it adds and updates rows, and replaces whole only the days stored under other settings.
+        replace = set(db.other_settings_days(engine, first, d, settings.cost_metric, settings.group_by)) & set(
+            parsed.days)
     else:
+        replace = None  # every fetched day is replaced whole: Cost Explorer's answer is complete
         # Days fetched under another COST_METRIC / COST_GROUP_BY count as missing: fetched again, replaced whole.
         known = db.known_days(engine, first, d, metric=settings.cost_metric, group_by=settings.group_by)
         runs = plan_runs(d, settings.lookback_days, today, known)
@@ -91,7 +96,7 @@ def ingest(settings: Settings, engine: Engine, *, client=None, today: date | Non
                  ", ".join(f"{a}..{b}" for a, b in runs))
     _check_window(parsed, settings)
     rows = db.store_costs(engine, parsed.sorted_rows(), parsed.days, metric=settings.cost_metric,
-                          group_by=settings.group_by)
+                          group_by=settings.group_by, replace=replace)
     estimated = sum(parsed.days.values())
     log.info("stored %d rows for %d days (%d Estimated)%s%s", rows, len(parsed.days), estimated,
              f"; {parsed.duplicates} repeated keys, last kept" if parsed.duplicates else "",

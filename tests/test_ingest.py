@@ -426,11 +426,25 @@ def test_a_whole_paged_answer_in_order_and_a_single_page_still_load(two_pages_st
     assert procAmzData.main(["--input", *map(str, PAGES), "--db-url", url]) == 0
     assert capsys.readouterr().out == "10 rows stored for 4 days; 0 Cost Explorer request(s)\n"
     engine = db.make_engine(url)
-    assert dump(engine)[0] == before[0]
+    assert [r[:-1] for r in dump(engine)[0]] == [r[:-1] for r in before[0]]  # the same rows (fetched_at aside)
     engine.dispose()
     # a complete answer of one page, then one of two pages, in one run
     assert procAmzData.main(["--input", str(DATA / "linked_account.json"), *map(str, PAGES), "--db-url", url]) == 0
     assert capsys.readouterr().out == "14 rows stored for 6 days; 0 Cost Explorer request(s)\n"
+
+
+def test_the_last_page_given_alone_adds_and_updates_but_never_removes_stored_rows(two_pages_stored, capsys):
+    """A saved last page looks like a whole one-page answer (a response does not name its request): loading it
+    alone must not replace the stored days it shares with page 1 (issue 10, item 8)."""
+    import procAmzData
+
+    url, before = two_pages_stored
+    assert procAmzData.main(["--input", str(PAGES[-1]), "--db-url", url]) == 0, capsys.readouterr().err
+    engine = db.make_engine(url)
+    try:
+        assert [r[:-1] for r in dump(engine)[0]] == [r[:-1] for r in before[0]]  # still all 10 rows, same amounts
+    finally:
+        engine.dispose()
 
 
 # --- ce source that pages forever: one error line, nothing stored (procAmzData.py in-process) ----------------------

@@ -297,6 +297,24 @@ def test_a_deadlock_is_retried_a_bounded_number_of_times(raw, monkeypatch):
     assert calls["n"] == db.DEADLOCK_RETRIES
 
 
+def test_a_lock_wait_timeout_is_tried_again_once_only(raw, monkeypatch):
+    """A lock wait (1205) already lasted lock_wait_timeout: one more try, then the run fails within its bounds."""
+    from sqlalchemy.exc import OperationalError
+
+    db.init_db(raw)
+    calls = {"n": 0}
+
+    def waiting(conn, *args):
+        calls["n"] += 1
+        raise OperationalError("DELETE …", {}, Exception(1205, "Lock wait timeout exceeded; try restarting"))
+
+    monkeypatch.setattr(db, "_store", waiting)
+    monkeypatch.setattr(db.time, "sleep", lambda s: None)
+    with pytest.raises(OperationalError, match="Lock wait timeout"):
+        db.store_costs(raw, [CostRow(D1, "A", "", Decimal(2), "USD", False)], {D1: False})
+    assert calls["n"] == 2
+
+
 def test_the_schema_lock_serialises_migrations(raw):
     """While one connection holds the schema lock, another migration waits (and gives up after its timeout)."""
     if raw.dialect.name == "sqlite":
