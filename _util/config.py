@@ -334,8 +334,8 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--demo", action="store_true",
                         help="built-in sample data for report date 2026-11-25 (unless --date), dry run, own database under OUTPUT_DIR/demo/")
     parser.add_argument("--force", action="store_true", help="post again for a date already posted")
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="more detail: -v debug lines of this tool, -vvv also of boto3/botocore/urllib3/slack_sdk "
-                             "(matplotlib/PIL stay at warnings)")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more detail: this tool's debug lines (settings in effect, stage starts…); "
+                             "libraries (boto3, slack_sdk, matplotlib…) stay at warnings")
 
 
 def load_settings(args: argparse.Namespace | None = None, environ: Mapping[str, str] | None = None,

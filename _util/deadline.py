@@ -33,7 +33,7 @@ def kill_children() -> int:
 
 @contextmanager
 def run_deadline(seconds: int, where: Callable[[], str]) -> Iterator[None]:
-    """Raise RunTimeout in the main thread `seconds` (s) after entry, naming the stage where() returns.
+    """Raise RunTimeout in the main thread `seconds` (s) after entry, or on SIGTERM, naming the stage where() returns.
 
     SIGALRM interrupts a blocking socket read, lock wait or sleep: PEP 475 retries those after a signal unless the
     handler raises, which this one does. Outside the main thread (or without setitimer) there is no deadline."""
@@ -49,10 +49,21 @@ def run_deadline(seconds: int, where: Callable[[], str]) -> Iterator[None]:
             signal.setitimer(signal.ITIMER_REAL, GRACE_S)
         raise RunTimeout(message[0])
 
+    def on_term(signum, frame) -> None:
+        # systemd's stop or timeout, `kill`, a shutdown: end like a missed deadline (one line naming the stage, the
+        # run row, the Slack notice, the /fail ping), not silently.
+        if not message:
+            message.append(f"run terminated by {signal.Signals(signum).name} in stage {where()}")
+            kill_children()
+            signal.setitimer(signal.ITIMER_REAL, GRACE_S)
+        raise RunTimeout(message[0])
+
     previous = signal.signal(signal.SIGALRM, on_alarm)
+    previous_term = signal.signal(signal.SIGTERM, on_term)
     signal.setitimer(signal.ITIMER_REAL, seconds)
     try:
         yield
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+        signal.signal(signal.SIGTERM, previous_term)

@@ -12,10 +12,14 @@ from pathlib import Path
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 # Slack tokens (xoxb-, xoxp-, xapp-…) and passwords inside URLs, whatever their source.
 _TOKEN = re.compile(r"\b(xox[abposr]|xapp)-[A-Za-z0-9-]+")
+# AWS request credentials, should a library's line ever carry them: session tokens, signatures, access key ids.
+_AWS_SECRET = re.compile(r"(?P<key>X-Amz-Security-Token|X-Amz-Signature|Signature|Credential)(?P<sep>['\"]?\s*[=:]\s*['\"]?)"
+                         r"[^\s,;&'\"]+", re.IGNORECASE)
 _URL_PASSWORD = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://[^:/@\s]+):(?P<pw>[^@\s]+)@", re.IGNORECASE)
 # The project's own loggers: "aws_cost_tracking" and the modules that log under __name__ (_util.costexplorer…).
 PROJECT_LOGGERS = ("aws_cost_tracking", "_util", "__main__")
-# Libraries whose debug lines -vvv shows; matplotlib and PIL stay at WARNING always (-vvv gave 1,314 font lookups).
+# Third-party loggers stay at WARNING whatever -v says: -vvv once gave 1,314 matplotlib font lookups, and
+# botocore's debug lines carry request signatures and session tokens.
 CHATTY_LIBRARIES = ("botocore", "boto3", "s3transfer", "urllib3", "slack_sdk")
 ALWAYS_QUIET = ("matplotlib", "PIL", "fontTools")
 
@@ -26,6 +30,7 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
         if secret and len(secret) >= 4:
             text = text.replace(secret, "***")
     text = _TOKEN.sub("***", text)
+    text = _AWS_SECRET.sub(lambda m: f"{m.group('key')}{m.group('sep')}***", text)
     return _URL_PASSWORD.sub(lambda m: f"{m.group('scheme')}:***@", text)
 
 
@@ -85,7 +90,7 @@ class QuietFileHandler(logging.handlers.RotatingFileHandler):
 
 def setup_logging(verbose: int = 0, log_file: Path | None = None, secrets: Iterable[str] = (), *,
                   quiet: bool = False) -> None:
-    """Log to stderr (INFO; warnings only with quiet; the project's debug lines with -v, libraries' too with -vvv)
+    """Log to stderr (INFO; warnings only with quiet; the project's debug lines with -v; libraries at WARNING)
     and to a rotating file (5 x 2 MB; INFO, or DEBUG with -v, whatever quiet says)."""
     root = logging.getLogger()
     for handler in list(root.handlers):
@@ -111,13 +116,10 @@ def setup_logging(verbose: int = 0, log_file: Path | None = None, secrets: Itera
     for handler in handlers:
         handler.addFilter(redactor)
         root.addHandler(handler)
-    for name in CHATTY_LIBRARIES:
-        logging.getLogger(name).setLevel(logging.DEBUG if verbose >= 3 else logging.WARNING)
-    for name in ALWAYS_QUIET:
+    for name in CHATTY_LIBRARIES + ALWAYS_QUIET:
         logging.getLogger(name).setLevel(logging.WARNING)
-    if verbose < 3:
-        # slack_sdk logs an ERROR per failed attempt, then retries; the run's own error line says the outcome.
-        logging.getLogger("slack_sdk").setLevel(logging.CRITICAL)
+    # slack_sdk logs an ERROR per failed attempt, then retries; the run's own error line says the outcome.
+    logging.getLogger("slack_sdk").setLevel(logging.CRITICAL)
 
 
 def log_file_failure() -> str | None:

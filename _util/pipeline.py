@@ -55,9 +55,9 @@ def stage_name(name: str) -> Iterator[None]:
 def stage(name: str, timings: dict[str, float]) -> Iterator[None]:
     """Time a stage and log one line for it."""
     started = time.perf_counter()
-    log.debug("stage %s: start", name)
     try:
-        with stage_name(name):
+        with stage_name(name):  # named before the start line: a signal arriving from then on names this stage
+            log.debug("stage %s: start", name)
             yield
     except BaseException:  # the deadline's RunTimeout too
         timings[name] = time.perf_counter() - started

@@ -77,6 +77,12 @@ def check_database(engine: Engine) -> Check:
         return Check("database", FAILED, f"{where} has schema version {version}, newer than this code's "
                                          f"{migrate.SCHEMA_VERSION}: update aws_cost_tracking (git pull)")
     if version < migrate.SCHEMA_VERSION:
+        lacking = missing_schema_privileges(engine)
+        if lacking:
+            return Check("database", FAILED, f"{where} has schema version {version}, this code needs "
+                                             f"{migrate.SCHEMA_VERSION}, and its user lacks {', '.join(lacking)}: "
+                                             "run `python -m _util.migrate --db-url URL` once as a user that may "
+                                             "(README \"Storage\")")
         return Check("database", OK, f"{where} reachable; schema version {version}, upgraded to "
                                      f"{migrate.SCHEMA_VERSION} by the run (or: python -m _util.migrate)")
     missing = [name for name in db.metadata.tables if name not in existing]
@@ -84,6 +90,29 @@ def check_database(engine: Engine) -> Check:
         return Check("database", OK, f"{where} reachable; schema version {version}; tables {', '.join(missing)} "
                                      "missing, created by the run")
     return Check("database", OK, f"{where} reachable and migrated (schema version {version})")
+
+
+SCHEMA_PRIVILEGES = ("CREATE", "ALTER", "INDEX", "DROP")  # what an upgrade step may use (README "Storage")
+
+
+def missing_schema_privileges(engine: Engine) -> list[str]:
+    """The privileges a schema upgrade needs that the MySQL user visibly lacks on its database ([] when all are
+    there, or when the grants cannot be read — roles, a proxy — so a doubt never fails the check)."""
+    if engine.dialect.name not in ("mysql", "mariadb"):
+        return []
+    grants = text(
+        "SELECT PRIVILEGE_TYPE FROM information_schema.USER_PRIVILEGES WHERE GRANTEE = :grantee "
+        "UNION SELECT PRIVILEGE_TYPE FROM information_schema.SCHEMA_PRIVILEGES "
+        "WHERE GRANTEE = :grantee AND DATABASE() LIKE TABLE_SCHEMA")
+    try:
+        with engine.connect() as conn:
+            user, _, host = str(conn.execute(text("SELECT CURRENT_USER()")).scalar()).rpartition("@")
+            have = {str(p).upper() for p in conn.execute(grants, {"grantee": f"'{user}'@'{host}'"}).scalars()}
+    except Exception:
+        return []
+    if not have:
+        return []
+    return [p for p in SCHEMA_PRIVILEGES if p not in have]
 
 
 # ---- Slack ---------------------------------------------------------------------------------------------------------

@@ -119,6 +119,27 @@ def test_run_timeout_ends_a_hung_stage_with_one_line_naming_it(tmp_path, module,
     assert time.monotonic() - started < HANG_GUARD_S
 
 
+def test_sigterm_ends_a_hung_stage_with_one_line_naming_it(tmp_path):
+    """systemd's stop (or its TimeoutStartSec) sends SIGTERM: the run ends as on its own deadline, not silently."""
+    import signal
+
+    env = job_env(tmp_path, RUN_TIMEOUT_SECONDS="600")
+    proc = subprocess.Popen([sys.executable, "-c", HANG.format(root=str(ROOT), module="pipeline",
+                                                               name="load_analysis"), "--date", D, "--dry-run", "-v"],
+                            env=env, cwd=tmp_path, stderr=subprocess.PIPE, text=True)
+    try:
+        for line in proc.stderr:  # wait until the run is inside the hung stage
+            if "stage summaries+alerts: start" in line:
+                break
+        proc.send_signal(signal.SIGTERM)
+        rest = proc.stderr.read()
+        code = proc.wait(timeout=HANG_GUARD_S)
+    finally:
+        proc.kill()
+    assert code == 1, rest
+    assert error_lines(rest) == ["error: run terminated by SIGTERM in stage summaries+alerts"], rest
+
+
 def test_run_timeout_seconds_is_validated(tmp_path):
     done = subprocess.run([sys.executable, JOB, "--date", D], env=job_env(tmp_path, RUN_TIMEOUT_SECONDS="soon"),
                           cwd=tmp_path, capture_output=True, text=True, timeout=60)

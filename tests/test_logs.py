@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from _util.logs import log_file_failure, setup_logging
+from _util.logs import log_file_failure, redact, setup_logging
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -37,13 +37,25 @@ def emit_all() -> None:
     (0, False, ["info line", "warning line"]),
     (0, True, ["warning line"]),
     (1, False, ["own debug line", "module debug line", "info line", "warning line"]),
-    (3, False, ["own debug line", "module debug line", "Sending http request", "info line", "warning line"]),
+    (3, False, ["own debug line", "module debug line", "info line", "warning line"]),
 ])
-def test_stderr_shows_the_project_debug_lines_with_v_and_library_lines_only_with_vvv(capsys, verbose, quiet, expected):
+def test_stderr_shows_the_project_debug_lines_with_v_and_never_library_debug_lines(capsys, verbose, quiet, expected):
     setup_logging(verbose, None, quiet=quiet)
     emit_all()
     lines = capsys.readouterr().err.splitlines()
     assert [line.split(" ", 2)[2] for line in lines] == expected
+
+
+@pytest.mark.parametrize("line", [
+    "headers={'X-Amz-Security-Token': 'IQoJb3JpZ2luX2VjEXAMPLESESSIONTOKEN', 'Authorization': 'AWS4-HMAC-SHA256 "
+    "Credential=AKIAEXAMPLEKEYID/20261128/us-east-1/s3/aws4_request, Signature=0123abcdEXAMPLESIG'}",
+    "https://b.s3.amazonaws.com/k.png?X-Amz-Credential=AKIAEXAMPLEKEYID%2F2026&X-Amz-Signature=0123abcdEXAMPLESIG"
+    "&X-Amz-Security-Token=IQoJb3JpZ2luX2VjEXAMPLESESSIONTOKEN",
+])
+def test_aws_credentials_in_a_line_are_redacted(line):
+    clean = redact(line)
+    for secret in ("IQoJb3JpZ2luX2VjEXAMPLESESSIONTOKEN", "AKIAEXAMPLEKEYID", "0123abcdEXAMPLESIG"):
+        assert secret not in clean, clean
 
 
 def test_quiet_keeps_info_lines_in_the_log_file(tmp_path, capsys):

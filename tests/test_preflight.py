@@ -7,7 +7,7 @@ from datetime import date
 
 import boto3
 import pytest
-from sqlalchemy import create_engine, inspect
+from sqlalchemy import create_engine, inspect, text
 
 import runCostReporting
 from _util import db, migrate, preflight
@@ -203,6 +203,34 @@ def test_database_with_a_newer_schema_fails_as_the_run_would(tmp_path):
         conn.execute(db.schema_version.update().values(version=migrate.SCHEMA_VERSION + 1))
     check = preflight.check_database(engine)
     assert check.status == "failed" and "newer than this code's" in check.detail
+
+
+@pytest.mark.mysql
+def test_database_behind_with_a_user_that_may_not_upgrade_it_fails_naming_the_command(mysql_url):
+    import uuid
+
+    admin = db.make_engine(mysql_url)
+    user, name = f"costs_ro_{uuid.uuid4().hex[:8]}", admin.url.database
+    try:
+        with admin.begin() as conn:
+            conn.execute(text("CREATE TABLE daily_cost (usage_date DATE NOT NULL, service VARCHAR(255) NOT NULL, "
+                              "amount DECIMAL(12,2) NOT NULL, PRIMARY KEY (usage_date, service))"))
+            conn.execute(text(f"CREATE USER '{user}'@'%' IDENTIFIED BY 'pw-{user}'"))
+            conn.execute(text(f"GRANT SELECT, INSERT, UPDATE, DELETE ON `{name}`.* TO '{user}'@'%'"))
+        limited = db.make_engine(admin.url.set(username=user, password=f"pw-{user}")
+                                 .render_as_string(hide_password=False))
+        try:
+            check = preflight.check_database(limited)
+        finally:
+            limited.dispose()
+        assert check.status == "failed", check.line()
+        assert "lacks CREATE, ALTER, INDEX, DROP" in check.detail and "python -m _util.migrate" in check.detail
+        assert f"pw-{user}" not in check.line()
+        assert preflight.check_database(admin).status == "ok"  # root may: the run upgrades it
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f"DROP USER IF EXISTS '{user}'@'%'"))
+        admin.dispose()
 
 
 # ---- the whole dry run -------------------------------------------------------------------------------------------
