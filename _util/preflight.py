@@ -190,9 +190,47 @@ def check_site(settings: Settings, *, client=None) -> Check:
     except Exception as exc:
         message, _fatal = describe_s3_error(exc, dest.bucket, prefix)
         return Check("site", FAILED, message)
-    # A write permission can only be proven by writing; a dry run never writes to S3, so it is stated, not checked.
-    return Check("site", OK, f"{dest}: bucket reachable, listing allowed; uploads (s3:PutObject) not proven without "
-                             "writing — the real run names a denied upload at the first object")
+    policy = _bucket_policy_verdict(client, dest.bucket, f"{prefix}{settings.day.isoformat()}/index.html")
+    if policy.startswith("denies"):
+        return Check("site", FAILED, f"{dest}: the bucket policy {policy}")
+    # An allow can only be proven by writing (IAM, SCPs, KMS keys all take part); a dry run never writes to S3.
+    return Check("site", OK, f"{dest}: bucket reachable, listing allowed, bucket policy {policy}; uploads "
+                             "(s3:PutObject) not proven without writing — the real run names a denied upload at the "
+                             "first object")
+
+
+def _bucket_policy_verdict(client, bucket: str, key: str) -> str:
+    """What the bucket policy says about s3:PutObject on key: "denies …" for an unconditional Deny that matches,
+    else a short note (no policy, not readable, a conditional deny)."""
+    import fnmatch
+    import json
+
+    from botocore.exceptions import ClientError
+
+    try:
+        document = json.loads(client.get_bucket_policy(Bucket=bucket)["Policy"])
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "")
+        return "none" if code == "NoSuchBucketPolicy" else f"not readable ({code or 'refused'})"
+    except (ValueError, KeyError, TypeError):
+        return "not readable (not JSON)"
+    statements = document.get("Statement", [])
+    statements = statements if isinstance(statements, list) else [statements]
+    resource = f"arn:aws:s3:::{bucket}/{key}"
+
+    def matches(values, target: str) -> bool:
+        values = values if isinstance(values, list) else [values]
+        return any(fnmatch.fnmatchcase(target.lower(), str(v).lower()) for v in values)
+
+    conditional = False
+    for st in statements:
+        if not isinstance(st, dict) or st.get("Effect") != "Deny":
+            continue
+        if matches(st.get("Action", []), "s3:PutObject") and matches(st.get("Resource", []), resource):
+            if not st.get("Condition"):
+                return f"denies s3:PutObject on {resource} (statement {st.get('Sid') or 'without Sid'})"
+            conditional = True
+    return "has a conditional Deny of s3:PutObject that may apply" if conditional else "does not deny uploads"
 
 
 def _check_folder(root: Path) -> Check:

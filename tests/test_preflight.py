@@ -131,6 +131,29 @@ def test_s3_missing_bucket_fails(moto_reset, monkeypatch):
     assert check.status == "failed" and "no-such-bucket" in check.detail and "does not exist" in check.detail
 
 
+@pytest.mark.slow  # moto's server
+@pytest.mark.parametrize(("statement", "status", "said"), [
+    (None, "ok", "bucket policy none"),
+    ({"Sid": "NoUploads", "Effect": "Deny", "Principal": "*", "Action": "s3:Put*",
+      "Resource": "arn:aws:s3:::cost-site/costs/*"}, "failed", "denies s3:PutObject on arn:aws:s3:::cost-site/costs/"),
+    ({"Effect": "Deny", "Principal": "*", "Action": "s3:PutObject", "Resource": "arn:aws:s3:::cost-site/*",
+      "Condition": {"Bool": {"aws:SecureTransport": "false"}}}, "ok", "conditional Deny"),
+    ({"Effect": "Deny", "Principal": "*", "Action": "s3:DeleteObject", "Resource": "arn:aws:s3:::cost-site/*"},
+     "ok", "does not deny uploads"),
+])
+def test_s3_bucket_policy_that_denies_uploads_fails_the_check(moto_reset, monkeypatch, statement, status, said):
+    import json
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_reset)
+    client = _s3(moto_reset)
+    client.create_bucket(Bucket="cost-site")
+    if statement:
+        client.put_bucket_policy(Bucket="cost-site", Policy=json.dumps({"Version": "2012-10-17",
+                                                                        "Statement": [statement]}))
+    check = preflight.check_site(Settings(plots_destination="s3://cost-site/costs", dry_run=True, report_date=D))
+    assert check.status == status and said in check.detail, check.line()
+
+
 def test_a_local_site_is_checked_without_writing(tmp_path):
     site = tmp_path / "site"
     check = preflight.check_site(Settings(plots_destination=str(site), dry_run=True))
