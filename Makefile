@@ -34,12 +34,12 @@ demo: install
 	$(BIN)/python runCostReporting.py --demo
 
 test: install-dev
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2
 	$(BIN)/ruff check .
 
 # The integrator may refine the selection; these markers cover the tests that need moto, MariaDB, Chromium or runs.
 test-fast: install-dev
-	$(BIN)/python -m pytest -q -m "not slow and not mysql and not browser and not server"
+	$(BIN)/python -m pytest -q -n 2 -m "not slow and not mysql and not browser and not server"
 
 lint: install-dev
 	$(BIN)/ruff check .
