@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date
+from pathlib import Path
 
 
 def run_cli(capsys, main: Callable[[list[str]], int], *argv: str) -> tuple[int, str, str]:
@@ -26,3 +27,14 @@ def fill_with_sample(url: str, capsys, d: date) -> str:
     _, err = capsys.readouterr()
     assert code == 0, err
     return url
+
+
+def fill_disk(folder: Path) -> None:
+    """Write zeros into folder/filler until its file system is full."""
+    with open(folder / "filler", "wb") as handle:
+        try:
+            while True:
+                handle.write(b"\0" * 65536)
+                handle.flush()
+        except OSError:
+            pass

@@ -188,6 +188,31 @@ def quick_charts(monkeypatch):
     monkeypatch.setattr(charts, "render_charts", render)
 
 
+@pytest.fixture
+def tmpfs(tmp_path):
+    """mount(name, size) -> a fresh tmpfs of that size under tmp_path (a real small or full disk); skips where
+    mounting is not permitted (it needs root); every mount is undone afterwards."""
+    import subprocess
+
+    mounted: list[Path] = []
+
+    def mount(name: str, size: str) -> Path:
+        point = tmp_path / name
+        point.mkdir()
+        if shutil.which("mount") is None:
+            pytest.skip("no mount command")
+        done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(point)],
+                              capture_output=True, text=True)
+        if done.returncode:
+            pytest.skip(f"cannot mount a tmpfs here (needs root): {done.stderr.strip()}")
+        mounted.append(point)
+        return point
+
+    yield mount
+    for point in mounted:
+        subprocess.run(["umount", "-l", str(point)], check=False)
+
+
 # Fixtures that start or need a server: tests using them are left out of `make test-fast`.
 SERVER_FIXTURES = {"moto_server", "moto_reset", "mysql_url", "chromium"}
 

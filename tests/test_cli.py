@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import sys
 import threading
@@ -22,7 +21,7 @@ import procSummaries
 import runCostReporting
 from _util.runlock import EXIT_LOCKED, RunLock
 from tests.blackhole import Blackhole
-from tests.cli_helpers import error_lines, run_cli
+from tests.cli_helpers import error_lines, fill_disk, run_cli
 from tests.slack_server import SlackServer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -210,28 +209,12 @@ def readme_cron_command() -> str:
 
 
 @pytest.fixture
-def full_tmpfs(tmp_path):
-    """A 1 MiB tmpfs, filled to the last byte; skip where mounting is not permitted."""
-    mnt = tmp_path / "full"
-    mnt.mkdir()
-    if shutil.which("mount") is None:
-        pytest.skip("no mount command")
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mnt)], capture_output=True,
-                          text=True)
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here (needs root): {done.stderr.strip()}")
-    try:
-        (mnt / "output").mkdir()
-        with open(mnt / "filler", "wb") as f:
-            try:
-                while True:
-                    f.write(b"\0" * 65536)
-                    f.flush()
-            except OSError:
-                pass
-        yield mnt
-    finally:
-        subprocess.run(["umount", "-l", str(mnt)], check=False)
+def full_tmpfs(tmpfs):
+    """A 1 MiB tmpfs holding an empty output/, filled to the last byte."""
+    mnt = tmpfs("full", "1m")
+    (mnt / "output").mkdir()
+    fill_disk(mnt)
+    return mnt
 
 
 @pytest.mark.slow

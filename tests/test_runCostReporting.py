@@ -32,6 +32,7 @@ from _util.costexplorer import CostQuery
 from _util.model import DAILY_CHART, MTD_CHART, spike_chart_id, trend_chart_id
 from _util.sample_data import SampleCostExplorer
 from _util.slack_message import money
+from tests.cli_helpers import fill_disk
 from tests.slack_server import Reply, SlackServer
 
 pytestmark = pytest.mark.slow
@@ -724,31 +725,9 @@ def test_slack_down_exits_1_then_next_run_posts_once(job, monkeypatch, outage):
 
 
 @pytest.fixture
-def small_disk(isolated):
+def small_disk(isolated, tmpfs):
     """A 16 MiB tmpfs for OUTPUT_DIR (skips where mounting is not permitted); unmounted afterwards."""
-    import shutil
-    import subprocess
-
-    mount = isolated / "small-disk"
-    mount.mkdir()
-    if not shutil.which("mount"):
-        pytest.skip("no mount command")
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(mount)], capture_output=True,
-                          text=True)
-    if done.returncode:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
-    yield mount
-    subprocess.run(["umount", "-l", str(mount)], check=False)
-
-
-def _fill(mount: Path) -> None:
-    with open(mount / "filler", "wb") as handle:
-        try:
-            while True:
-                handle.write(b"\0" * 65536)
-                handle.flush()
-        except OSError:
-            pass
+    return tmpfs("small-disk", "16m")
 
 
 @pytest.mark.parametrize("fault,reason", [("full", "No space left on device"),
@@ -764,7 +743,7 @@ def test_full_or_read_only_output_dir_posts_once_then_fails_naming_the_file(job,
     monkeypatch.setenv("LOCK_FILE", str(job.out_dir.parent / "logs" / "run.lock"))
     job.out_dir = small_disk
     if fault == "full":
-        _fill(small_disk)
+        fill_disk(small_disk)
     else:
         subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
     expected = f"error: cannot write {small_disk / D.isoformat() / 'report.json'}: {reason}"
