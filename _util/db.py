@@ -46,8 +46,8 @@ from .config import mask_url
 SERVICE_MAX = 360
 BREAKDOWN_MAX = 400
 UPSERT_BATCH = 1000
-DEADLOCK_RETRIES = 6  # attempts of one transaction that MySQL chose as a deadlock victim (1213) or timed out (1205)
-RETRYABLE_MYSQL_ERRORS = (1205, 1213)
+DEADLOCK_RETRIES = 6  # attempts of one transaction that MySQL chose as a deadlock victim (1213)
+RETRYABLE_MYSQL_ERRORS = (1213,)
 
 log = logging.getLogger(__name__)
 
@@ -246,23 +246,20 @@ def _upsert_statement(conn: Connection, table: Table, keys: Sequence[str]):
 
 
 def retrying(engine: Engine, work: Callable[[Connection], object], *, attempts: int = DEADLOCK_RETRIES):
-    """Run work(conn) in one transaction; run it again when MySQL picked it as a deadlock victim (1213) or a lock
-    wait timed out (1205) — the transaction was rolled back whole, so a repeat is safe. Bounded by attempts; a
-    lock wait is tried again once only: each wait already lasted lock_wait_timeout (a backup's lock must end the
-    run within its deadline, not hold it for attempts x the wait)."""
-    lock_waits = 0
+    """Run work(conn) in one transaction; run it again when MySQL picked it as a deadlock victim (1213): the
+    transaction was rolled back whole, so a repeat is safe. Bounded by attempts. A lock wait timeout (1205) is not
+    tried again: it already waited lock_wait_timeout, and a backup's lock must end the run within its bound."""
     for attempt in range(1, attempts + 1):
         try:
             with engine.begin() as conn:
                 return work(conn)
         except DBAPIError as exc:
             code = _mysql_code(exc)
-            lock_waits += code == 1205
-            if code not in RETRYABLE_MYSQL_ERRORS or attempt == attempts or lock_waits > 1:
+            if code not in RETRYABLE_MYSQL_ERRORS or attempt == attempts:
                 raise
             pause = min(2.0, 0.05 * 2 ** attempt) * (0.5 + random.random())
-            log.info("database: %s (MySQL %d); trying the transaction again in %.2f s (%d/%d)",
-                     "deadlock" if code == 1213 else "lock wait timeout", code, pause, attempt, attempts - 1)
+            log.info("database: deadlock (MySQL %d); trying the transaction again in %.2f s (%d/%d)", code, pause,
+                     attempt, attempts - 1)
             time.sleep(pause)
     raise AssertionError("unreachable")
 
