@@ -8,10 +8,9 @@ import argparse
 import json
 import sys
 
-from _util import db
+from _util import db, fmt
 from _util.cli import build_parser, run_main
 from _util.config import ConfigError, Settings
-from _util.model import cents
 from _util.pipeline import build_and_send, ensure_demo_data, load_analysis
 
 EXAMPLES = """\
@@ -38,12 +37,12 @@ def body(settings: Settings, args: argparse.Namespace) -> int:
             published.get("missing_charts", []))
     finally:
         engine.dispose()
-    print(f"Month to date ({analysis.report_date:%Y-%m}): {cents(analysis.summary.mtd_total):,.2f} USD")
+    print(f"Month to date ({analysis.report_date:%Y-%m}): {fmt.money(analysis.summary.mtd_total)}")
     for item in analysis.mtd_by_service:
-        print(f"  {cents(item.cost):>14,.2f}  {item.service}")
+        print(f"  {fmt.money(item.cost):>15}  {item.service}")
     print("Daily totals:")
     for day in analysis.daily_totals:
-        print(f"  {day.date}  {cents(day.cost):>14,.2f}")
+        print(f"  {fmt.day_iso(day.date)}  {fmt.money(day.cost):>15}")
     print(f"message: {json_path}\npreview: {preview}")
     if delivery is not None:
         print(f"slack:   {delivery.reason}")

@@ -9,7 +9,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
-import math
 import multiprocessing
 import os
 import sys
@@ -32,19 +31,15 @@ from matplotlib.font_manager import FontProperties
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
+from . import fmt
+from .chartspec import day_charts
 from .model import (
-    DAILY_CHART,
-    MTD_CHART,
     AlertParams,
     Analysis,
     ServiceCost,
     Spike,
     Trend,
-    cents,
-    spike_chart_id,
-    trend_chart_id,
 )
-from .site import chart_filename
 
 log = logging.getLogger("aws_cost_tracking")
 
@@ -75,39 +70,15 @@ RC = {
 # ---- formatting ------------------------------------------------------------------------------------------------
 
 
-def usd_short(x: float) -> str:
-    """Compact dollars for axes and crowded labels: $0.25, $12, $1.2k, $15k, $3.4M."""
-    if not math.isfinite(x):
-        return ""
-    sign, v = ("-" if x < 0 else ""), abs(x)
-    for limit, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
-        if v >= limit * 0.9995:
-            q = v / limit
-            text = f"{q:.1f}" if q < 100 else f"{q:.0f}"
-            return f"{sign}${text.removesuffix('.0')}{suffix}"
-    if v == 0:
-        return "$0"
-    if v < 1:
-        return f"{sign}${v:.2f}"
-    text = f"{v:.1f}" if v < 100 else f"{v:.0f}"
-    return f"{sign}${text.removesuffix('.0')}"
-
-
-def usd(x: float) -> str:
-    """Dollars for value labels and titles: $12,345 (>= $1,000), $123.45, $0.012."""
-    if x is None or not math.isfinite(x):
-        return "n/a"
-    sign, v = ("-" if x < 0 else ""), abs(x)
-    if v >= 1000:
-        return f"{sign}${v:,.0f}"
-    if v >= 0.01 or v == 0:
-        return f"{sign}${cents(v):,.2f}"
-    return f"{sign}${v:.3g}"
+# Values on a chart (titles, subtitles, legends, bar labels) use fmt.money, to the cent like the message and the
+# site; only axis ticks and the crowded day totals are compact.
+usd = fmt.money
+usd_short = fmt.money_compact
 
 
 def day_total(x: float) -> str:
     """A day's total above its bar: whole dollars from $100 ($1,140, not $1.1k: a $50 change must show)."""
-    return f"{'-' if x < 0 else ''}${abs(x):,.0f}" if abs(x) >= 100 else usd_short(x)
+    return fmt.money(x, digits=0) if abs(x) >= 100 else fmt.money_compact(x)
 
 
 def _usd_axis() -> FuncFormatter:
@@ -299,7 +270,7 @@ def _spike_chart(series: pd.Series, spike: Spike, params: AlertParams) -> Figure
     name = short(spike.service, 64)
     arrow = "▲ up" if spike.direction == "up" else "▼ down"
     z = f"z = {spike.zscore:+.1f}" if spike.zscore is not None else "z n/a (flat baseline)"
-    pct = f" ({spike.pct:+.0%})" if spike.pct is not None else ""
+    pct = f" ({fmt.pct(spike.pct)})" if spike.pct is not None else ""
     title_day = _day_label(s.index[-1]) if len(s) else ""
     _title(fig, f"{name} — cost spike {arrow} {title_day}".rstrip(),
            f"{usd(spike.cost)} on the day vs baseline mean {usd(spike.mean)}{pct} · σ {usd(spike.std)} · {z}"
@@ -326,7 +297,7 @@ def _spike_chart(series: pd.Series, spike: Spike, params: AlertParams) -> Figure
         _bars(ax, x[below], v[below], color=DOWN_COLOR, width=max(width, 1.2), zorder=3)
         handles.append(Patch(facecolor=DOWN_COLOR, label=f"below threshold ({_days(int(below.sum()))})"))
     handles.append(ax.axhline(spike.mean, color=INK, linewidth=1.6, zorder=4,
-                              label=f"baseline mean {usd_short(spike.mean)}"))
+                              label=f"baseline mean {usd(spike.mean)}"))
     handles.append(ax.axhline(upper, color=UP_COLOR, linewidth=1.8, linestyle="--", zorder=4,
                               label=_band_label("+", params, spike.std)))
     if spike.direction == "down":
@@ -361,7 +332,7 @@ def _days(n: int) -> str:
 def _band_label(sign: str, params: AlertParams, std: float) -> str:
     if params.spike_z_threshold * std >= params.spike_min_delta_usd:
         return f"alert threshold: mean {sign} {params.spike_z_threshold:g}σ"
-    return f"alert threshold: mean {sign} {usd_short(params.spike_min_delta_usd)} (minimum change)"
+    return f"alert threshold: mean {sign} {usd(params.spike_min_delta_usd)} (minimum change)"
 
 
 def trend_chart(series: pd.Series, trend: Trend, params: AlertParams) -> Figure:
@@ -375,7 +346,7 @@ def _trend_chart(series: pd.Series, trend: Trend, params: AlertParams) -> Figure
     s = _clean(series)
     name = short(trend.service, 64)
     arrow = "▲ turning up" if trend.direction == "up" else "▼ turning down"
-    pct = f" ({trend.pct:+.0%})" if trend.pct is not None else ""
+    pct = f" ({fmt.pct(trend.pct)})" if trend.pct is not None else ""
     title_day = _day_label(s.index[-1]) if len(s) else ""
     _title(fig, f"{name} — trend {arrow} {title_day}".rstrip(),
            f"{usd(trend.cost)} on the day · 7-day avg {usd(trend.avg7)} vs 28-day avg {usd(trend.avg28)}{pct}"
@@ -471,7 +442,7 @@ def _mtd_chart(mtd: list[ServiceCost], report_date: date, top_n: int) -> Figure:
     ax.grid(axis="x", color=GRID, linewidth=0.8)
     total = float(sum(sc.cost for sc in mtd))
     first = report_date.replace(day=1)
-    span = f"{first.day}–{report_date.day} {report_date:%b %Y}" if report_date.day > 1 else f"{report_date:%-d %b %Y}"
+    span = f"{fmt.day_range(first, report_date)}, {report_date.year}"
     _title(fig, f"Month-to-date spend by service — total {usd(total)}",
            f"{span} · {len(mtd)} service{'s' if len(mtd) != 1 else ''}"
            + (f" · top {top_n} shown, the rest summed in Other" if merged else ""))
@@ -483,7 +454,7 @@ def _mtd_chart(mtd: list[ServiceCost], report_date: date, top_n: int) -> Figure:
     bars = ax.barh(y, values, height=0.72, color=colors, edgecolor="white", linewidth=0.6)
     ax.set_yticks(y, labels)
     ax.tick_params(axis="y", length=0, labelsize=12.5, labelcolor=INK)
-    ax.bar_label(bars, labels=[f"{usd(v)}  {v / total:.0%}" if total > 0 else usd(v) for v in values],
+    ax.bar_label(bars, labels=[f"{usd(v)}  {fmt.share(v / total)}" if total > 0 else usd(v) for v in values],
                  padding=5, fontsize=12, color=INK)
     lo, hi = min(0.0, float(values.min())), max(0.0, float(values.max()))
     width = (hi - lo) or 1.0
@@ -615,21 +586,19 @@ def chart_jobs(analysis: Analysis, params: AlertParams, out_dir: Path) -> list[t
             return analysis.series[service].copy()
         return empty
 
-    seen: set[str] = set()
-    for sp in analysis.spikes:
-        cid = spike_chart_id(sp.service)
-        if cid not in seen:
-            seen.add(cid)
-            jobs.append((cid, "spike", (service_series(sp.service), sp, params), out_dir / chart_filename(cid)))
-    for tr in analysis.trends:
-        cid = trend_chart_id(tr.service)
-        if cid not in seen:
-            seen.add(cid)
-            jobs.append((cid, "trend", (service_series(tr.service), tr, params), out_dir / chart_filename(cid)))
-    jobs.append((MTD_CHART, "mtd", (list(analysis.mtd_by_service), analysis.report_date),
-                 out_dir / chart_filename(MTD_CHART)))
-    jobs.append((DAILY_CHART, "daily", (analysis.daily_by_service, analysis.report_date),
-                 out_dir / chart_filename(DAILY_CHART)))
+    spikes = {sp.service: sp for sp in reversed(analysis.spikes)}  # the first of a service, as its chart id
+    trends = {tr.service: tr for tr in reversed(analysis.trends)}
+    for spec in day_charts(analysis):
+        path = out_dir / spec.filename
+        if spec.kind == "mtd":
+            args: tuple = (list(analysis.mtd_by_service), analysis.report_date)
+        elif spec.kind == "daily":
+            args = (analysis.daily_by_service, analysis.report_date)
+        elif spec.kind == "spike":
+            args = (service_series(spec.service), spikes[spec.service], params)
+        else:
+            args = (service_series(spec.service), trends[spec.service], params)
+        jobs.append((spec.id, spec.kind, args, path))
     return jobs
 
 

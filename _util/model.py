@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal
 
 import pandas as pd
+
+from .fmt import cents  # noqa: F401  (USD half up to the cent: one definition, in fmt)
 
 # Chart ids: stable strings used as keys of {chart id: url} in report.json and the Slack message.
 MTD_CHART = "mtd_by_service"
@@ -21,13 +22,6 @@ def spike_chart_id(service: str) -> str:
 def trend_chart_id(service: str) -> str:
     """Chart id of a service's trend chart."""
     return f"trend:{service}"
-
-
-def cents(usd: float) -> float:
-    """USD rounded half up to the cent as a bill shows it ($2.675 → $2.68; binary floats would give $2.67)."""
-    if usd != usd or usd in (float("inf"), float("-inf")):
-        return usd
-    return float(Decimal(repr(float(usd))).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))  # numpy floats too
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,9 @@ import math
 from pathlib import Path
 from typing import Any
 
+from . import fmt
 from .files import write_atomic
-from .model import Analysis, Spike, Trend, cents
+from .model import Analysis, Spike, Trend
 
 
 def _usd(value: float | None) -> float | None:
@@ -60,14 +61,6 @@ def write_report(path: Path, data: dict) -> Path:
     return write_atomic(path, json.dumps(data, indent=2, allow_nan=False, ensure_ascii=False) + "\n")
 
 
-def _money(value: float | None) -> str:
-    return "-" if value is None else f"{cents(value):,.2f}"
-
-
-def _pct(value: float | None) -> str:
-    return "-" if value is None else f"{value:+.0%}"
-
-
 def _table(header: list[str], rows: list[list[str]], left: int = 1) -> list[str]:
     """Columns padded to width; the first `left` columns left-aligned, the rest right-aligned."""
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
@@ -81,14 +74,15 @@ def _table(header: list[str], rows: list[list[str]], left: int = 1) -> list[str]
 def format_alerts_table(analysis: Analysis) -> str:
     """The day's spikes and trend reversals as plain-text tables (USD)."""
     a, s = analysis, analysis.summary
-    out = [f"Report date {a.report_date}: total {_money(s.total)} USD, month to date {_money(s.mtd_total)} USD"]
+    money, pct = fmt.money, fmt.pct
+    out = [f"Report date {a.report_date}: total {money(s.total)}, month to date {money(s.mtd_total)}"]
     if a.estimated_dates:
-        out.append(f"(estimated figures for {len(a.estimated_dates)} day(s), latest {a.estimated_dates[-1]})")
+        out.append(fmt.estimated_days(a.estimated_dates))
     out.append("")
     if a.spikes:
         out.append(f"Spikes ({len(a.spikes)}): cost on d vs the mean and std of the days before")
-        rows = [[x.service, x.direction, _money(x.cost), _money(x.mean), _money(x.std),
-                 "-" if x.zscore is None else f"{x.zscore:+.1f}", f"{cents(x.delta):+,.2f}", _pct(x.pct),
+        rows = [[x.service, x.direction, money(x.cost), money(x.mean), money(x.std),
+                 fmt.MISSING if x.zscore is None else f"{x.zscore:+.1f}", fmt.signed_money(x.delta), pct(x.pct),
                  str(x.history_days)] for x in a.spikes]
         out += _table(["service", "dir", "cost", "mean", "std", "z", "delta", "delta %", "days"], rows, left=2)
     else:
@@ -96,7 +90,7 @@ def format_alerts_table(analysis: Analysis) -> str:
     out.append("")
     if a.trends:
         out.append(f"Trend reversals ({len(a.trends)}): MACD crossed its signal line")
-        rows = [[x.service, x.direction, _money(x.cost), _money(x.avg7), _money(x.avg28), _pct(x.pct),
+        rows = [[x.service, x.direction, money(x.cost), money(x.avg7), money(x.avg28), pct(x.pct),
                  f"{x.macd:+,.2f}", f"{x.signal:+,.2f}"] for x in a.trends]
         out += _table(["service", "dir", "cost", "avg 7d", "avg 28d", "7d vs 28d", "MACD", "signal"], rows, left=2)
     else:

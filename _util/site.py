@@ -10,14 +10,12 @@ a local folder without PLOT_BASE_URL gives file:// URIs.
 
 from __future__ import annotations
 
-import hashlib
 import html
 import logging
 import os
 import re
 import shutil
 import tempfile
-import unicodedata
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -25,9 +23,11 @@ from datetime import date
 from pathlib import Path
 from urllib.parse import quote
 
+from . import fmt
+from .chartspec import ChartSpec, captions, chart_filename, day_charts
 from .config import MAX_PRESIGN_SECONDS, Settings
 from .files import write_atomic
-from .model import DAILY_CHART, MTD_CHART, Analysis, cents, spike_chart_id, trend_chart_id
+from .model import Analysis, spike_chart_id, trend_chart_id
 
 log = logging.getLogger("aws_cost_tracking")
 
@@ -47,22 +47,9 @@ FATAL_CODES = {"NoSuchBucket", "AccessDenied", "AllAccessDisabled", "InvalidAcce
 # ---- names ------------------------------------------------------------------------------------------------------
 
 
-def chart_filename(chart_id: str) -> str:
-    """The PNG file name of a chart id: ASCII letters/digits/dashes plus a hash of the exact id (stable, safe)."""
-    if chart_id in (MTD_CHART, DAILY_CHART):
-        return chart_id.replace("_", "-") + ".png"
-    ascii_text = unicodedata.normalize("NFKD", chart_id).encode("ascii", "ignore").decode("ascii").lower()
-    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text).strip("-")[:60].rstrip("-") or "chart"
-    digest = hashlib.sha256(chart_id.encode("utf-8")).hexdigest()[:10]
-    return f"{slug}-{digest}.png"
-
-
 def expected_chart_ids(analysis: Analysis) -> list[str]:
-    """Every chart the day's page and message refer to, in page order."""
-    ids = [MTD_CHART, DAILY_CHART]
-    ids += [spike_chart_id(s.service) for s in analysis.spikes]
-    ids += [trend_chart_id(t.service) for t in analysis.trends]
-    return list(dict.fromkeys(ids))
+    """Every chart the day's page and message refer to, in page order (chartspec.day_charts)."""
+    return [spec.id for spec in day_charts(analysis)]
 
 
 # ---- results ----------------------------------------------------------------------------------------------------
@@ -248,23 +235,11 @@ def _e(text) -> str:
     return html.escape(str(text), quote=True)
 
 
-def _usd(x: float | None) -> str:
-    if x is None:
-        return "–"
-    sign = "-" if x < 0 else ""
-    return f"{sign}${cents(abs(x)):,.2f}"
-
-
-def _pct(x: float | None) -> str:
-    return "–" if x is None else f"{x:+.1%}"
-
-
 def _change(now: float, before: float | None) -> str:
     if before is None:
-        return "–"
+        return fmt.MISSING
     delta = now - before
-    pct = f" ({delta / before:+.1%})" if before > 0 else ""
-    return f"{'+' if delta >= 0 else '-'}${cents(abs(delta)):,.2f}{pct}"
+    return fmt.signed_money(delta) + (f" ({fmt.pct(delta / before)})" if before > 0 else "")
 
 
 CSS = """
@@ -298,15 +273,11 @@ def day_page_html(analysis: Analysis, images: dict[str, str], missing: list[str]
     parts = [f'<nav><a href="{_e(index_href)}">← all dates</a></nav>',
              f"<h1>AWS costs for {_e(d.isoformat())} ({_e(d.strftime('%A'))})</h1>"]
     if a.estimated_dates:
-        dates = sorted(a.estimated_dates)
-        contiguous = (dates[-1] - dates[0]).days + 1 == len(dates)
-        days = (f"{len(dates)} days, {dates[0].isoformat()} to {dates[-1].isoformat()}" if len(dates) > 3 and contiguous
-                else ", ".join(x.isoformat() for x in dates))
-        parts.append(f'<p class="note">Estimated costs (the bill is not final yet) on: {_e(days)}</p>')
-    rows = [("Total on the day", _usd(s.total)),
+        parts.append(f'<p class="note">{_e(fmt.estimated_days(a.estimated_dates))}</p>')
+    rows = [("Total on the day", fmt.money(s.total)),
             ("Change vs previous day", _change(s.total, s.previous_day)),
-            ("Average of the 7 days before", _usd(s.avg7)),
-            (f"Month to date ({d:%B} 1" + (f"–{d.day})" if d.day > 1 else ")"), _usd(s.mtd_total)),
+            ("Average of the 7 days before", fmt.money(s.avg7)),
+            (f"Month to date ({fmt.day_range(d.replace(day=1), d)})", fmt.money(s.mtd_total)),
             ("Change vs same days of last month", _change(s.mtd_total, s.mtd_previous))]
     parts.append("<h2>Totals</h2>\n<table>" + "".join(
         f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in rows) + "</table>")
@@ -320,9 +291,9 @@ def day_page_html(analysis: Analysis, images: dict[str, str], missing: list[str]
                "<th>z</th><th>Change</th><th>Chart</th></tr>"
         body = "".join(
             f'<tr><td>{_e(sp.service)}</td><td class="{_e(sp.direction)}">{_e(sp.direction)}</td>'
-            f"<td>{_e(_usd(sp.cost))}</td><td>{_e(_usd(sp.mean))}</td><td>{_e(_usd(sp.std))}</td>"
-            f"<td>{_e('–' if sp.zscore is None else f'{sp.zscore:+.1f}')}</td>"
-            f"<td>{_e(('+' if sp.delta > 0 else '') + _usd(sp.delta))} {_e(_pct(sp.pct) if sp.pct is not None else '')}</td>"
+            f"<td>{_e(fmt.money(sp.cost))}</td><td>{_e(fmt.money(sp.mean))}</td><td>{_e(fmt.money(sp.std))}</td>"
+            f"<td>{_e(fmt.MISSING if sp.zscore is None else f'{sp.zscore:+.1f}')}</td>"
+            f"<td>{_e(fmt.signed_money(sp.delta))} {_e(fmt.pct(sp.pct) if sp.pct is not None else '')}</td>"
             f"<td>{chart_link(spike_chart_id(sp.service))}</td></tr>" for sp in a.spikes)
         parts.append(f"<table>{head}{body}</table>")
     else:
@@ -334,40 +305,32 @@ def day_page_html(analysis: Analysis, images: dict[str, str], missing: list[str]
                "<th>7 vs 28</th><th>MACD</th><th>Signal</th><th>Chart</th></tr>"
         body = "".join(
             f'<tr><td>{_e(t.service)}</td><td class="{_e(t.direction)}">{_e(t.direction)}</td>'
-            f"<td>{_e(_usd(t.cost))}</td><td>{_e(_usd(t.avg7))}</td><td>{_e(_usd(t.avg28))}</td>"
-            f"<td>{_e(_pct(t.pct))}</td><td>{t.macd:,.2f}</td><td>{t.signal:,.2f}</td>"
+            f"<td>{_e(fmt.money(t.cost))}</td><td>{_e(fmt.money(t.avg7))}</td><td>{_e(fmt.money(t.avg28))}</td>"
+            f"<td>{_e(fmt.pct(t.pct))}</td><td>{t.macd:,.2f}</td><td>{t.signal:,.2f}</td>"
             f"<td>{chart_link(trend_chart_id(t.service))}</td></tr>" for t in a.trends)
         parts.append(f"<table>{head}{body}</table>")
     else:
         parts.append("<p>No trend reversals.</p>")
 
     parts.append("<h2>Charts</h2>")
-    for cid in expected_chart_ids(a):
-        caption = _caption(cid)
-        if cid in images:
-            parts.append(f'<figure id="{_anchor(cid)}"><img src="{_e(images[cid])}" alt="{_e(caption)}" '
-                         f'width="1200" height="700"><figcaption>{_e(caption)}</figcaption></figure>')
+    specs: list[ChartSpec] = day_charts(a)
+    for spec in specs:
+        if spec.id in images:
+            parts.append(f'<figure id="{_anchor(spec.id)}"><img src="{_e(images[spec.id])}" '
+                         f'alt="{_e(spec.caption)}" width="1200" height="700">'
+                         f"<figcaption>{_e(spec.caption)}</figcaption></figure>")
     if missing:
-        parts.append('<p class="note">Charts not available: ' + ", ".join(_e(_caption(c)) for c in missing)
+        parts.append('<p class="note">Charts not available: ' + ", ".join(_e(c) for c in captions(specs, missing))
                      + "</p>")
 
     total = sum(sc.cost for sc in a.mtd_by_service)
     parts.append(f"<h2>Month to date by service ({len(a.mtd_by_service)})</h2>")
     rows_html = "".join(
-        f"<tr><td>{_e(sc.service)}</td><td>{_e(_usd(sc.cost))}</td>"
-        f"<td>{_e(f'{sc.cost / total:.1%}' if total > 0 else '–')}</td></tr>" for sc in a.mtd_by_service)
+        f"<tr><td>{_e(sc.service)}</td><td>{_e(fmt.money(sc.cost))}</td>"
+        f"<td>{_e(fmt.share(sc.cost / total) if total > 0 else fmt.MISSING)}</td></tr>" for sc in a.mtd_by_service)
     parts.append(f"<table><tr><th>Service</th><th>Cost</th><th>Share</th></tr>{rows_html}"
-                 f"<tr><th>Total</th><th>{_e(_usd(total))}</th><th></th></tr></table>")
+                 f"<tr><th>Total</th><th>{_e(fmt.money(total))}</th><th></th></tr></table>")
     return _page(f"AWS costs {d.isoformat()}", "\n".join(parts))
-
-
-def _caption(chart_id: str) -> str:
-    if chart_id == MTD_CHART:
-        return "Month-to-date spend by service"
-    if chart_id == DAILY_CHART:
-        return "Daily spend by service this month"
-    kind, _, service = chart_id.partition(":")
-    return f"{'Spike' if kind == 'spike' else 'Trend reversal'}: {service}"
 
 
 def root_index_html(dates: list[tuple[str, str]]) -> str:
@@ -398,7 +361,8 @@ def publish(analysis: Analysis, chart_files: dict[str, Path], settings: Settings
             unrendered.append(cid)
     if unrendered:
         result.missing.extend(unrendered)
-        result._error(f"{len(unrendered)} chart(s) were not rendered: {', '.join(unrendered[:5])}"
+        result._error(f"{len(unrendered)} chart(s) were not rendered: "
+                      f"{', '.join(captions(day_charts(analysis), unrendered[:5]))}"
                       + (" …" if len(unrendered) > 5 else ""))
     if dest.local_root is not None:
         _publish_local(analysis, charts, settings, dest.local_root, result)

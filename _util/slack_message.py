@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import html
 import json
-import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -26,7 +25,8 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from . import model
+from . import fmt
+from .chartspec import captions, day_charts
 from .model import Analysis, Spike, Trend
 
 # Slack's limits (docs.slack.dev "Block Kit" reference) and our margin for the whole blocks JSON: Slack rejects
@@ -41,7 +41,7 @@ MAX_CONTEXT_ELEMENTS = 10
 MAX_FALLBACK_TEXT = 3000  # Slack truncates `text` at 40k; notifications show far less
 MAX_MESSAGES = 10  # top post + 9 thread replies; beyond that the rest is "…and N more on the site"
 MAX_NAME = 120  # longest service name shown (characters, before escaping)
-MAX_LISTED_MISSING = 5  # missing chart ids named in the context line
+MAX_LISTED_MISSING = 5  # missing charts named (by caption) in the context line
 
 
 @dataclass(frozen=True)
@@ -65,27 +65,13 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def money(value: float) -> str:
-    """USD as `$1,234.56`; below a cent keep 1 significant digit or more (`$0.004`); negatives `-$1.00`."""
-    sign = "-" if value < 0 else ""
-    v = abs(value)
-    if v == 0 or v >= 0.01:
-        return f"{sign}${model.cents(v):,.2f}"
-    digits = min(10, 1 - math.floor(math.log10(v)))  # two significant digits
-    text = f"{v:.{digits}f}".rstrip("0").rstrip(".")
-    return f"{sign}${text}" if text != "0" else "$0.00"
-
-
-def signed_money(value: float) -> str:
-    """USD with an explicit sign: `+$1.00`, `-$1.00`."""
-    return ("+" if value >= 0 else "") + money(value)
+money = fmt.money  # the one money style (to the cent, half up); kept here as the message's vocabulary
+signed_money = fmt.signed_money
 
 
 def percent(fraction: float | None) -> str:
-    """A fraction as a signed percentage (`+12.3%`); empty when unknown."""
-    if fraction is None or fraction != fraction:
-        return ""
-    return f"{fraction * 100:+,.1f}%" if abs(fraction) < 10 else f"{fraction * 100:+,.0f}%"
+    """A fraction as a signed percentage (fmt.pct); empty when unknown."""
+    return "" if fraction is None or fraction != fraction else fmt.pct(fraction)
 
 
 def change(value: float, base: float | None) -> str:
@@ -110,13 +96,6 @@ def _usable_url(url: str | None) -> str | None:
     if not url or len(url) > MAX_URL or not url.startswith(("http://", "https://")):
         return None
     return url
-
-
-def _dates(days: Sequence[date]) -> str:
-    days = sorted(set(days))
-    if len(days) <= 3:
-        return ", ".join(d.isoformat() for d in days)
-    return f"{len(days)} days, {days[0].isoformat()} to {days[-1].isoformat()}"
 
 
 # --- lines ---------------------------------------------------------------------------------------
@@ -162,16 +141,17 @@ def _sections(analysis: Analysis) -> list[_Section]:
     def by_cost(items):
         return sorted(items, key=lambda x: (-x.cost, x.service))
 
+    chart = {(spec.kind, spec.service): spec.id for spec in day_charts(analysis)}
     out: list[_Section] = []
     for title, direction in (("Upward trending", "up"), ("Downward trending", "down")):
         trends = by_cost(t for t in analysis.trends if t.direction == direction)
         if trends:
-            lines = [_Line(trend_text(t, d), model.trend_chart_id(t.service)) for t in trends]
+            lines = [_Line(trend_text(t, d), chart["trend", t.service]) for t in trends]
             out.append(_Section(title, lines, _count(len(lines), "service")))
     if analysis.spikes:  # as in the report: dollars away from normal, biggest first, up or down
         spikes = sorted(analysis.spikes, key=lambda s: (-abs(s.delta), s.service))
         ups = sum(s.direction == "up" for s in spikes)
-        lines = [_Line(spike_text(s, d), model.spike_chart_id(s.service)) for s in spikes]
+        lines = [_Line(spike_text(s, d), chart["spike", s.service]) for s in spikes]
         out.append(_Section("Spikes", lines, f"{ups} up, {len(spikes) - ups} down"))
     return out
 
@@ -220,6 +200,7 @@ def _summary_text(analysis: Analysis) -> str:
 
 def _context_texts(analysis: Analysis, ctx: MessageContext, page_url: str | None,
                    missing: list[str], local_only: Sequence[str] = ()) -> list[str]:
+    """The context line's texts; missing: chart ids (named by their captions, never by id)."""
     rule = (f"Spikes: |z| ≥ {ctx.spike_z_threshold:g} and ≥ {money(ctx.spike_min_delta_usd)} from normal · "
             f"trend filter {'on' if ctx.trend_filter else 'off'}")
     data = f"Metric: {escape(ctx.metric)}"
@@ -227,14 +208,16 @@ def _context_texts(analysis: Analysis, ctx: MessageContext, page_url: str | None
         data += f" excluding {escape(', '.join(ctx.exclude_record_types))}"
     if ctx.group_by:
         data += f" · by {escape(ctx.group_by)}"
-    fresh = (f"Estimated (not final): {_dates(ctx.estimated_dates)}" if ctx.estimated_dates
-             else "All days final")
+    fresh = fmt.estimated_days(ctx.estimated_dates) if ctx.estimated_dates else "All days final"
     texts = [rule, f"{data} · {fresh}"]
     url = _usable_url(page_url)
     if url:
         texts.append(_link(url, f"Site page for {analysis.report_date.isoformat()}"))
     if missing:
-        listed = ", ".join(escape(m) for m in missing[:MAX_LISTED_MISSING])
+        specs = day_charts(analysis)
+        order = {spec.id: i for i, spec in enumerate(specs)}
+        in_page_order = sorted(missing, key=lambda cid: (order.get(cid, len(order)), cid))
+        listed = ", ".join(escape(c) for c in captions(specs, in_page_order[:MAX_LISTED_MISSING]))
         more = f" and {len(missing) - MAX_LISTED_MISSING} more" if len(missing) > MAX_LISTED_MISSING else ""
         texts.append(f"⚠ {_count(len(missing), 'chart')} not published (no Plot button): {listed}{more}")
     if local_only:
@@ -328,8 +311,8 @@ def build_messages(analysis: Analysis, chart_urls: dict[str, str], *, page_url: 
 
     header = HeaderBlock(text=f"AWS costs — {d.isoformat()} · {money(analysis.summary.total)}"[:MAX_HEADER_TEXT])
     top_fixed = [header.to_dict(), _section(_summary_text(analysis))]
-    buttons = [b for b in (plot(model.MTD_CHART, "Plot month to date"),
-                           plot(model.DAILY_CHART, "Plot daily by service")) if b is not None]
+    buttons = [b for b in (plot(spec.id, spec.button) for spec in day_charts(analysis) if spec.service is None)
+               if b is not None]
     if buttons:
         top_fixed.append(ActionsBlock(elements=buttons, block_id="summary_plots").to_dict())
     sections = _sections(analysis)

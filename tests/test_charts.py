@@ -246,14 +246,6 @@ def test_a_long_service_name_fits_the_title(analysis):
     assert title.get_window_extent(renderer).x1 <= fig.bbox.width
 
 
-@pytest.mark.parametrize("value, text", [
-    (0, "$0"), (0.25, "$0.25"), (5, "$5"), (12.5, "$12.5"), (150, "$150"), (1234, "$1.2k"), (15_000, "$15k"),
-    (999.9, "$1k"), (1_500_000, "$1.5M"), (-3.2, "-$3.2"), (-2500, "-$2.5k"), (2e9, "$2B"),
-])
-def test_usd_short(value, text):
-    assert charts.usd_short(value) == text
-
-
 # ---- edge cases: still a valid, readable chart -----------------------------------------------------------------
 
 EDGE = {

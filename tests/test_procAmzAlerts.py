@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import select
 
 import procAmzAlerts
-from _util import db, metrics
+from _util import db, fmt, metrics
 from _util.model import AlertParams, Analysis
 from tests.cli_helpers import error_lines, fill_with_sample, run_cli
 
@@ -83,12 +83,7 @@ def sections(out: str) -> dict[str, str]:
     return found
 
 
-def money(x: float) -> str:
-    return f"{x:,.2f}"
-
-
-def pct(x: float | None) -> str:
-    return "-" if x is None else f"{x:+.0%}"
+money, pct = fmt.money, fmt.pct  # the table's figures in the one style of every output (tests/test_fmt.py)
 
 
 # --- usage ---------------------------------------------------------------------------------------------------
@@ -134,8 +129,8 @@ def test_table_lists_the_planted_alerts_with_their_figures(capsys, filled):
     assert {(t.service, t.direction) for t in expected.trends} == PLANTED_TRENDS
 
     parts = sections(out)
-    assert parts["head"].splitlines()[0] == (f"Report date {D}: total {money(expected.summary.total)} USD, "
-                                             f"month to date {money(expected.summary.mtd_total)} USD")
+    assert parts["head"].splitlines()[0] == (f"Report date {D}: total {money(expected.summary.total)}, "
+                                             f"month to date {money(expected.summary.mtd_total)}")
     # Logs go to stderr: every stdout line belongs to the report.
     assert not re.search(r"^\d\d:\d\d:\d\d ", out, re.M)
 
@@ -145,7 +140,7 @@ def test_table_lists_the_planted_alerts_with_their_figures(capsys, filled):
     assert set(spikes) == {s for s, _ in PLANTED_SPIKES}
     for s in expected.spikes:
         assert spikes[s.service] == [s.service, s.direction, money(s.cost), money(s.mean), money(s.std),
-                                     f"{s.zscore:+.1f}", f"{s.delta:+,.2f}", pct(s.pct), str(s.history_days)]
+                                     f"{s.zscore:+.1f}", fmt.signed_money(s.delta), pct(s.pct), str(s.history_days)]
     assert f"Spikes ({len(expected.spikes)}):" in out
 
     trends = table_rows(parts["Trend reversals"])

@@ -90,21 +90,21 @@ def day_sums(url: str) -> dict[date, Decimal]:
 
 
 def usd(text: str) -> Decimal:
-    return Decimal(text.replace(",", ""))
+    return Decimal(text.replace(",", "").replace("$", ""))
 
 
 def parse_totals(out: str) -> tuple[Decimal, list[tuple[str, Decimal]], list[tuple[date, Decimal]]]:
     """(month-to-date total, [(service, cost)] in printed order, [(date, total)]) from procSummaries' stdout."""
     lines = out.splitlines()
-    head = re.fullmatch(r"Month to date \((\d{4}-\d{2})\): ([\d,.-]+) USD", lines[0])
+    head = re.fullmatch(r"Month to date \((\d{4}-\d{2})\): (-?\$[\d,.]+)", lines[0])
     assert head and head.group(1) == f"{D:%Y-%m}", lines[0]
     services, days, i = [], [], 1
-    while m := re.fullmatch(r"  +([\d,.-]+)  (.+)", lines[i]):
+    while m := re.fullmatch(r"  +(-?\$[\d,.]+)  (.+)", lines[i]):
         services.append((m.group(2), usd(m.group(1))))
         i += 1
     assert lines[i] == "Daily totals:", lines[i]
     for line in lines[i + 1:]:
-        if not (m := re.fullmatch(r"  (\d{4}-\d{2}-\d{2})  +([\d,.-]+)", line)):
+        if not (m := re.fullmatch(r"  (\d{4}-\d{2}-\d{2})  +(-?\$[\d,.]+)", line)):
             break
         days.append((date.fromisoformat(m.group(1)), usd(m.group(2))))
     return usd(head.group(2)), services, days

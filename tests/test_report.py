@@ -69,9 +69,9 @@ def test_write_report_is_atomic_and_strict(tmp_path, analysis):
 
 def test_alerts_table_shows_the_figures(analysis):
     text = report.format_alerts_table(analysis)
-    assert "Spikes (1)" in text and "Amazon EC2" in text and "500.00" in text
+    assert "Spikes (1)" in text and "Amazon EC2" in text and "$500.00" in text
     assert "Trend reversals (1)" in text and "AWS Lambda" in text and "-0.12" in text
-    assert "estimated" in text
+    assert "Estimated costs (the bill is not final yet): November 25" in text
     quiet = replace(analysis, spikes=[], trends=[], estimated_dates=[])
     out = report.format_alerts_table(quiet)
     assert "Spikes: none" in out and "Trend reversals: none" in out

@@ -17,6 +17,7 @@ from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from types import SimpleNamespace
 from urllib.parse import unquote, urlparse
 
 import boto3
@@ -28,6 +29,7 @@ import runCostReporting
 from _util import costexplorer, db, site
 from _util import ingest as ingest_module
 from _util import slack as slack_module
+from _util.chartspec import day_charts
 from _util.costexplorer import CostQuery
 from _util.model import DAILY_CHART, MTD_CHART, spike_chart_id, trend_chart_id
 from _util.sample_data import SampleCostExplorer
@@ -646,8 +648,12 @@ def test_s3_failure_still_posts_with_only_links_that_exist(job, monkeypatch, fai
     small_print = context_text(posted)
     n = len(report["missing_charts"])
     assert f"{n} chart{'s' if n > 1 else ''} not published (no Plot button)" in small_print
-    for chart in sorted(report["missing_charts"])[:5]:
-        assert chart in small_print
+    alerts = {kind: [SimpleNamespace(service=x["service"]) for x in report[kind]] for kind in ("spikes", "trends")}
+    captions = {c.id: c.caption for c in day_charts(SimpleNamespace(**alerts))}
+    for chart in report["missing_charts"]:
+        assert chart not in small_print  # a chart is named by its caption, never by its id
+    listed = [c for c in captions if c in report["missing_charts"]][:5]  # page order
+    assert ", ".join(captions[c] for c in listed) in small_print
     (run,) = job.runs()
     assert (run.status, run.message_ts) == ("ok", slack_ts(0))
 

@@ -112,13 +112,13 @@ def test_golden_content():
                      "Amazon S3 &amp; &lt;Glacier&gt;"]
     ec2 = next(t for t in lines if "Amazon EC2" in t)
     assert all(x in ec2 for x in ("$123.45", "+$80.00", "+184.1%", "$43.45", "z = +6.7"))
-    assert "$0.004" in next(t for t in lines if "Glacier" in t)
+    assert "— $0.00 on" in next(t for t in lines if "Glacier" in t)  # $0.004: always to the cent
     line_buttons = [b["accessory"]["url"] for b in top["blocks"] if b.get("accessory")]
     assert line_buttons[0] == all_urls(a)[model.trend_chart_id("Amazon DynamoDB")]
     assert len(line_buttons) == 7
     context_text = " ".join(e["text"] for e in top["blocks"][-1]["elements"])
     assert top["blocks"][-1]["type"] == "context"
-    for fact in ("3.5", "$5.00", "UnblendedCost", "Credit, Refund", "2026-11-24, 2026-11-25", PAGE):
+    for fact in ("3.5", "$5.00", "UnblendedCost", "Credit, Refund", "Estimated costs (the bill is not final yet): November 24–25", PAGE):
         assert fact in context_text
     assert "4 spikes" in top["text"] and "3 trend reversals" in top["text"] and "Amazon EC2" in top["text"]
 
@@ -197,8 +197,10 @@ def test_url_too_long_or_missing_chart_keeps_line_without_button():
     assert [b["text"]["text"] for b in top["blocks"][2]["elements"]] == ["Plot month to date"]
     ctx = " ".join(e["text"] for e in top["blocks"][-1]["elements"])
     assert "3 charts not published" in ctx
-    for chart in ("spike:Amazon EC2", "trend:Amazon SQS", "daily_by_service"):
-        assert chart in ctx
+    for caption in ("Spike: Amazon EC2", "Trend reversal: Amazon SQS", "Daily spend by service this month"):
+        assert caption in ctx
+    for chart_id in ("spike:", "trend:", "daily_by_service"):  # ids are keys, never text
+        assert chart_id not in json.dumps(top)
 
 
 def test_charts_on_a_local_site_are_not_called_unpublished():
@@ -251,9 +253,9 @@ def test_fallback_text_says_the_essentials():
 
 
 @pytest.mark.parametrize("value,expected", [
-    (1234.56, "$1,234.56"), (0.004, "$0.004"), (0.0, "$0.00"), (-40.0, "-$40.00"), (0.01, "$0.01"),
-    (1234567.891, "$1,234,567.89"), (0.00123, "$0.0012"), (0.00001, "$0.00001"),
-    (-0.004, "-$0.004"), (1e-13, "$0.00"), (0.0099, "$0.0099"), (2.675, "$2.68"), (-1.005, "-$1.01"),
+    (1234.56, "$1,234.56"), (0.004, "$0.00"), (0.0, "$0.00"), (-40.0, "-$40.00"), (0.01, "$0.01"),
+    (1234567.891, "$1,234,567.89"), (0.00123, "$0.00"), (0.00001, "$0.00"),
+    (-0.004, "$0.00"), (1e-13, "$0.00"), (0.0099, "$0.01"), (2.675, "$2.68"), (-1.005, "-$1.01"),
 ])
 def test_money(value, expected):
     assert money(value) == expected

@@ -1,0 +1,99 @@
+"""One list of the day's charts (ids, kinds, captions, order) and one source for each fact every output states."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+
+import pandas as pd
+
+from _util import charts, chartspec, fmt, report, site
+from _util.model import DAILY_CHART, MTD_CHART, AlertParams, Spike, Trend, spike_chart_id, trend_chart_id
+from _util.slack_message import build_messages
+from tests.slack_fixtures import D, all_urls, analysis, context, golden_analysis
+
+
+def twice_alerted():
+    """A service that is a spike and a trend, another listed twice as a spike."""
+    return analysis([Spike("Amazon EC2", "up", 120.0, 40.0, 10.0, 8.0, 80.0, 90),
+                     Spike("AWS Lambda", "down", 1.0, 9.0, 1.0, -8.0, -8.0, 30),
+                     Spike("Amazon EC2", "up", 120.0, 40.0, 10.0, 8.0, 80.0, 90)],
+                    [Trend("Amazon EC2", "up", 1.0, 0.5, 120.0, 60.0, 40.0)])
+
+
+def test_day_charts_in_page_order_with_captions():
+    specs = chartspec.day_charts(twice_alerted())
+    assert [(s.id, s.kind, s.service, s.caption) for s in specs] == [
+        (MTD_CHART, "mtd", None, "Month-to-date spend by service"),
+        (DAILY_CHART, "daily", None, "Daily spend by service this month"),
+        (spike_chart_id("Amazon EC2"), "spike", "Amazon EC2", "Spike: Amazon EC2"),
+        (spike_chart_id("AWS Lambda"), "spike", "AWS Lambda", "Spike: AWS Lambda"),
+        (trend_chart_id("Amazon EC2"), "trend", "Amazon EC2", "Trend reversal: Amazon EC2"),
+    ]
+
+
+def test_renderer_site_and_slack_use_the_same_list_in_the_same_order(tmp_path):
+    a = twice_alerted()
+    a.series = pd.DataFrame({"Amazon EC2": [1.0] * len(a.series.index), "AWS Lambda": 1.0},
+                            index=a.series.index)
+    ids = [s.id for s in chartspec.day_charts(a)]
+    jobs = charts.chart_jobs(a, AlertParams(), tmp_path)
+    assert [job[0] for job in jobs] == ids
+    assert [job[1] for job in jobs] == [s.kind for s in chartspec.day_charts(a)]
+    assert [Path(job[3]).name for job in jobs] == [site.chart_filename(i) for i in ids]
+    assert site.expected_chart_ids(a) == ids
+    page = site.day_page_html(a, {i: f"{n}.png" for n, i in enumerate(ids)}, [], "../index.html")
+    assert [page.index(f'src="{n}.png"') for n in range(len(ids))] == sorted(
+        page.index(f'src="{n}.png"') for n in range(len(ids)))
+    (top,) = build_messages(a, all_urls(a), page_url=None, context=context())
+    buttons = [e["url"] for b in top["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    assert buttons == [all_urls(a)[MTD_CHART], all_urls(a)[DAILY_CHART]]
+
+
+def test_chart_ids_never_appear_in_text(tmp_path):
+    a = golden_analysis()
+    ids = [s.id for s in chartspec.day_charts(a)]
+    (top,) = build_messages(a, {}, page_url=None, context=context(missing_charts=ids))
+    page = site.day_page_html(a, {}, ids, "../index.html")
+    text = json.dumps(top, ensure_ascii=False) + page
+    for cid in ids:
+        assert cid not in text
+    assert "Spike: Amazon EC2" in page and "Trend reversal: Amazon SQS" in page
+    result = site.publish(a, {}, _settings(tmp_path))
+    assert not any("spike:" in e or "trend:" in e or MTD_CHART in e for e in result.errors)
+
+
+def _settings(tmp_path):
+    from _util.config import Settings
+
+    return Settings(plots_destination=str(tmp_path / "site"), output_dir=str(tmp_path))
+
+
+def test_one_wording_of_estimated_days_feeds_every_output(monkeypatch):
+    """Change the wording in fmt alone: the Slack message, the site page and the alerts table all follow."""
+    a = golden_analysis()
+    a.estimated_dates = [D - timedelta(days=1), D]
+
+    def outputs():
+        (top,) = build_messages(a, all_urls(a), page_url=None, context=context(estimated_dates=a.estimated_dates))
+        return (json.dumps(top, ensure_ascii=False), site.day_page_html(a, {}, [], "../index.html"),
+                report.format_alerts_table(a))
+
+    before = outputs()
+    assert all(fmt.estimated_days(a.estimated_dates) in text for text in before)
+    monkeypatch.setattr(fmt, "ESTIMATED", "Provisional figures")
+    after = outputs()
+    assert all("Provisional figures: November 24–25" in text for text in after)
+    assert not any("not final" in text for text in after)
+
+
+def test_legend_money_has_the_subtitles_rounding():
+    """The baseline mean in the legend reads as in the subtitle ($175.92, not $176 under $175.92)."""
+    idx = pd.date_range(end=pd.Timestamp(D), periods=40)
+    s = pd.Series([175.92] * 39 + [400.0], index=idx)
+    spike = Spike("Amazon EC2", "up", 400.0, 175.92, 3.0, 74.7, 224.08, 39)
+    fig = charts.spike_chart(s, spike, AlertParams())
+    legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    subtitle = " ".join(t.get_text() for t in fig.texts)
+    assert "baseline mean $175.92" in legend and "vs baseline mean $175.92" in subtitle
