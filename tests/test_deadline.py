@@ -128,12 +128,20 @@ def test_sigterm_ends_a_hung_stage_with_one_line_naming_it(tmp_path):
                                                                name="load_analysis"), "--date", D, "--dry-run", "-v"],
                             env=env, cwd=tmp_path, stderr=subprocess.PIPE, text=True)
     try:
-        for line in proc.stderr:  # wait until the run is inside the hung stage
+        for line in proc.stderr:  # wait until the run is inside the hung stage …
             if "stage summaries+alerts: start" in line:
                 break
+        wchan = Path(f"/proc/{proc.pid}/wchan")
+        for _ in range(50):  # … and asleep in it (Linux), not still writing that line
+            if not wchan.exists() or "sleep" in wchan.read_text():
+                break
+            time.sleep(0.1)
         proc.send_signal(signal.SIGTERM)
-        rest = proc.stderr.read()
-        code = proc.wait(timeout=HANG_GUARD_S)
+        try:
+            rest = proc.communicate(timeout=30)[1]
+        except subprocess.TimeoutExpired:
+            pytest.fail("the run was still going 30 s after SIGTERM")
+        code = proc.returncode
     finally:
         proc.kill()
     assert code == 1, rest
