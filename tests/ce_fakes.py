@@ -6,6 +6,16 @@ import json
 from http.server import BaseHTTPRequestHandler
 
 
+def answer(handler: BaseHTTPRequestHandler, status: int, payload: dict) -> None:
+    """Send one Cost Explorer JSON answer (awsJson1.1) with this HTTP status."""
+    body = json.dumps(payload).encode()
+    handler.send_response(status)
+    handler.send_header("Content-Type", "application/x-amz-json-1.1")
+    handler.send_header("Content-Length", str(len(body)))
+    handler.end_headers()
+    handler.wfile.write(body)
+
+
 class Throttling(BaseHTTPRequestHandler):
     """Answers every request with HTTP 400 LimitExceededException; subclass with `calls = 0` to count them."""
 
@@ -14,12 +24,7 @@ class Throttling(BaseHTTPRequestHandler):
     def do_POST(self):  # noqa: N802 (http.server naming)
         type(self).calls += 1
         self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        body = json.dumps({"__type": "LimitExceededException", "message": "Rate exceeded"}).encode()
-        self.send_response(400)
-        self.send_header("Content-Type", "application/x-amz-json-1.1")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        answer(self, 400, {"__type": "LimitExceededException", "message": "Rate exceeded"})
 
     def log_message(self, *args):
         pass
@@ -52,12 +57,7 @@ class Paging(BaseHTTPRequestHandler):
         type(self).calls += 1
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         token = f"token-{type(self).calls}" if self.fresh else "the-same-token"
-        out = json.dumps(_page(body, token)).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/x-amz-json-1.1")
-        self.send_header("Content-Length", str(len(out)))
-        self.end_headers()
-        self.wfile.write(out)
+        answer(self, 200, _page(body, token))
 
     def log_message(self, *args):
         pass
