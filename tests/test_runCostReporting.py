@@ -34,6 +34,7 @@ from _util.costexplorer import CostQuery
 from _util.model import DAILY_CHART, MTD_CHART, spike_chart_id, trend_chart_id
 from _util.sample_data import SampleCostExplorer
 from _util.slack_message import money
+from tests.ce_fakes import answer
 from tests.cli_helpers import fill_disk
 from tests.slack_server import Reply, SlackServer
 
@@ -451,12 +452,7 @@ class FakeCostExplorer:
                 else:
                     status, payload = 200, fake.sample.get_cost_and_usage(**body)
                     fake.pages.append(copy.deepcopy(payload))
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/x-amz-json-1.1")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                answer(self, status, payload)
 
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True
