@@ -60,7 +60,7 @@ def run_main(parser: argparse.ArgumentParser, argv: list[str] | None,
             settings = load_settings(args)
         secrets = [settings.slack_bot_token, db_password(settings.database_url), settings.heartbeat_url]
         try:
-            setup_logging(settings.verbose, settings.log_path, secrets, quiet=getattr(args, "quiet", False))
+            setup_logging(settings.verbose, settings.log_path, secrets, quiet=args.quiet)
         except OSError as exc:
             raise ConfigError(f"cannot write the log file {settings.log_path} ({exc.strerror}) — check LOG_FILE / "
                               "OUTPUT_DIR") from None

@@ -67,13 +67,6 @@ def stage(name: str, timings: dict[str, float]) -> Iterator[None]:
     log.info("stage %s: %.2f s", name, timings[name])
 
 
-def day_dir(settings: Settings) -> Path:
-    """OUTPUT_DIR/<d>/, created."""
-    path = settings.output_dir / settings.day.isoformat()
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
 def ensure_demo_data(settings: Settings, engine: Engine) -> None:
     """With --demo, store the sample data up to d first, so every stage script runs on its own."""
     if settings.demo:
