@@ -32,7 +32,6 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from . import fmt
-from .chartspec import day_charts
 from .model import (
     AlertParams,
     Analysis,
@@ -40,6 +39,7 @@ from .model import (
     Spike,
     Trend,
 )
+from .view import day_charts
 
 log = logging.getLogger("aws_cost_tracking")
 

@@ -84,6 +84,16 @@ def day(d: date) -> str:
     return f"{d:%B} {d.day}"
 
 
+def weekday(d: date) -> str:
+    """A day with its weekday, for comparisons: "Wed, November 25"."""
+    return f"{d:%a}, {day(d)}"
+
+
+def day_full(d: date) -> str:
+    """A report date in a title: "Wednesday, November 25, 2026"."""
+    return f"{d:%A}, {day(d)}, {d.year}"
+
+
 def day_iso(d: date) -> str:
     """A day where a machine (or a sorted list) reads it: "2026-11-25"."""
     return d.isoformat()

@@ -361,6 +361,7 @@ def summary(series: pd.DataFrame, report_date: date) -> Summary:
         total=float(totals.get(d, 0.0)),
         previous_day=float(totals[prev]) if covered(prev, prev) else None,
         avg7=float(totals.loc[week_start:prev].mean()) if covered(week_start, prev) else None,
+        same_weekday=float(totals[week_start]) if covered(week_start, week_start) else None,
         mtd_total=float(totals.loc[d.replace(day=1):d].sum()),
         mtd_previous=(float(totals.loc[prev_start:prev_until].sum())
                       if first_known is not None and first_known <= prev_start else None),

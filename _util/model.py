@@ -105,6 +105,7 @@ class Summary:
     avg7: float | None  # mean daily total over the 7 days before d
     mtd_total: float  # first of d's month .. d
     mtd_previous: float | None  # same days of the previous month (clamped to its length)
+    same_weekday: float | None = None  # all services on d - 7 (the same weekday last week)
 
 
 @dataclass

@@ -24,10 +24,10 @@ from pathlib import Path
 from urllib.parse import quote
 
 from . import fmt
-from .chartspec import ChartSpec, captions, chart_filename, day_charts
 from .config import MAX_PRESIGN_SECONDS, Settings
 from .files import write_atomic
 from .model import Analysis, spike_chart_id, trend_chart_id
+from .view import ChartView, captions, chart_filename, day_charts
 
 log = logging.getLogger("aws_cost_tracking")
 
@@ -313,7 +313,7 @@ def day_page_html(analysis: Analysis, images: dict[str, str], missing: list[str]
         parts.append("<p>No trend reversals.</p>")
 
     parts.append("<h2>Charts</h2>")
-    specs: list[ChartSpec] = day_charts(a)
+    specs: list[ChartView] = day_charts(a)
     for spec in specs:
         if spec.id in images:
             parts.append(f'<figure id="{_anchor(spec.id)}"><img src="{_e(images[spec.id])}" '

@@ -26,8 +26,8 @@ from slack_sdk.models.blocks import (
 )
 
 from . import fmt
-from .chartspec import captions, day_charts
 from .model import Analysis, Spike, Trend
+from .view import captions, day_charts
 
 # Slack's limits (docs.slack.dev "Block Kit" reference) and our margin for the whole blocks JSON: Slack rejects
 # messages with msg_blocks_too_long near 13k characters, so we stay at 12k.

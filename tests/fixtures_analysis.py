@@ -129,6 +129,7 @@ def analysis_from_costs(costs: pd.DataFrame, d: date = D, params: AlertParams | 
         avg7=float(totals.iloc[-8:-1].mean()) if len(totals) > 7 else None,
         mtd_total=float(month.to_numpy().sum()),
         mtd_previous=float(prev.sum()) if len(prev) else None,
+        same_weekday=float(totals.iloc[-8]) if len(totals) > 7 else None,
     )
     return Analysis(
         report_date=d,

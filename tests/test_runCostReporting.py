@@ -29,11 +29,11 @@ import runCostReporting
 from _util import costexplorer, db, site
 from _util import ingest as ingest_module
 from _util import slack as slack_module
-from _util.chartspec import day_charts
 from _util.costexplorer import CostQuery
 from _util.model import DAILY_CHART, MTD_CHART, spike_chart_id, trend_chart_id
 from _util.sample_data import SampleCostExplorer
 from _util.slack_message import money
+from _util.view import day_charts
 from tests.ce_fakes import answer
 from tests.cli_helpers import fill_disk
 from tests.slack_server import Reply, SlackServer

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from _util import charts, chartspec, fmt, report, site
+from _util import charts, fmt, report, site, view
 from _util.model import DAILY_CHART, MTD_CHART, AlertParams, Spike, Trend, spike_chart_id, trend_chart_id
 from _util.slack_message import build_messages
 from tests.slack_fixtures import D, all_urls, analysis, context, golden_analysis
@@ -23,13 +23,13 @@ def twice_alerted():
 
 
 def test_day_charts_in_page_order_with_captions():
-    specs = chartspec.day_charts(twice_alerted())
+    specs = view.day_charts(twice_alerted())
     assert [(s.id, s.kind, s.service, s.caption) for s in specs] == [
         (MTD_CHART, "mtd", None, "Month-to-date spend by service"),
         (DAILY_CHART, "daily", None, "Daily spend by service this month"),
         (spike_chart_id("Amazon EC2"), "spike", "Amazon EC2", "Spike: Amazon EC2"),
         (spike_chart_id("AWS Lambda"), "spike", "AWS Lambda", "Spike: AWS Lambda"),
-        (trend_chart_id("Amazon EC2"), "trend", "Amazon EC2", "Trend reversal: Amazon EC2"),
+        (trend_chart_id("Amazon EC2"), "trend", "Amazon EC2", "Trend: Amazon EC2"),
     ]
 
 
@@ -37,10 +37,10 @@ def test_renderer_site_and_slack_use_the_same_list_in_the_same_order(tmp_path):
     a = twice_alerted()
     a.series = pd.DataFrame({"Amazon EC2": [1.0] * len(a.series.index), "AWS Lambda": 1.0},
                             index=a.series.index)
-    ids = [s.id for s in chartspec.day_charts(a)]
+    ids = [s.id for s in view.day_charts(a)]
     jobs = charts.chart_jobs(a, AlertParams(), tmp_path)
     assert [job[0] for job in jobs] == ids
-    assert [job[1] for job in jobs] == [s.kind for s in chartspec.day_charts(a)]
+    assert [job[1] for job in jobs] == [s.kind for s in view.day_charts(a)]
     assert [Path(job[3]).name for job in jobs] == [site.chart_filename(i) for i in ids]
     assert site.expected_chart_ids(a) == ids
     page = site.day_page_html(a, {i: f"{n}.png" for n, i in enumerate(ids)}, [], "../index.html")
@@ -53,13 +53,13 @@ def test_renderer_site_and_slack_use_the_same_list_in_the_same_order(tmp_path):
 
 def test_chart_ids_never_appear_in_text(tmp_path):
     a = golden_analysis()
-    ids = [s.id for s in chartspec.day_charts(a)]
+    ids = [s.id for s in view.day_charts(a)]
     (top,) = build_messages(a, {}, page_url=None, context=context(missing_charts=ids))
     page = site.day_page_html(a, {}, ids, "../index.html")
     text = json.dumps(top, ensure_ascii=False) + page
     for cid in ids:
         assert cid not in text
-    assert "Spike: Amazon EC2" in page and "Trend reversal: Amazon SQS" in page
+    assert "Spike: Amazon EC2" in page and "Trend: Amazon SQS" in page
     result = site.publish(a, {}, _settings(tmp_path))
     assert not any("spike:" in e or "trend:" in e or MTD_CHART in e for e in result.errors)
 

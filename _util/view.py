@@ -1,0 +1,416 @@
+"""The one view model of a report day: every fact a reader sees, worded once.
+
+`build_view(analysis, rules)` turns an `Analysis` and the rule settings into a `DayView`; the Slack message, the
+preview, the site pages, report.json and the chart titles are views of it and word nothing themselves. Links are
+added after publishing with `with_links`. Pure: no environment, clock or network.
+
+Texts here are plain (no markup, nothing escaped): each medium escapes and styles them its own way.
+"""
+
+from __future__ import annotations
+
+import calendar
+import hashlib
+import re
+import unicodedata
+from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
+
+from . import fmt
+from .model import (
+    DAILY_CHART,
+    MTD_CHART,
+    Analysis,
+    DayCost,
+    ServiceCost,
+    Spike,
+    Trend,
+    spike_chart_id,
+    trend_chart_id,
+)
+
+DAYS_PER_MONTH = 30  # "about +$X/month at this pace": a trend's daily move times this
+
+
+# ---- rules --------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Rules:
+    """The settings a reader is told about (thresholds, spans, what was measured); one source: the Settings."""
+
+    spike_z_threshold: float
+    spike_min_delta_usd: float
+    lookback_days: int
+    macd_fast: int
+    macd_slow: int
+    macd_signal: int
+    trend_filter: bool
+    metric: str
+    exclude_record_types: tuple[str, ...]
+    group_by: str
+
+    @classmethod
+    def from_settings(cls, settings) -> Rules:
+        """The rules of a Settings object (field for field)."""
+        return cls(**{name: getattr(settings, name) for name in ("spike_z_threshold", "spike_min_delta_usd",
+                                                                 "lookback_days", "macd_fast", "macd_slow",
+                                                                 "macd_signal", "trend_filter")},
+                   metric=settings.cost_metric, exclude_record_types=tuple(settings.exclude_record_types),
+                   group_by=settings.group_by)
+
+    @property
+    def macd(self) -> str:
+        return f"MACD({self.macd_fast}, {self.macd_slow}, {self.macd_signal})"
+
+    def lines(self) -> tuple[str, ...]:
+        """The rule sentences (site footer, Slack context, report.json)."""
+        spike = (f"Spike: the day's cost is at least {self.spike_z_threshold:g} standard deviations and "
+                 f"{fmt.money(self.spike_min_delta_usd)} away from its normal (the mean of up to "
+                 f"{self.lookback_days} days before)")
+        trend = (f"Trend: the gap between the {self.macd_fast}- and {self.macd_slow}-day moving averages (MACD) "
+                 f"crossed its {self.macd_signal}-day signal line"
+                 + (", and the move is material (trend filter on)" if self.trend_filter
+                    else " (trend filter off: every crossing)"))
+        data = f"Metric: {self.metric}"
+        if self.exclude_record_types:
+            data += f" excluding {', '.join(self.exclude_record_types)}"
+        if self.group_by:
+            data += f", broken down by {self.group_by}"
+        return spike, trend, data
+
+
+# ---- charts -------------------------------------------------------------------------------------------------------
+
+CAPTIONS = {"mtd": "Month-to-date spend by service", "daily": "Daily spend by service this month",
+            "spike": "Spike", "trend": "Trend"}
+BUTTONS = {"mtd": "Plot month to date", "daily": "Plot daily by service", "spike": "Plot", "trend": "Plot"}
+
+
+@dataclass(frozen=True)
+class ChartView:
+    """One chart of the day: id (a key, never shown), kind (mtd | daily | spike | trend), service (None for the
+    all-services charts), caption (what a reader sees), title and subtitle (drawn on the PNG), url once published."""
+
+    id: str
+    kind: str
+    service: str | None
+    caption: str
+    title: str = ""
+    subtitle: str = ""
+    url: str | None = None
+
+    @property
+    def button(self) -> str:
+        """The label of its Slack button."""
+        return BUTTONS[self.kind]
+
+    @property
+    def filename(self) -> str:
+        return chart_filename(self.id)
+
+
+def chart_filename(chart_id: str) -> str:
+    """The PNG file name of a chart id: ASCII letters/digits/dashes plus a hash of the exact id (stable, safe)."""
+    if chart_id in (MTD_CHART, DAILY_CHART):
+        return chart_id.replace("_", "-") + ".png"
+    ascii_text = unicodedata.normalize("NFKD", chart_id).encode("ascii", "ignore").decode("ascii").lower()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text).strip("-")[:60].rstrip("-") or "chart"
+    digest = hashlib.sha256(chart_id.encode("utf-8")).hexdigest()[:10]
+    return f"{slug}-{digest}.png"
+
+
+def day_charts(analysis: Analysis) -> list[ChartView]:
+    """Every chart of the day in page order (month to date, daily by service, spikes, trends; one per id), with
+    captions but no titles (build_view adds them)."""
+    specs = [ChartView(MTD_CHART, "mtd", None, CAPTIONS["mtd"]),
+             ChartView(DAILY_CHART, "daily", None, CAPTIONS["daily"])]
+    specs += [ChartView(spike_chart_id(s.service), "spike", s.service, f"{CAPTIONS['spike']}: {s.service}")
+              for s in analysis.spikes]
+    specs += [ChartView(trend_chart_id(t.service), "trend", t.service, f"{CAPTIONS['trend']}: {t.service}")
+              for t in analysis.trends]
+    unique: dict[str, ChartView] = {}
+    for spec in specs:
+        unique.setdefault(spec.id, spec)
+    return list(unique.values())
+
+
+def captions(charts, chart_ids) -> list[str]:
+    """The captions of chart ids (an id not among charts is "another chart": ids are never shown)."""
+    by_id = {c.id: c.caption for c in charts}
+    return [by_id.get(cid, "another chart") for cid in chart_ids]
+
+
+# ---- comparisons and entries --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """A figure against a base: `value` now, `base` then (None: no data), described by `label`."""
+
+    label: str  # what the base is: "Tue, November 24 (the day before)"
+    value: float
+    base: float | None
+
+    @property
+    def delta(self) -> float | None:
+        return None if self.base is None else self.value - self.base
+
+    @property
+    def pct(self) -> float | None:
+        return None if self.base is None or self.base <= 0 else (self.value - self.base) / self.base
+
+    @property
+    def change(self) -> str:
+        """"+$12.34 (+1.0%)", or "no data"."""
+        if self.base is None:
+            return "no data"
+        pct = self.pct
+        return fmt.signed_money(self.delta) + (f" ({fmt.pct(pct)})" if pct is not None else "")
+
+    @property
+    def text(self) -> str:
+        """"+$12.34 (+1.0%) vs Tue, November 24 (the day before): $1,210.27"."""
+        if self.base is None:
+            return f"no data for {self.label}"
+        return f"{self.change} vs {self.label}: {fmt.money(self.base)}"
+
+
+GROUPS = {"spikes": "Spikes", "trends": "Trending up", "savings": "Savings"}
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One service's alerts of the day, as one entry: a spike, a trend, or both (direction: the spike's).
+
+    `impact` (USD/day) ranks entries: a spike's distance from normal, else the trend's 7-day vs 28-day move.
+    `text` follows the service name ("spiked to $61.43 …"); `detail` holds the statistics (site and charts)."""
+
+    service: str
+    group: str  # spikes | trends | savings
+    direction: str  # up | down
+    impact: float
+    text: str
+    detail: str
+    chart_ids: tuple[str, ...]
+    spike: Spike | None = None
+    trend: Trend | None = None
+
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        return tuple(k for k, v in (("spike", self.spike), ("trend", self.trend)) if v is not None)
+
+    @property
+    def sentence(self) -> str:
+        """The whole plain sentence: name and text."""
+        return f"{self.service} {self.text}"
+
+
+@dataclass(frozen=True)
+class Group:
+    key: str
+    title: str
+    entries: tuple[Entry, ...]
+
+    @property
+    def note(self) -> str:
+        return _count(len(self.entries), "service")
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
+def _vs(delta: float, pct: float | None) -> str:
+    return fmt.signed_money(delta) + (f" ({fmt.pct(pct)})" if pct is not None else "")
+
+
+def spike_text(s: Spike, d: date) -> str:
+    """"spiked to $61.43 on Wed, November 25, $42.07 (217.4%) above its normal $19.35/day"."""
+    verb, side = ("spiked to", "above") if s.direction == "up" else ("dropped to", "below")
+    pct = f" ({fmt.share(abs(s.pct))})" if s.pct is not None else ""
+    return (f"{verb} {fmt.money(s.cost)} on {fmt.weekday(d)}, {fmt.money(abs(s.delta))}{pct} {side} its normal "
+            f"{fmt.money(s.mean)}/day")
+
+
+def trend_text(t: Trend, lead: str = "is trending") -> str:
+    """"is trending up: 7-day average $69.94/day, +6.1% vs its 28-day average; about +$121.50/month at this pace"."""
+    vs = (f"{fmt.pct(t.pct)} vs its 28-day average" if t.pct is not None
+          else f"vs {fmt.money(t.avg28)}/day over 28 days")
+    return (f"{lead} {t.direction}: 7-day average {fmt.money(t.avg7)}/day, {vs}; about "
+            f"{fmt.signed_money((t.avg7 - t.avg28) * DAYS_PER_MONTH)}/month at this pace")
+
+
+def spike_detail(s: Spike) -> str:
+    """The spike's statistics: "z = +14.0, σ $3.01 over 365 baseline days"."""
+    z = f"z = {s.zscore:+.1f}" if s.zscore is not None else "flat baseline (σ = 0)"
+    sigma = f", σ {fmt.money(s.std)}" if s.zscore is not None else ""
+    return f"{z}{sigma} over {_count(s.history_days, 'baseline day')}"
+
+
+def trend_detail(t: Trend, rules: Rules) -> str:
+    """The trend's statistics: "MACD(12, 26, 18) crossed above its signal 5 days ago: +$2.19 vs +$0.59"."""
+    ago = t.crossed_days_ago
+    when = "on the day" if ago <= 0 else ("the day before" if ago == 1 else f"{ago} days before")
+    side = "above" if t.direction == "up" else "below"
+    return (f"{rules.macd} crossed {side} its signal {when}: MACD {fmt.signed_money(t.macd)} vs signal "
+            f"{fmt.signed_money(t.signal)}")
+
+
+def _entries(analysis: Analysis, rules: Rules) -> list[Entry]:
+    """One entry per service, in reading order: spikes up, trends up, then savings; biggest $ first in each."""
+    d = analysis.report_date
+    trends = {t.service: t for t in analysis.trends}
+    out: list[Entry] = []
+    for s in analysis.spikes:
+        t = trends.pop(s.service, None)
+        text, detail, ids = spike_text(s, d), spike_detail(s), [spike_chart_id(s.service)]
+        if t is not None:
+            text += f", and {trend_text(t, 'is also trending')}"
+            detail += f"; {trend_detail(t, rules)}"
+            ids.append(trend_chart_id(t.service))
+        group = "spikes" if s.direction == "up" else "savings"
+        out.append(Entry(s.service, group, s.direction, s.delta, text, detail, tuple(ids), s, t))
+    for t in trends.values():
+        group = "trends" if t.direction == "up" else "savings"
+        out.append(Entry(t.service, group, t.direction, t.avg7 - t.avg28, trend_text(t), trend_detail(t, rules),
+                         (trend_chart_id(t.service),), None, t))
+    order = list(GROUPS)
+    # Within savings, spikes (a day's drop) come before trends, as everywhere.
+    return sorted(out, key=lambda e: (order.index(e.group), e.spike is None, -abs(e.impact), e.service))
+
+
+# ---- the day ------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DayView:
+    """Everything a reader is told about report date d, worded once (USD)."""
+
+    report_date: date
+    title: str  # "AWS costs — Wednesday, November 25, 2026"
+    total: float
+    headline: Entry | None  # the largest $ change of the day (None: nothing unusual)
+    headline_text: str  # plain: "Biggest change: …" or "Nothing unusual: …"
+    counts: str  # "3 spikes up, 1 trending up, 2 savings" ("" when nothing)
+    day_comparisons: tuple[Comparison, ...]  # the day before, the same weekday last week, the 7-day average
+    mtd_total: float
+    mtd_label: str  # "November 1–25"
+    mtd_comparison: Comparison  # the same number of days last month
+    groups: tuple[Group, ...]  # non-empty groups in reading order
+    charts: tuple[ChartView, ...]  # page order
+    freshness: str  # the estimated-days sentence, or "All days final"
+    rules: tuple[str, ...]
+    mtd_by_service: tuple[ServiceCost, ...]
+    daily_totals: tuple[DayCost, ...]
+    spikes: tuple[Spike, ...]
+    trends: tuple[Trend, ...]
+    estimated_dates: tuple[date, ...] = ()
+    page_url: str | None = None  # the day's site page, once published
+    missing: tuple[str, ...] = ()  # chart ids not published
+    extra: dict = field(default_factory=dict)  # report.json keys added by later stages (never worded here)
+
+    @property
+    def entries(self) -> tuple[Entry, ...]:
+        return tuple(e for g in self.groups for e in g.entries)
+
+    @property
+    def alerts(self) -> int:
+        """Services with an alert (a spike that is also a trend counts once)."""
+        return len(self.entries)
+
+    @property
+    def urls(self) -> dict[str, str]:
+        """{chart id: url} of the published charts."""
+        return {c.id: c.url for c in self.charts if c.url}
+
+    def chart(self, chart_id: str) -> ChartView | None:
+        return next((c for c in self.charts if c.id == chart_id), None)
+
+
+def _month_comparison(d: date, mtd: float, previous: float | None) -> tuple[str, Comparison]:
+    last_month_end = d.replace(day=1) - timedelta(days=1)
+    start = last_month_end.replace(day=1)
+    n = min(d.day, calendar.monthrange(start.year, start.month)[1])
+    same = "the same day" if n == 1 else f"the same {n} days"
+    label = f"{fmt.day_range(start, start.replace(day=n))} ({same} last month)"
+    return fmt.day_range(d.replace(day=1), d), Comparison(label, mtd, previous)
+
+
+def _headline(entries: list[Entry], total: float, week: Comparison) -> tuple[Entry | None, str]:
+    if not entries:
+        vs = f", {week.change} vs {week.label}" if week.base is not None else ""
+        return None, f"Nothing unusual: {fmt.money(total)} in all{vs}"
+    top = max(entries, key=lambda e: (abs(e.impact), e.group == "spikes"))
+    return top, f"Biggest change: {top.sentence}"
+
+
+def _counts(groups: list[Group]) -> str:
+    words = {"spikes": ("spike up", "spikes up"), "trends": ("trending up", "trending up"),
+             "savings": ("saving", "savings")}
+    return ", ".join(f"{len(g.entries)} {words[g.key][len(g.entries) != 1]}" for g in groups)
+
+
+def spike_chart_text(s: Spike, d: date) -> tuple[str, str]:
+    """(title, subtitle) of a spike chart."""
+    kind = "spike up" if s.direction == "up" else "drop"
+    return (f"{s.service} — {kind} on {fmt.weekday(d)}",
+            f"{fmt.money(s.cost)} on the day, {_vs(s.delta, s.pct)} vs its normal {fmt.money(s.mean)}/day · "
+            f"{spike_detail(s)}")
+
+
+def trend_chart_text(t: Trend, d: date, rules: Rules) -> tuple[str, str]:
+    """(title, subtitle) of a trend chart."""
+    vs = f" ({fmt.pct(t.pct)})" if t.pct is not None else ""
+    return (f"{t.service} — trending {t.direction} ({fmt.weekday(d)})",
+            f"7-day average {fmt.money(t.avg7)}/day vs 28-day {fmt.money(t.avg28)}/day{vs} · "
+            f"{trend_detail(t, rules)}")
+
+
+def _titled(chart: ChartView, analysis: Analysis, rules: Rules, mtd_label: str) -> ChartView:
+    d, a = analysis.report_date, analysis
+    if chart.kind == "mtd":
+        n = len(a.mtd_by_service)
+        total = sum(sc.cost for sc in a.mtd_by_service)
+        return replace(chart, title=f"{CAPTIONS['mtd']} — total {fmt.money(total)}",
+                       subtitle=f"{mtd_label}, {d.year} · {_count(n, 'service')}")
+    if chart.kind == "daily":
+        n = a.daily_by_service.shape[1]
+        return replace(chart, title=f"Daily spend by service — {d:%B %Y}",
+                       subtitle=f"month to date {fmt.money(a.summary.mtd_total)} · {_count(n, 'service')} · "
+                                f"through {fmt.weekday(d)}")
+    if chart.kind == "spike":
+        spike = next(s for s in a.spikes if s.service == chart.service)
+        title, subtitle = spike_chart_text(spike, d)
+    else:
+        trend = next(t for t in a.trends if t.service == chart.service)
+        title, subtitle = trend_chart_text(trend, d, rules)
+    return replace(chart, title=title, subtitle=subtitle)
+
+
+def build_view(analysis: Analysis, rules: Rules) -> DayView:
+    """The view model of d from its Analysis and the rule settings."""
+    a, s, d = analysis, analysis.summary, analysis.report_date
+    entries = _entries(a, rules)
+    groups = [Group(key, title, tuple(e for e in entries if e.group == key)) for key, title in GROUPS.items()]
+    groups = [g for g in groups if g.entries]
+    day_before = Comparison(f"{fmt.weekday(d - timedelta(days=1))} (the day before)", s.total, s.previous_day)
+    week = Comparison(f"{fmt.weekday(d - timedelta(days=7))} (the same weekday last week)", s.total,
+                      s.same_weekday)
+    avg7 = Comparison("the average of the 7 days before", s.total, s.avg7)
+    mtd_label, mtd_cmp = _month_comparison(d, s.mtd_total, s.mtd_previous)
+    top, headline = _headline(entries, s.total, week)
+    return DayView(
+        report_date=d, title=f"AWS costs — {fmt.day_full(d)}", total=s.total, headline=top,
+        headline_text=headline, counts=_counts(groups), day_comparisons=(day_before, week, avg7),
+        mtd_total=s.mtd_total, mtd_label=mtd_label, mtd_comparison=mtd_cmp, groups=tuple(groups),
+        charts=tuple(_titled(c, a, rules, mtd_label) for c in day_charts(a)),
+        freshness=fmt.estimated_days(a.estimated_dates) or "All days final", rules=rules.lines(),
+        mtd_by_service=tuple(a.mtd_by_service), daily_totals=tuple(a.daily_totals), spikes=tuple(a.spikes),
+        trends=tuple(a.trends), estimated_dates=tuple(a.estimated_dates))
+
+
+def with_links(view: DayView, urls: dict[str, str], page_url: str | None, missing=()) -> DayView:
+    """The view with the published chart URLs, the day's page and the charts that could not be published."""
+    charts = tuple(replace(c, url=urls.get(c.id)) for c in view.charts)
+    return replace(view, charts=charts, page_url=page_url, missing=tuple(dict.fromkeys(missing)))
