@@ -1,0 +1,40 @@
+"""The demo day (make demo: built-in sample data, report date 2026-11-25) as an Analysis and its DayView, for the
+golden tests of every output. Built once per process from the same code path as the demo run."""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import tempfile
+from pathlib import Path
+
+from _util import db, view
+from _util.config import load_settings
+from _util.ingest import ingest
+from _util.model import Analysis
+from _util.pipeline import load_analysis
+
+
+@functools.cache
+def demo_settings():
+    """The --demo settings, with OUTPUT_DIR in a private temporary folder."""
+    out = Path(tempfile.mkdtemp(prefix="demo-day-"))
+    return load_settings(argparse.Namespace(demo=True, output_dir=out), environ={})
+
+
+@functools.cache
+def demo_analysis() -> Analysis:
+    """The demo day's Analysis (sample data stored in SQLite, then analysed, as `make demo` does)."""
+    settings = demo_settings()
+    engine = db.make_engine(settings.database_url)
+    try:
+        db.init_db(engine)
+        ingest(settings, engine)
+        return load_analysis(settings, engine)
+    finally:
+        engine.dispose()
+
+
+def demo_view() -> view.DayView:
+    """The demo day's view model (no links yet)."""
+    return view.build_view(demo_analysis(), view.Rules.from_settings(demo_settings()))
