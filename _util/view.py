@@ -332,7 +332,8 @@ def _month_comparison(d: date, mtd: float, previous: float | None) -> tuple[str,
     last_month_end = d.replace(day=1) - timedelta(days=1)
     start = last_month_end.replace(day=1)
     n = min(d.day, calendar.monthrange(start.year, start.month)[1])
-    same = "the same day" if n == 1 else f"the same {n} days"
+    # Short last month (March 30 vs February): all of it, said so.
+    same = ("the same day" if n == 1 else f"the same {n} days") if n == d.day else f"all {n} days of"
     label = f"{fmt.day_range(start, start.replace(day=n))} ({same} last month)"
     return fmt.day_range(d.replace(day=1), d), Comparison(label, mtd, previous)
 

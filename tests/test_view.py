@@ -1,0 +1,155 @@
+"""The view model of a day: one entry per service, reading order, the headline, comparisons and rule wording."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from datetime import date, timedelta
+
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from _util import fmt, view
+from _util.model import Analysis, DayCost, ServiceCost, Spike, Summary, Trend
+from _util.view import Rules, build_view, with_links
+
+D = date(2026, 11, 25)  # a Wednesday
+RULES = Rules(spike_z_threshold=2.75, spike_min_delta_usd=5.0, lookback_days=365, macd_fast=12, macd_slow=26,
+              macd_signal=18, trend_filter=True, metric="UnblendedCost", exclude_record_types=("Credit", "Refund"),
+              group_by="")
+MONEY = re.compile(r"\$[\d,]*(\.\d+)?")
+
+
+def make(spikes=(), trends=(), d: date = D, summary: Summary | None = None, estimated=()) -> Analysis:
+    """An Analysis for d with the given alerts and simple totals."""
+    days = pd.date_range(pd.Timestamp(d.replace(day=1)), pd.Timestamp(d), freq="D")
+    names = sorted({s.service for s in spikes} | {t.service for t in trends} | {"Amazon EC2"})
+    return Analysis(
+        report_date=d, spikes=list(spikes), trends=list(trends),
+        mtd_by_service=[ServiceCost(n, 10.0 * (i + 1)) for i, n in enumerate(names)],
+        daily_totals=[DayCost(x.date(), 100.0) for x in days],
+        summary=summary or Summary(total=100.0, previous_day=90.0, avg7=95.0, mtd_total=2500.0,
+                                   mtd_previous=2400.0, same_weekday=80.0),
+        series=pd.DataFrame(index=days), daily_by_service=pd.DataFrame(index=days, columns=names, data=1.0),
+        estimated_dates=list(estimated))
+
+
+def spike(service: str, delta: float, direction: str | None = None) -> Spike:
+    direction = direction or ("up" if delta > 0 else "down")
+    return Spike(service, direction, 50.0 + delta, 50.0, 2.0, delta / 2.0, delta, 200)
+
+
+def trend(service: str, move: float) -> Trend:
+    return Trend(service, "up" if move > 0 else "down", move / 4, 0.0, 50.0, 50.0 + move, 50.0, 3)
+
+
+def test_a_service_that_spikes_and_turns_is_one_entry_saying_both():
+    v = build_view(make([spike("Amazon Redshift", 12.53)], [trend("Amazon Redshift", 4.05)]), RULES)
+    (entry,) = v.entries
+    assert entry.kinds == ("spike", "trend")
+    assert entry.chart_ids == ("spike:Amazon Redshift", "trend:Amazon Redshift")
+    assert "spiked to $62.53" in entry.text and "is also trending up" in entry.text
+    assert "MACD" in entry.detail and "z = " in entry.detail  # the statistics live in the detail
+    assert v.alerts == 1
+
+
+def test_spikes_come_before_trends_and_savings_come_last_biggest_first():
+    a = make([spike("Small spike", 6.0), spike("Big spike", 40.0), spike("Drop", -30.0)],
+             [trend("Trend up", 3.0), trend("Trend down", -8.0)])
+    v = build_view(a, RULES)
+    assert [g.key for g in v.groups] == ["spikes", "trends", "savings"]
+    assert [e.service for e in v.entries] == ["Big spike", "Small spike", "Trend up", "Drop", "Trend down"]
+    assert v.counts == "2 spikes up, 1 trending up, 2 savings"
+
+
+def test_the_headline_is_the_largest_dollar_change_spike_or_trend():
+    v = build_view(make([spike("Spike", 6.0)], [trend("Trend", 9.0)]), RULES)
+    assert v.headline is not None and v.headline.service == "Trend"
+    assert v.headline_text == f"Biggest change: {v.headline.sentence}"
+    assert v.headline_text.startswith("Biggest change: Trend is trending up: 7-day average $59.00/day")
+
+
+def test_a_quiet_day_says_nothing_unusual_with_the_weekday_comparison():
+    v = build_view(make(), RULES)
+    assert v.headline is None and v.groups == () and v.counts == ""
+    assert v.headline_text == ("Nothing unusual: $100.00 in all, +$20.00 (+25.0%) vs Wed, November 18 "
+                               "(the same weekday last week)")
+
+
+def test_comparisons_are_weekday_aligned_and_say_what_they_compare():
+    v = build_view(make(), RULES)
+    before, week, avg7 = v.day_comparisons
+    assert before.label == "Tue, November 24 (the day before)" and before.change == "+$10.00 (+11.1%)"
+    assert week.label.startswith("Wed, ") and "(the same weekday last week)" in week.label
+    assert avg7.base == 95.0
+    assert v.mtd_label == "November 1–25"
+    assert v.mtd_comparison.label == "October 1–25 (the same 25 days last month)"
+    assert v.mtd_comparison.text == "+$100.00 (+4.2%) vs October 1–25 (the same 25 days last month): $2,400.00"
+
+
+@pytest.mark.parametrize(("d", "label"), [
+    (date(2026, 12, 1), "November 1 (the same day last month)"),
+    (date(2026, 3, 31), "February 1–28 (all 28 days of last month)"),
+    (date(2026, 1, 15), "December 1–15 (the same 15 days last month)"),
+])
+def test_month_to_date_compares_the_same_number_of_days_and_says_so(d, label):
+    v = build_view(make(d=d), RULES)
+    assert v.mtd_comparison.label == label
+
+
+def test_no_base_is_said_as_no_data_not_zero():
+    s = Summary(total=100.0, previous_day=None, avg7=None, mtd_total=100.0, mtd_previous=None)
+    v = build_view(make(summary=s), RULES)
+    assert v.day_comparisons[0].text == "no data for Tue, November 24 (the day before)"
+    assert v.day_comparisons[0].delta is None and v.mtd_comparison.change == "no data"
+
+
+def test_rules_and_freshness_have_one_wording():
+    v = build_view(make(estimated=[D - timedelta(days=1), D]), replace(RULES, spike_z_threshold=3.5))
+    assert v.freshness == fmt.estimated_days([D - timedelta(days=1), D])
+    assert v.rules[0].startswith("Spike: the day's cost is at least 3.5 standard deviations and $5.00 away")
+    assert "trend filter on" in v.rules[1]
+    assert v.rules[2] == "Metric: UnblendedCost excluding Credit, Refund"
+    assert build_view(make(), RULES).freshness == "All days final"
+
+
+def test_chart_titles_are_views_of_the_same_facts():
+    a = make([spike("AWS Lambda", 28.26)], [trend("Amazon SQS", -2.0)])
+    v = build_view(a, RULES)
+    lam = v.chart("spike:AWS Lambda")
+    assert lam.title == "AWS Lambda — spike up on Wed, November 25"
+    assert lam.subtitle.startswith("$78.26 on the day, +$28.26 (+56.5%) vs its normal $50.00/day")
+    assert v.chart("trend:Amazon SQS").caption == "Trend: Amazon SQS"
+    assert v.chart("mtd_by_service").title.endswith(fmt.money(sum(x.cost for x in a.mtd_by_service)))
+
+
+def test_links_are_added_after_publishing():
+    v = build_view(make([spike("AWS Lambda", 28.26)]), RULES)
+    linked = with_links(v, {"spike:AWS Lambda": "https://x/lambda.png"}, "https://x/index.html",
+                        ["mtd_by_service", "mtd_by_service"])
+    assert linked.urls == {"spike:AWS Lambda": "https://x/lambda.png"}
+    assert linked.page_url == "https://x/index.html" and linked.missing == ("mtd_by_service",)
+    assert v.urls == {}  # the view is immutable: publishing makes a new one
+
+
+names = st.sampled_from(["Amazon EC2", "AWS Lambda", "Amazon S3", "Amazon RDS", "Amazon SQS", "AWS Glue"])
+amounts = st.floats(min_value=-500, max_value=500, allow_nan=False).filter(lambda x: abs(x) > 0.01)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.dictionaries(names, amounts, max_size=5), st.dictionaries(names, amounts, max_size=5))
+def test_every_alerted_service_is_exactly_one_entry_and_text_never_shows_ids(spiked, turned):
+    a = make([spike(n, x) for n, x in spiked.items()], [trend(n, x) for n, x in turned.items()])
+    v = build_view(a, RULES)
+    services = [e.service for e in v.entries]
+    assert sorted(services) == sorted(set(spiked) | set(turned))
+    order = [list(view.GROUPS).index(e.group) for e in v.entries]
+    assert order == sorted(order)
+    texts = [v.headline_text, v.counts, *(e.text for e in v.entries), *(c.title for c in v.charts),
+             *(c.subtitle for c in v.charts), *(c.caption for c in v.charts)]
+    for text in texts:
+        assert "spike:" not in text and "trend:" not in text and "_by_" not in text
+        for m in MONEY.finditer(text):  # one precision: every dollar figure to the cent
+            assert re.fullmatch(r"\$[\d,]+\.\d\d", m.group(0)), (m.group(0), text)
