@@ -473,6 +473,15 @@ def test_preview_escapes_what_is_not_mrkdwn():
     assert "&lt;script&gt;t&lt;/script&gt;" in page and "notification text: &lt;b&gt;x&lt;/b&gt;" in page
 
 
+def test_preview_shows_text_only_payloads_fields_and_unknown_blocks():
+    page = render_preview_html([
+        {"text": "*only* text &lt;x&gt;", "blocks": []},
+        {"text": "t", "blocks": [{"type": "section", "fields": [{"type": "mrkdwn", "text": "_f_"}]},
+                                 {"type": "video", "title": "<v>"}]}], "p")
+    assert "<div><b>only</b> text &lt;x&gt;</div>" in page
+    assert '<div class="fields"><div><i>f</i></div></div>' in page and "[video block]" in page
+
+
 def test_preview_page_shows_messages_buttons_and_thread():
     a = many_alerts(120)
     a.spikes[0] = Spike(HOSTILE, "up", 999.0, 10.0, 5.0, 18.0, 989.0, 60)
