@@ -105,17 +105,6 @@ def render_and_publish(settings: Settings, analysis: Analysis, *, s3_client=None
     return result
 
 
-def message_context(settings: Settings, analysis: Analysis, missing: list[str]):
-    """The non-data facts the Slack message states (thresholds, metric, freshness, missing charts)."""
-    from .slack_message import MessageContext
-
-    return MessageContext(
-        spike_z_threshold=settings.spike_z_threshold, spike_min_delta_usd=settings.spike_min_delta_usd,
-        metric=settings.cost_metric, exclude_record_types=tuple(settings.exclude_record_types),
-        group_by=settings.group_by, trend_filter=settings.trend_filter, missing_charts=list(missing),
-        estimated_dates=list(analysis.estimated_dates))
-
-
 def build_and_send(settings: Settings, engine: Engine, analysis: Analysis, chart_urls: dict[str, str],
                    page_url: str | None, missing: list[str], *, slack_client=None, timings=None,
                    report: Callable[[object | None], Path] | None = None):
@@ -125,12 +114,13 @@ def build_and_send(settings: Settings, engine: Engine, analysis: Analysis, chart
     The post never depends on OUTPUT_DIR being writable. Every file is tried; then a Slack failure is raised, else
     the first write failure (an OSError whose one line names the path). Returns (delivery, json path, preview path).
     """
-    from . import slack, slack_message
+    from . import slack, slack_message, view
 
     timings = {} if timings is None else timings
     with stage("message", timings):
-        payloads = slack_message.build_messages(analysis, chart_urls, page_url=page_url,
-                                                context=message_context(settings, analysis, missing))
+        day_view = view.with_links(view.build_view(analysis, view.Rules.from_settings(settings)), chart_urls,
+                                   page_url, missing)
+        payloads = slack_message.build_messages(day_view)
     delivery, failure = None, None
     if settings.post_to_slack:
         try:

@@ -1,4 +1,5 @@
-"""Fixed Analysis objects for the Slack message and delivery tests (built straight from _util/model.py)."""
+"""Fixed Analysis objects and their DayViews for the Slack message and delivery tests (built straight from
+_util/model.py)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,9 @@ from datetime import date, timedelta
 
 import pandas as pd
 
-from _util import model
+from _util import model, view
+from _util.config import Settings
 from _util.model import Analysis, DayCost, ServiceCost, Spike, Summary, Trend
-from _util.slack_message import MessageContext
 
 D = date(2026, 11, 25)
 BASE = "https://costs.example.com/site"
@@ -28,7 +29,7 @@ def analysis(spikes: list[Spike] | None = None, trends: list[Trend] | None = Non
         mtd_by_service=[ServiceCost(n, 100.0 * (len(names) - i)) for i, n in enumerate(names)],
         daily_totals=[DayCost(day, 1200.0 + i) for i, day in enumerate(days)],
         summary=Summary(total=1234.56, previous_day=1222.22, avg7=1275.0, mtd_total=28000.0,
-                        mtd_previous=26640.0),
+                        mtd_previous=26640.0, same_weekday=1250.0),
         series=pd.DataFrame(index=pd.DatetimeIndex([pd.Timestamp(x) for x in days])),
         daily_by_service=pd.DataFrame(index=pd.DatetimeIndex([pd.Timestamp(x) for x in days])),
         estimated_dates=list(estimated or []),
@@ -62,8 +63,15 @@ def all_urls(a: Analysis, base: str = BASE) -> dict[str, str]:
     return urls
 
 
-def context(**kw) -> MessageContext:
-    return MessageContext(**{"estimated_dates": (D - timedelta(days=1), D), **kw})
+def rules(**kw) -> view.Rules:
+    """The default settings' rules, with kw replacing some."""
+    return view.Rules.from_settings(Settings(**kw))
+
+
+def day_view(a: Analysis, urls: dict[str, str] | None = None, page_url: str | None = None, missing=(),
+             **settings) -> view.DayView:
+    """The DayView of a with links (chart URLs, page, charts not published); settings change the rules."""
+    return view.with_links(view.build_view(a, rules(**settings)), urls or {}, page_url, missing)
 
 
 def many_alerts(n: int) -> Analysis:

@@ -17,7 +17,7 @@ from sqlalchemy import select
 import procPlotting
 import procSummaries
 import runCostReporting
-from _util import db
+from _util import db, fmt
 from _util.slack_message import money
 from tests.cli_helpers import error_lines, fill_with_sample, run_cli
 from tests.slack_server import Reply, SlackServer
@@ -120,6 +120,13 @@ def button_urls(bodies: list[dict]) -> list[str]:
             if isinstance(el, dict) and el.get("type") == "button" and "url" in el]
 
 
+def chart_links(bodies: list[dict]) -> list[str]:
+    """The Plot buttons' URLs and the charts linked inline (a spike's trend chart)."""
+    inline = [url for b in bodies for block in b["blocks"] if block["type"] == "section"
+              for url in re.findall(r"<(https?://[^|>]+\.png)\|", block["text"]["text"])]
+    return button_urls(bodies) + inline
+
+
 # --- usage ---------------------------------------------------------------------------------------------------
 
 
@@ -172,15 +179,15 @@ def test_writes_the_message_and_its_preview(capsys, filled_sqlite, isolated):
     total = money(float(day_sums(filled_sqlite)[D]))
     assert total.startswith("$")
     header = top["blocks"][0]
-    assert header["type"] == "header" and header["text"]["text"] == f"AWS costs — {D} · {total}"
-    assert top["text"].startswith(f"AWS costs — {D}: {total}")
+    assert header["type"] == "header" and header["text"]["text"] == f"AWS costs — {fmt.day_full(D)} · {total}"
+    assert top["text"].startswith(f"AWS costs — {fmt.day_full(D)}: {total}")
     text = json.dumps(bodies, ensure_ascii=False)
     for service in ("AWS Lambda", "Amazon CloudFront", "Amazon Relational Database Service", "Amazon Redshift",
                     "Amazon ElastiCache"):
         assert f"*{service}*" in text, service
     preview = (isolated / "out" / D.isoformat() / "slack_preview.html").read_text(encoding="utf-8")
     assert preview.lstrip().lower().startswith("<!doctype html>")
-    assert f"AWS costs — {D}" in preview and "Amazon Relational Database Service" in preview
+    assert f"AWS costs — {fmt.day_full(D)}" in preview and "Amazon Relational Database Service" in preview
     assert "<script" not in preview.lower()
 
 
@@ -272,8 +279,8 @@ def test_buttons_come_from_the_report_of_runCostReporting(capsys, filled_sqlite,
     code, _, err = run(capsys, *common)
     assert code == 0, err
     bodies = written(isolated / "out")
-    buttons = button_urls(bodies)
-    assert sorted(buttons) == sorted(report["charts"].values())  # one Plot button per published chart
+    buttons = chart_links(bodies)
+    assert sorted(buttons) == sorted(report["charts"].values())  # one Plot button or link per published chart
     assert all(u.startswith(f"{BASE}/") for u in buttons)
     assert report["page_url"] in json.dumps(bodies)
     assert "not published" not in json.dumps(bodies)
@@ -289,7 +296,7 @@ def test_buttons_come_from_procPlotting(capsys, filled_sqlite, isolated, quick_c
 
     code, _, err = run(capsys, *common)
     assert code == 0, err
-    buttons = button_urls(written(isolated / "out"))
+    buttons = chart_links(written(isolated / "out"))
     assert buttons and all(u.startswith(f"{BASE}/") for u in buttons)
     assert sorted(buttons) == sorted(plotted["charts"].values())
 

@@ -26,7 +26,7 @@ from botocore.config import Config
 from sqlalchemy import select
 
 import runCostReporting
-from _util import costexplorer, db, site
+from _util import costexplorer, db, fmt, site
 from _util import ingest as ingest_module
 from _util import slack as slack_module
 from _util.costexplorer import CostQuery
@@ -330,10 +330,10 @@ def test_end_to_end_then_rerun_is_one_request_and_no_second_post(db_job, monkeyp
         {d.isoformat(): float(expected[d]) for d in month}, abs=1e-6)
     assert report["summary"]["mtd_total"] == pytest.approx(float(sum(expected[d] for d in month)), abs=1e-5)
     header = posted[0]["blocks"][0]
-    assert header["type"] == "header" and header["text"]["text"] == f"AWS costs — {D.isoformat()} · {money(total)}"
-    assert posted[0]["text"].startswith(f"AWS costs — {D.isoformat()}: {money(total)}")
-    assert f"*Month to date:* {money(report['summary']['mtd_total'])}" in json.dumps(posted[0]["blocks"],
-                                                                                      ensure_ascii=False)
+    assert header["type"] == "header" and header["text"]["text"] == f"AWS costs — {fmt.day_full(D)} · {money(total)}"
+    assert posted[0]["text"].startswith(f"AWS costs — {fmt.day_full(D)}: {money(total)}")
+    mtd = f"*Month to date, {fmt.day_range(D.replace(day=1), D)}:* {money(report['summary']['mtd_total'])}"
+    assert mtd in json.dumps(posted[0]["blocks"], ensure_ascii=False)
 
     # S3: the day's charts and pages, with their content types; every chart of the day uploaded.
     objects = job.objects()

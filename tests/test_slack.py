@@ -8,7 +8,7 @@ import socket
 
 import pytest
 
-from _util import db
+from _util import db, fmt
 from _util.config import Secret, Settings
 from _util.slack import (
     AnyServerErrorRetryHandler,
@@ -22,7 +22,7 @@ from _util.slack import (
     write_outputs,
 )
 from _util.slack_message import build_messages
-from tests.slack_fixtures import BASE, D, all_urls, context, golden_analysis, many_alerts
+from tests.slack_fixtures import BASE, D, all_urls, day_view, golden_analysis, many_alerts
 from tests.slack_server import Reply, SlackServer
 
 TOKEN = "xoxb-1111-2222-SECRETsecretSECRET"
@@ -56,7 +56,7 @@ def client_for(settings: Settings):
 
 def payloads_for(n_alerts: int | None = None) -> list[dict]:
     a = golden_analysis() if n_alerts is None else many_alerts(n_alerts)
-    return build_messages(a, all_urls(a), page_url=PAGE, context=context())
+    return build_messages(day_view(a, all_urls(a), PAGE))
 
 
 def send(payloads, settings, engine, **kw):
@@ -308,7 +308,7 @@ def test_write_outputs(tmp_path):
     assert all(b["thread_ts"] == "<ts of message 1>" and b["channel"] == CHANNEL for b in bodies[1:])
     assert [b["blocks"] for b in bodies] == [p["blocks"] for p in payloads]
     page = html_path.read_text()
-    assert "AWS costs — 2026-11-25" in page and page.count('class="message reply"') == len(payloads) - 1
+    assert f"AWS costs — {fmt.day_full(D)}" in page and page.count('class="message reply"') == len(payloads) - 1
 
 
 # ---- a post Slack confirmed without a ts; what rate limiting really did ------------------------------------------

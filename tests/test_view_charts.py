@@ -11,7 +11,7 @@ import pandas as pd
 from _util import charts, fmt, report, site, view
 from _util.model import DAILY_CHART, MTD_CHART, AlertParams, Spike, Trend, spike_chart_id, trend_chart_id
 from _util.slack_message import build_messages
-from tests.slack_fixtures import D, all_urls, analysis, context, golden_analysis
+from tests.slack_fixtures import D, all_urls, analysis, day_view, golden_analysis
 
 
 def twice_alerted():
@@ -46,7 +46,7 @@ def test_renderer_site_and_slack_use_the_same_list_in_the_same_order(tmp_path):
     page = site.day_page_html(a, {i: f"{n}.png" for n, i in enumerate(ids)}, [], "../index.html")
     assert [page.index(f'src="{n}.png"') for n in range(len(ids))] == sorted(
         page.index(f'src="{n}.png"') for n in range(len(ids)))
-    (top,) = build_messages(a, all_urls(a), page_url=None, context=context())
+    (top,) = build_messages(day_view(a, all_urls(a)))
     buttons = [e["url"] for b in top["blocks"] if b["type"] == "actions" for e in b["elements"]]
     assert buttons == [all_urls(a)[MTD_CHART], all_urls(a)[DAILY_CHART]]
 
@@ -54,7 +54,7 @@ def test_renderer_site_and_slack_use_the_same_list_in_the_same_order(tmp_path):
 def test_chart_ids_never_appear_in_text(tmp_path):
     a = golden_analysis()
     ids = [s.id for s in view.day_charts(a)]
-    (top,) = build_messages(a, {}, page_url=None, context=context(missing_charts=ids))
+    (top,) = build_messages(day_view(a, missing=ids))
     page = site.day_page_html(a, {}, ids, "../index.html")
     text = json.dumps(top, ensure_ascii=False) + page
     for cid in ids:
@@ -76,7 +76,7 @@ def test_one_wording_of_estimated_days_feeds_every_output(monkeypatch):
     a.estimated_dates = [D - timedelta(days=1), D]
 
     def outputs():
-        (top,) = build_messages(a, all_urls(a), page_url=None, context=context(estimated_dates=a.estimated_dates))
+        (top,) = build_messages(day_view(a, all_urls(a)))
         return (json.dumps(top, ensure_ascii=False), site.day_page_html(a, {}, [], "../index.html"),
                 report.format_alerts_table(a))
 
