@@ -25,7 +25,7 @@ from slack_sdk.models.blocks import (
 )
 
 from . import fmt, templating
-from .view import CAPTIONS, DayView, Entry, Group, captions
+from .view import CAPTIONS, HEADLINE_LEAD, DayView, Entry, Group, captions
 
 # Slack's limits (docs.slack.dev "Block Kit" reference) and our margin for the whole blocks JSON: Slack rejects
 # messages with msg_blocks_too_long near 13k characters, so we stay at 12k.
@@ -81,9 +81,7 @@ def headline_text(view: DayView) -> str:
     if top is None:
         text = escape(view.headline_text)
     else:
-        # The lead ("Biggest change") is the view's: what its headline_text says before the entry's sentence.
-        lead = view.headline_text.removesuffix(top.sentence).strip().rstrip(":")
-        text = f"*{escape(lead)}:* *{_name(top.service)}* {escape(top.text)}"
+        text = f"*{escape(HEADLINE_LEAD)}:* *{_name(top.service)}* {escape(top.text)}"
     return text + (f"\n{escape(view.counts)}" if view.counts else "")
 
 
@@ -98,7 +96,7 @@ def totals_text(view: DayView) -> str:
 def fallback_text(view: DayView) -> str:
     """The notification text: title, total, change vs the day before, headline (plain, Slack-escaped)."""
     before = view.day_comparisons[0]
-    change = f" ({before.change})" if before.base is not None else ""
+    change = f", {before.change} vs {before.short}" if before.base is not None else ""
     return escape(f"{view.title}: {money(view.total)}{change}. {view.headline_text}.")[:MAX_FALLBACK_TEXT]
 
 

@@ -151,6 +151,7 @@ class Comparison:
     label: str  # what the base is: "Tue, November 24 (the day before)"
     value: float
     base: float | None
+    short: str = ""  # the base in a few words, for notifications: "the day before"
 
     @property
     def delta(self) -> float | None:
@@ -176,6 +177,7 @@ class Comparison:
         return f"{self.change} vs {self.label}: {fmt.money(self.base)}"
 
 
+HEADLINE_LEAD = "Biggest change"  # before the headline entry's sentence
 GROUPS = {"spikes": "Spikes", "trends": "Trending up", "savings": "Savings"}
 
 
@@ -343,7 +345,7 @@ def _headline(entries: list[Entry], total: float, week: Comparison) -> tuple[Ent
         vs = f", {week.change} vs {week.label}" if week.base is not None else ""
         return None, f"Nothing unusual: {fmt.money(total)} in all{vs}"
     top = max(entries, key=lambda e: (abs(e.impact), e.group == "spikes"))
-    return top, f"Biggest change: {top.sentence}"
+    return top, f"{HEADLINE_LEAD}: {top.sentence}"
 
 
 def _counts(groups: list[Group]) -> str:
@@ -395,10 +397,11 @@ def build_view(analysis: Analysis, rules: Rules) -> DayView:
     entries = _entries(a, rules)
     groups = [Group(key, title, tuple(e for e in entries if e.group == key)) for key, title in GROUPS.items()]
     groups = [g for g in groups if g.entries]
-    day_before = Comparison(f"{fmt.weekday(d - timedelta(days=1))} (the day before)", s.total, s.previous_day)
+    day_before = Comparison(f"{fmt.weekday(d - timedelta(days=1))} (the day before)", s.total, s.previous_day,
+                            "the day before")
     week = Comparison(f"{fmt.weekday(d - timedelta(days=7))} (the same weekday last week)", s.total,
-                      s.same_weekday)
-    avg7 = Comparison("the average of the 7 days before", s.total, s.avg7)
+                      s.same_weekday, "the same weekday last week")
+    avg7 = Comparison("the average of the 7 days before", s.total, s.avg7, "the 7-day average")
     mtd_label, mtd_cmp = _month_comparison(d, s.mtd_total, s.mtd_previous)
     top, headline = _headline(entries, s.total, week)
     return DayView(

@@ -216,8 +216,8 @@ def test_demo_totals_and_context_are_the_views_words(demo):
     for line in (*v.rules, v.freshness):
         assert line.replace("&", "&amp;") in ctx
     assert f"<{DEMO_SITE}|" in ctx
-    assert top["text"] == (f"{v.title}: {money(v.total)} ({v.day_comparisons[0].change}). "
-                           f"{v.headline_text}.")
+    before = v.day_comparisons[0]
+    assert top["text"] == f"{v.title}: {money(v.total)}, {before.change} vs {before.short}. {v.headline_text}."
 
 
 # --- a synthetic day: content, limits, threading, escaping ---------------------------------------
@@ -381,7 +381,8 @@ def test_hostile_service_name_is_escaped():
 def test_fallback_text_says_the_essentials():
     a = golden_analysis()
     (top,) = build_messages(day_view(a, all_urls(a), PAGE))
-    assert top["text"] == ("AWS costs — Wednesday, November 25, 2026: $1,234.56 (+$12.34 (+1.0%)). Biggest change: "
+    assert top["text"] == ("AWS costs — Wednesday, November 25, 2026: $1,234.56, +$12.34 (+1.0%) vs the day before. "
+                           "Biggest change: "
                            "Amazon EC2 spiked to $123.45 on Wed, November 25, $80.00 (184.1%) above its normal "
                            "$43.45/day.")
 
