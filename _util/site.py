@@ -255,11 +255,12 @@ def _rest_url(client, bucket: str, key: str) -> str:
 # ---- the site manifest and the index ---------------------------------------------------------------------------
 
 
-def parse_manifest(raw: bytes | str | None, where: str) -> dict[str, dict]:
-    """The days of a manifest's text ({"days": {iso date: {"total", "previous_day", "alerts"}}}); absent or corrupt
-    gives {} with a logged warning (the index then shows unknowns until each day is published again)."""
+def parse_manifest(raw: bytes | str | None, where: str, *, new_site: bool = False) -> dict[str, dict]:
+    """The days of a manifest's text ({"days": {iso date: {"total", "previous_day", "alerts"}}}, raw None: absent).
+    Absent or corrupt gives {} with a logged warning (the index shows unknowns for the days before), except that an
+    absent manifest of a new site (no date folders yet) is only noted."""
     if raw is None:
-        log.warning("no site manifest at %s: starting a new one", where)
+        log.log(logging.INFO if new_site else logging.WARNING, "no site manifest at %s: starting a new one", where)
         return {}
     try:
         days = json.loads(raw)["days"]
@@ -389,9 +390,9 @@ def _publish_local(view: DayView, charts: dict[str, Path], settings: Settings, r
     except OSError as exc:
         log.warning("cannot read %s: %s", manifest_path, exc.strerror or exc)
         raw = b""
-    days = parse_manifest(raw, str(manifest_path))
-    published = {p.name for p in root.iterdir() if _DATE_DIR.match(p.name) and (p / "index.html").is_file()}
-    published = (published | set(days)) - {day}
+    folders = {p.name for p in root.iterdir() if _DATE_DIR.match(p.name) and (p / "index.html").is_file()}
+    days = parse_manifest(raw, str(manifest_path), new_site=not folders - {day})
+    published = (folders | set(days)) - {day}
     images = {cid: rel.rsplit("/", 1)[1] for cid, rel in written.items()}
     page = _day_page(view, written, images, published, lambda x: f"../{x}/index.html", "../index.html")
     try:
@@ -464,9 +465,10 @@ def _publish_s3(view: DayView, charts: dict[str, Path], settings: Settings, dest
         lambda x: f"../{x}/index.html")
     index_link: Callable[[str], str] = (lambda x: url(f"{x}/index.html")) if presigned else (
         lambda x: f"{x}/index.html")
-    raw, readable = writer.get(MANIFEST)
-    days = parse_manifest(raw, f"s3://{dest.bucket}/{dest.key(MANIFEST)}")
     listed = writer.list_dates()
+    raw, readable = writer.get(MANIFEST)
+    days = parse_manifest(raw, f"s3://{dest.bucket}/{dest.key(MANIFEST)}",
+                          new_site=listed is not None and not set(listed) - {day})
     published = (set(listed or ()) | set(days)) - {day}
     images = {cid: (url(rel) if presigned else rel.rsplit("/", 1)[1]) for cid, rel in written.items()}
     page = _day_page(view, written, images, published, page_link,

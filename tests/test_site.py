@@ -338,8 +338,8 @@ def test_s3_listing_denied_keeps_charts_and_page_but_not_root_index(day):
     with Stubber(client) as stub:
         for _ in range(len(files)):
             stub.add_response("put_object", {})
-        stub.add_client_error("get_object", service_error_code="NoSuchKey", http_status_code=404)
         stub.add_client_error("list_objects_v2", service_error_code="AccessDenied", http_status_code=403)
+        stub.add_client_error("get_object", service_error_code="NoSuchKey", http_status_code=404)
         stub.add_response("put_object", {})  # the day's page
         stub.add_response("put_object", {})  # the manifest
         result = site.publish(dv, files, s3_settings(plot_base_url="https://x.example"), s3_client=client)
@@ -563,15 +563,26 @@ def test_local_manifest_feeds_index_rows_and_prev_next(day, tmp_path, caplog):
 def test_absent_or_corrupt_manifest_starts_a_new_one_with_a_warning(day, tmp_path, caplog, content):
     dv, files = day
     root = tmp_path / "site"
+    (root / "2026-11-20").mkdir(parents=True)  # a site with history: losing the manifest is worth a warning
+    (root / "2026-11-20" / "index.html").write_text("old")
     if content is not None:
-        root.mkdir()
         (root / "index.json").write_text(content)
     with caplog.at_level("WARNING", logger="aws_cost_tracking"):
         result = site.publish(dv, files, Settings(plots_destination=str(root)))
     assert result.errors == []
     assert any("manifest" in r.getMessage() for r in caplog.records if r.levelname == "WARNING")
     assert list(json.loads((root / "index.json").read_text())["days"]) == [D.isoformat()]
-    assert nav((root / D.isoformat() / "index.html").read_text()) == {}
+    assert nav((root / D.isoformat() / "index.html").read_text()) == {"prev": "../2026-11-20/index.html"}
+
+
+def test_a_new_site_starts_its_manifest_without_a_warning(day, tmp_path, caplog):
+    dv, files = day
+    root = tmp_path / "site"
+    with caplog.at_level("INFO", logger="aws_cost_tracking"):
+        site.publish(dv, files, Settings(plots_destination=str(root)))
+    notes = [r for r in caplog.records if "manifest" in r.getMessage()]
+    assert [r.levelname for r in notes] == ["INFO"]
+    assert list(json.loads((root / "index.json").read_text())["days"]) == [D.isoformat()]
 
 
 def test_s3_manifest_carries_earlier_days_into_the_index(day, bucket):
@@ -596,8 +607,8 @@ def test_s3_unreadable_manifest_is_not_overwritten(day):
     with Stubber(client) as stub:
         for _ in range(len(files)):
             stub.add_response("put_object", {})
-        stub.add_client_error("get_object", service_error_code="InternalError", http_status_code=500)
         stub.add_response("list_objects_v2", {"CommonPrefixes": [{"Prefix": "costs/2026-11-24/"}]})
+        stub.add_client_error("get_object", service_error_code="InternalError", http_status_code=500)
         stub.add_response("put_object", {})  # the day's page; no manifest put
         stub.add_response("put_object", {})  # the root index
         result = site.publish(dv, files, s3_settings(plot_base_url="https://x.example"), s3_client=client)
