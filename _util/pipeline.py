@@ -84,9 +84,10 @@ def load_analysis(settings: Settings, engine: Engine) -> Analysis:
     return metrics.analyse(costs, d, AlertParams.from_settings(settings))
 
 
-def render_and_publish(settings: Settings, analysis: Analysis, *, s3_client=None, timings=None):
-    """Render the day's charts and publish them with the site pages; return site.PublishResult."""
-    from . import charts, site
+def render_and_publish(settings: Settings, analysis: Analysis, *, s3_client=None, timings=None, day_view=None):
+    """Render the day's charts and publish them with the site pages (views of day_view, built here when not
+    given); return site.PublishResult."""
+    from . import charts, site, view
 
     timings = {} if timings is None else timings
     folder = settings.output_dir / settings.day.isoformat() / "charts"
@@ -97,7 +98,9 @@ def render_and_publish(settings: Settings, analysis: Analysis, *, s3_client=None
             log.error("charts: cannot write %s (%s); no charts this run", folder, exc.strerror or exc)
             files = {}
     with stage("publish", timings):
-        result = site.publish(analysis, files, settings, s3_client=s3_client)
+        if day_view is None:
+            day_view = view.build_view(analysis, view.Rules.from_settings(settings))
+        result = site.publish(day_view, files, settings, s3_client=s3_client)
     for error in result.errors:
         log.error("%s", error)
     if result.missing:

@@ -1,37 +1,48 @@
-"""The static site: each day's page and charts, and a top-level index of dates, in a local folder or on S3.
+"""The static site: each day's page and charts, a manifest of the published days and a top-level index, in a
+local folder or on S3. The pages themselves are pure views of the day's DayView (_util/pages.py); this module
+only decides what goes where and writes it.
 
 Layout under the site root (a folder, or s3://bucket/prefix):
-    index.html                    dates, latest first
-    <d>/index.html                the day's totals, alert tables, month-to-date table and every chart
+    index.html                    dates, latest first: total, change vs the day before, alert count
+    index.json                    the manifest behind it: {"days": {d: {"total", "previous_day", "alerts"}}}
+    <d>/index.html                the day's page (pages.day_page), with links to the nearest published days
     <d>/<chart file>.png          names from chart_filename(): safe and stable for any service name
+Each publish reads the manifest (absent or corrupt: a new one, with a warning), adds its own day, writes it back
+(atomically: write_atomic locally, one put_object on S3) and then writes index.html from it and the date folders.
+
+Previous/next links: a day's page links the nearest days published before it (known from the manifest and the
+folder listing at publish time). Pages already published are not rewritten, so an older page gains its "next"
+link only when that day is published again.
+
 Links: PLOT_LINKS=public gives PLOT_BASE_URL + key; presigned gives presigned GET URLs (private bucket);
 a local folder without PLOT_BASE_URL gives file:// URIs.
 """
 
 from __future__ import annotations
 
-import html
+import json
 import logging
 import os
 import re
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from urllib.parse import quote
 
-from . import fmt
+from . import pages
 from .config import MAX_PRESIGN_SECONDS, Settings
 from .files import write_atomic
-from .model import Analysis, spike_chart_id, trend_chart_id
-from .view import ChartView, captions, chart_filename, day_charts
+from .pages import DayRow
+from .view import DayView, captions, chart_filename, with_links
 
 log = logging.getLogger("aws_cost_tracking")
 
-PNG_TYPE, HTML_TYPE = "image/png", "text/html; charset=utf-8"
+PNG_TYPE, HTML_TYPE, JSON_TYPE = "image/png", "text/html; charset=utf-8", "application/json"
+MANIFEST = "index.json"
 # A chart of a given day only changes on a re-run; the index pages change every day.
 PNG_CACHE, HTML_CACHE = "public, max-age=86400", "public, max-age=300"
 IAM_HINT = "check the IAM policy (docs/iam-upload.json)"
@@ -47,9 +58,9 @@ FATAL_CODES = {"NoSuchBucket", "AccessDenied", "AllAccessDisabled", "InvalidAcce
 # ---- names ------------------------------------------------------------------------------------------------------
 
 
-def expected_chart_ids(analysis: Analysis) -> list[str]:
-    """Every chart the day's page and message refer to, in page order (chartspec.day_charts)."""
-    return [spec.id for spec in day_charts(analysis)]
+def expected_chart_ids(view: DayView) -> list[str]:
+    """Every chart the day's page and message refer to, in page order (view.charts)."""
+    return [chart.id for chart in view.charts]
 
 
 # ---- results ----------------------------------------------------------------------------------------------------
@@ -196,24 +207,37 @@ class _S3Writer:
             self.fatal = self.fatal or fatal
             return False
 
+    def get(self, rel: str) -> tuple[bytes | None, bool]:
+        """(the object's bytes or None when absent, readable?); readable is False when S3 did not say."""
+        key = self.dest.key(rel)
+        try:
+            return self.client.get_object(Bucket=self.dest.bucket, Key=key)["Body"].read(), True
+        except Exception as exc:
+            code = str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
+            if code in ("NoSuchKey", "404"):
+                return None, True
+            log.warning("cannot read s3://%s/%s: %s", self.dest.bucket, key,
+                        describe_s3_error(exc, self.dest.bucket, key)[0])
+            return b"", False
+
     def list_dates(self) -> list[str] | None:
-        """Date folders under the prefix (None when listing failed)."""
+        """Date folders under the prefix (None when listing failed; a denied listing does not stop the puts:
+        ListBucket is a permission of its own)."""
         if self.fatal:
             return None
         prefix = self.dest.key("")
         found: list[str] = []
         try:
-            pages = self.client.get_paginator("list_objects_v2").paginate(
+            listing = self.client.get_paginator("list_objects_v2").paginate(
                 Bucket=self.dest.bucket, Prefix=prefix, Delimiter="/")
-            for page in pages:
+            for page in listing:
                 for cp in page.get("CommonPrefixes", []):
                     name = cp["Prefix"][len(prefix):].strip("/")
                     if _DATE_DIR.match(name):
                         found.append(name)
         except Exception as exc:
-            message, fatal = describe_s3_error(exc, self.dest.bucket, prefix)
+            message, _ = describe_s3_error(exc, self.dest.bucket, prefix)
             self.result._error(f"{message}; top-level index not updated")
-            self.fatal = self.fatal or fatal
             return None
         return found
 
@@ -228,132 +252,82 @@ def _rest_url(client, bucket: str, key: str) -> str:
     return f"{endpoint}/{quote(bucket)}/{q}"
 
 
-# ---- HTML -------------------------------------------------------------------------------------------------------
+# ---- the site manifest and the index ---------------------------------------------------------------------------
 
 
-def _e(text) -> str:
-    return html.escape(str(text), quote=True)
+def parse_manifest(raw: bytes | str | None, where: str, *, new_site: bool = False) -> dict[str, dict]:
+    """The days of a manifest's text ({"days": {iso date: {"total", "previous_day", "alerts"}}}, raw None: absent).
+    Absent or corrupt gives {} with a logged warning (the index shows unknowns for the days before), except that an
+    absent manifest of a new site (no date folders yet) is only noted."""
+    if raw is None:
+        log.log(logging.INFO if new_site else logging.WARNING, "no site manifest at %s: starting a new one", where)
+        return {}
+    try:
+        days = json.loads(raw)["days"]
+        if not isinstance(days, dict):
+            raise TypeError("days is not an object")
+        return {d: dict(row) for d, row in days.items() if _DATE_DIR.match(d) and isinstance(row, dict)}
+    except (ValueError, TypeError, KeyError) as exc:
+        log.warning("the site manifest at %s is unreadable (%s): starting a new one", where, exc)
+        return {}
 
 
-def _change(now: float, before: float | None) -> str:
-    if before is None:
-        return fmt.MISSING
-    delta = now - before
-    return fmt.signed_money(delta) + (f" ({fmt.pct(delta / before)})" if before > 0 else "")
+def manifest_with(days: dict[str, dict], view: DayView) -> dict[str, dict]:
+    """The manifest's days with the view's day added (or replaced)."""
+    row = {"total": view.total, "previous_day": view.day_comparisons[0].base, "alerts": view.alerts}
+    return {**days, view.report_date.isoformat(): row}
 
 
-CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0 auto;max-width:1240px;padding:12px 16px;
-color:#222;line-height:1.4}
-h1{font-size:1.6em;margin:.4em 0}h2{font-size:1.25em;margin:1.4em 0 .5em;border-bottom:1px solid #ddd}
-table{border-collapse:collapse;margin:.4em 0 1em;font-size:.95em}
-th,td{padding:4px 10px;border-bottom:1px solid #eee;text-align:right;vertical-align:top}
-th{background:#f5f5f5}td:first-child,th:first-child{text-align:left;max-width:28em;overflow-wrap:anywhere}
-figure{margin:1em 0 2em}img{max-width:100%;height:auto;border:1px solid #eee}
-figcaption{color:#555;font-size:.9em;overflow-wrap:anywhere}.up{color:#b34a00}.down{color:#005a8c}
-.note{background:#fff8e1;border-left:4px solid #e69f00;padding:6px 10px}
-nav a{margin-right:1em}
-"""
+def manifest_bytes(days: dict[str, dict]) -> bytes:
+    return (json.dumps({"days": dict(sorted(days.items()))}, indent=1) + "\n").encode("utf-8")
 
 
-def _page(title: str, body: str) -> str:
-    return (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-            f'<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-            f"<title>{_e(title)}</title>\n<style>{CSS}</style>\n</head>\n<body>\n{body}\n</body>\n</html>\n")
+def neighbours(dates: Iterable[str], day: str) -> tuple[str | None, str | None]:
+    """The nearest published dates before and after day (ISO dates; None at either end)."""
+    before = [x for x in dates if x < day]
+    after = [x for x in dates if x > day]
+    return (max(before) if before else None), (min(after) if after else None)
 
 
-def _anchor(chart_id: str) -> str:
-    return "chart-" + chart_filename(chart_id).removesuffix(".png")
+def index_rows(dates: Iterable[str], days: dict[str, dict], href: Callable[[str], str]) -> list[DayRow]:
+    """One index row per published date (href: ISO date -> link to its page); unknowns where no manifest row."""
+    rows = []
+    for x in sorted(set(dates), reverse=True):
+        row = days.get(x, {})
+        alerts = _number(row.get("alerts"))
+        rows.append(DayRow.of(date.fromisoformat(x), href(x), _number(row.get("total")),
+                              _number(row.get("previous_day")), None if alerts is None else int(alerts)))
+    return rows
 
 
-def day_page_html(analysis: Analysis, images: dict[str, str], missing: list[str], index_href: str) -> str:
-    """The day's page: totals, alert tables, month-to-date table and every chart (images: chart id -> src)."""
-    a, s = analysis, analysis.summary
-    d = a.report_date
-    parts = [f'<nav><a href="{_e(index_href)}">← all dates</a></nav>',
-             f"<h1>AWS costs for {_e(d.isoformat())} ({_e(d.strftime('%A'))})</h1>"]
-    if a.estimated_dates:
-        parts.append(f'<p class="note">{_e(fmt.estimated_days(a.estimated_dates))}</p>')
-    rows = [("Total on the day", fmt.money(s.total)),
-            ("Change vs previous day", _change(s.total, s.previous_day)),
-            ("Average of the 7 days before", fmt.money(s.avg7)),
-            (f"Month to date ({fmt.day_range(d.replace(day=1), d)})", fmt.money(s.mtd_total)),
-            ("Change vs same days of last month", _change(s.mtd_total, s.mtd_previous))]
-    parts.append("<h2>Totals</h2>\n<table>" + "".join(
-        f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in rows) + "</table>")
-
-    def chart_link(cid: str) -> str:
-        return f'<a href="#{_anchor(cid)}">chart</a>' if cid in images else "not available"
-
-    parts.append(f"<h2>Cost spikes ({len(a.spikes)})</h2>")
-    if a.spikes:
-        head = "<tr><th>Service</th><th>Direction</th><th>Cost</th><th>Baseline mean</th><th>Std</th>" \
-               "<th>z</th><th>Change</th><th>Chart</th></tr>"
-        body = "".join(
-            f'<tr><td>{_e(sp.service)}</td><td class="{_e(sp.direction)}">{_e(sp.direction)}</td>'
-            f"<td>{_e(fmt.money(sp.cost))}</td><td>{_e(fmt.money(sp.mean))}</td><td>{_e(fmt.money(sp.std))}</td>"
-            f"<td>{_e(fmt.MISSING if sp.zscore is None else f'{sp.zscore:+.1f}')}</td>"
-            f"<td>{_e(fmt.signed_money(sp.delta))} {_e(fmt.pct(sp.pct) if sp.pct is not None else '')}</td>"
-            f"<td>{chart_link(spike_chart_id(sp.service))}</td></tr>" for sp in a.spikes)
-        parts.append(f"<table>{head}{body}</table>")
-    else:
-        parts.append("<p>No spikes.</p>")
-
-    parts.append(f"<h2>Trend reversals ({len(a.trends)})</h2>")
-    if a.trends:
-        head = "<tr><th>Service</th><th>Direction</th><th>Cost</th><th>7-day avg</th><th>28-day avg</th>" \
-               "<th>7 vs 28</th><th>MACD</th><th>Signal</th><th>Chart</th></tr>"
-        body = "".join(
-            f'<tr><td>{_e(t.service)}</td><td class="{_e(t.direction)}">{_e(t.direction)}</td>'
-            f"<td>{_e(fmt.money(t.cost))}</td><td>{_e(fmt.money(t.avg7))}</td><td>{_e(fmt.money(t.avg28))}</td>"
-            f"<td>{_e(fmt.pct(t.pct))}</td><td>{t.macd:,.2f}</td><td>{t.signal:,.2f}</td>"
-            f"<td>{chart_link(trend_chart_id(t.service))}</td></tr>" for t in a.trends)
-        parts.append(f"<table>{head}{body}</table>")
-    else:
-        parts.append("<p>No trend reversals.</p>")
-
-    parts.append("<h2>Charts</h2>")
-    specs: list[ChartView] = day_charts(a)
-    for spec in specs:
-        if spec.id in images:
-            parts.append(f'<figure id="{_anchor(spec.id)}"><img src="{_e(images[spec.id])}" '
-                         f'alt="{_e(spec.caption)}" width="1200" height="700">'
-                         f"<figcaption>{_e(spec.caption)}</figcaption></figure>")
-    if missing:
-        parts.append('<p class="note">Charts not available: ' + ", ".join(_e(c) for c in captions(specs, missing))
-                     + "</p>")
-
-    total = sum(sc.cost for sc in a.mtd_by_service)
-    parts.append(f"<h2>Month to date by service ({len(a.mtd_by_service)})</h2>")
-    rows_html = "".join(
-        f"<tr><td>{_e(sc.service)}</td><td>{_e(fmt.money(sc.cost))}</td>"
-        f"<td>{_e(fmt.share(sc.cost / total) if total > 0 else fmt.MISSING)}</td></tr>" for sc in a.mtd_by_service)
-    parts.append(f"<table><tr><th>Service</th><th>Cost</th><th>Share</th></tr>{rows_html}"
-                 f"<tr><th>Total</th><th>{_e(fmt.money(total))}</th><th></th></tr></table>")
-    return _page(f"AWS costs {d.isoformat()}", "\n".join(parts))
+def _number(value) -> float | None:
+    """A manifest figure, or None when it is missing or not a number (a hand-edited or damaged manifest)."""
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
-def root_index_html(dates: list[tuple[str, str]]) -> str:
-    """The top-level page: one link per date (date, href), latest first."""
-    items = "".join(f'<li><a href="{_e(href)}">{_e(day)}</a> '
-                    f"{_e(date.fromisoformat(day).strftime('%A'))}</li>" for day, href in dates)
-    body = f"<h1>AWS cost reports</h1>\n<p>{len(dates)} day(s), latest first.</p>\n<ul>{items}</ul>"
-    return _page("AWS cost reports", body)
+def _day_page(view: DayView, written: dict[str, str], images: dict[str, str], published: set[str],
+              day_href: Callable[[str], str], index_href: str) -> str:
+    """The day's page, with the charts written and the nearest published days as prev/next."""
+    missing = [c for c in expected_chart_ids(view) if c not in written]
+    before, after = neighbours(published, view.report_date.isoformat())
+    return pages.day_page(with_links(view, {}, None, missing), images, index_href=index_href,
+                          prev=(before, day_href(before)) if before else None,
+                          next=(after, day_href(after)) if after else None)
 
 
 # ---- publishing -------------------------------------------------------------------------------------------------
 
 
-def publish(analysis: Analysis, chart_files: dict[str, Path], settings: Settings, *,
+def publish(view: DayView, chart_files: dict[str, Path], settings: Settings, *,
             s3_client=None) -> PublishResult:
-    """Write the day's PNGs, its index.html and the top-level index.html to PLOTS_DESTINATION (a folder, or S3
-    unless a dry run); never raises for S3/disk errors: they go to result.errors and result.missing."""
+    """Write the day's PNGs, its index.html, the manifest and the top-level index.html to PLOTS_DESTINATION (a
+    folder, or S3 unless a dry run); never raises for S3/disk errors: they go to result.errors and result.missing."""
     result = PublishResult()
     dest = resolve_destination(settings)
     result.destination = str(dest)
     charts: dict[str, Path] = {}
     unrendered = []
-    for cid in list(dict.fromkeys([*expected_chart_ids(analysis), *chart_files])):
+    for cid in list(dict.fromkeys([*expected_chart_ids(view), *chart_files])):
         path = chart_files.get(cid)
         if path is not None and Path(path).is_file():
             charts[cid] = Path(path)
@@ -362,10 +336,10 @@ def publish(analysis: Analysis, chart_files: dict[str, Path], settings: Settings
     if unrendered:
         result.missing.extend(unrendered)
         result._error(f"{len(unrendered)} chart(s) were not rendered: "
-                      f"{', '.join(captions(day_charts(analysis), unrendered[:5]))}"
+                      f"{', '.join(captions(view.charts, unrendered[:5]))}"
                       + (" …" if len(unrendered) > 5 else ""))
     if dest.local_root is not None:
-        _publish_local(analysis, charts, settings, dest.local_root, result)
+        _publish_local(view, charts, settings, dest.local_root, result)
     else:
         try:
             client = s3_client if s3_client is not None else make_s3_client(settings)
@@ -373,15 +347,15 @@ def publish(analysis: Analysis, chart_files: dict[str, Path], settings: Settings
             result._error(f"cannot create the S3 client for {dest}: {exc}")
             result.missing.extend(charts)
             return result
-        _publish_s3(analysis, charts, settings, dest, client, result)
+        _publish_s3(view, charts, settings, dest, client, result)
     return result
 
 
-def _day_rel(analysis: Analysis, name: str) -> str:
-    return f"{analysis.report_date.isoformat()}/{name}"
+def _day_rel(view: DayView, name: str) -> str:
+    return f"{view.report_date.isoformat()}/{name}"
 
 
-def _publish_local(analysis: Analysis, charts: dict[str, Path], settings: Settings, root: Path,
+def _publish_local(view: DayView, charts: dict[str, Path], settings: Settings, root: Path,
                    result: PublishResult) -> None:
     # A dry run publishes nothing where PLOT_BASE_URL points: link the files it wrote.
     base = "" if settings.dry_run else settings.plot_base_url.rstrip("/")
@@ -389,7 +363,7 @@ def _publish_local(analysis: Analysis, charts: dict[str, Path], settings: Settin
     def url(rel: str) -> str:
         return f"{base}/{quote(rel, safe='/~')}" if base else (root / rel).resolve().as_uri()
 
-    day = analysis.report_date.isoformat()
+    day = view.report_date.isoformat()
     written: dict[str, str] = {}
     try:
         (root / day).mkdir(parents=True, exist_ok=True)
@@ -398,7 +372,7 @@ def _publish_local(analysis: Analysis, charts: dict[str, Path], settings: Settin
         result.missing.extend(charts)
         return
     for cid, src in charts.items():
-        rel = _day_rel(analysis, chart_filename(cid))
+        rel = _day_rel(view, chart_filename(cid))
         target = root / rel
         try:
             if src.resolve() != target.resolve():
@@ -408,24 +382,40 @@ def _publish_local(analysis: Analysis, charts: dict[str, Path], settings: Settin
         except OSError as exc:
             result.missing.append(cid)
             result._error(f"cannot write {target}: {exc.strerror or exc}")
+    manifest_path = root / MANIFEST
+    try:
+        raw = manifest_path.read_bytes()
+    except FileNotFoundError:
+        raw = None
+    except OSError as exc:
+        log.warning("cannot read %s: %s", manifest_path, exc.strerror or exc)
+        raw = b""
+    folders = {p.name for p in root.iterdir() if _DATE_DIR.match(p.name) and (p / "index.html").is_file()}
+    days = parse_manifest(raw, str(manifest_path), new_site=not folders - {day})
+    published = (folders | set(days)) - {day}
     images = {cid: rel.rsplit("/", 1)[1] for cid, rel in written.items()}
-    missing = [c for c in expected_chart_ids(analysis) if c not in written]
-    page = day_page_html(analysis, images, missing, "../index.html")
+    page = _day_page(view, written, images, published, lambda x: f"../{x}/index.html", "../index.html")
     try:
         _atomic_write(root / day / "index.html", page.encode("utf-8"))
         result.page_url = url(f"{day}/index.html")
     except OSError as exc:
         result._error(f"cannot write {root / day / 'index.html'}: {exc.strerror or exc}")
-    dates = sorted({p.name for p in root.iterdir() if _DATE_DIR.match(p.name) and (p / "index.html").is_file()}
-                   | ({day} if result.page_url else set()), reverse=True)
+    if result.page_url:
+        days = manifest_with(days, view)
+        published.add(day)
+        try:
+            _atomic_write(manifest_path, manifest_bytes(days))
+        except OSError as exc:
+            result._error(f"cannot write {manifest_path}: {exc.strerror or exc}")
+    index = pages.index_page(index_rows(published, days, lambda x: f"{x}/index.html"))
     try:
-        _atomic_write(root / "index.html", root_index_html([(x, f"{x}/index.html") for x in dates]).encode())
+        _atomic_write(root / "index.html", index.encode("utf-8"))
         result.index_url = url("index.html")
     except OSError as exc:
         result._error(f"cannot write {root / 'index.html'}: {exc.strerror or exc}")
 
 
-def _publish_s3(analysis: Analysis, charts: dict[str, Path], settings: Settings, dest: Destination, client,
+def _publish_s3(view: DayView, charts: dict[str, Path], settings: Settings, dest: Destination, client,
                 result: PublishResult) -> None:
     writer = _S3Writer(client, dest, result)
     expiry = min(int(settings.plot_url_expiry_seconds), MAX_PRESIGN_SECONDS)
@@ -443,7 +433,7 @@ def _publish_s3(analysis: Analysis, charts: dict[str, Path], settings: Settings,
 
     def upload(item: tuple[str, Path]) -> tuple[str, str | None]:
         cid, src = item
-        rel = _day_rel(analysis, chart_filename(cid))
+        rel = _day_rel(view, chart_filename(cid))
         try:
             body = src.read_bytes()
         except OSError as exc:
@@ -469,21 +459,31 @@ def _publish_s3(analysis: Analysis, charts: dict[str, Path], settings: Settings,
     if writer.fatal:
         return
 
-    day = analysis.report_date.isoformat()
-    link: Callable[[str], str] = url if presigned else (lambda rel: rel)
+    day = view.report_date.isoformat()
+    # Pages link each other relatively, unless the bucket is private: then every link is presigned.
+    page_link: Callable[[str], str] = (lambda x: url(f"{x}/index.html")) if presigned else (
+        lambda x: f"../{x}/index.html")
+    index_link: Callable[[str], str] = (lambda x: url(f"{x}/index.html")) if presigned else (
+        lambda x: f"{x}/index.html")
+    listed = writer.list_dates()
+    raw, readable = writer.get(MANIFEST)
+    days = parse_manifest(raw, f"s3://{dest.bucket}/{dest.key(MANIFEST)}",
+                          new_site=listed is not None and not set(listed) - {day})
+    published = (set(listed or ()) | set(days)) - {day}
     images = {cid: (url(rel) if presigned else rel.rsplit("/", 1)[1]) for cid, rel in written.items()}
-    missing = [c for c in expected_chart_ids(analysis) if c not in written]
-    index_href = url("index.html") if presigned else "../index.html"
-    page = day_page_html(analysis, images, missing, index_href)
+    page = _day_page(view, written, images, published, page_link,
+                     url("index.html") if presigned else "../index.html")
     if writer.put(f"{day}/index.html", page.encode("utf-8"), HTML_TYPE, HTML_CACHE):
         result.page_url = url(f"{day}/index.html")
-    if writer.fatal:
+    if writer.fatal or not result.page_url:
         return
-    dates = writer.list_dates()
-    if dates is None:
+    published.add(day)
+    days = manifest_with(days, view)
+    if readable:  # a manifest that could not be read (denied, timeout) is left as it is, not overwritten
+        writer.put(MANIFEST, manifest_bytes(days), JSON_TYPE, HTML_CACHE)
+    if listed is None or writer.fatal:
         return
-    dates = sorted(set(dates) | ({day} if result.page_url else set()), reverse=True)
-    index = root_index_html([(x, link(f"{x}/index.html")) for x in dates])
+    index = pages.index_page(index_rows(published, days, index_link))
     if writer.put("index.html", index.encode("utf-8"), HTML_TYPE, HTML_CACHE):
         result.index_url = url("index.html")
 

@@ -114,7 +114,7 @@ def test_local_site_has_exactly_the_days_charts_and_pages(capsys, filled, isolat
         assert_valid_png(path.read_bytes(), chart_id)
     # The render folder under OUTPUT_DIR holds the same set (nothing extra rendered).
     assert {p.name for p in (isolated / "out" / D.isoformat() / "charts").glob("*.png")} == set(names)
-    assert {p.name for p in root.iterdir()} == {"index.html", D.isoformat()}
+    assert {p.name for p in root.iterdir()} == {"index.html", "index.json", D.isoformat()}
 
     page = (day / "index.html").read_text(encoding="utf-8")
     assert page.lstrip().startswith("<!DOCTYPE html>")
@@ -165,10 +165,11 @@ def test_s3_destination_uploads_with_content_types(capsys, filled, isolated, mot
     stored = objects(client)
     day_prefix = f"{PREFIX}/{D.isoformat()}/"
     pngs = {day_prefix + site.chart_filename(c) for c in DAY_CHARTS}
-    assert set(stored) == pngs | {day_prefix + "index.html", f"{PREFIX}/index.html"}
+    assert set(stored) == pngs | {day_prefix + "index.html", f"{PREFIX}/index.html", f"{PREFIX}/index.json"}
+    types = {"png": "image/png", "html": "text/html; charset=utf-8", "json": "application/json"}
     for key, head in stored.items():
         png = key.endswith(".png")
-        assert head["ContentType"] == ("image/png" if png else "text/html; charset=utf-8"), key
+        assert head["ContentType"] == types[key.rsplit(".", 1)[1]], key
         assert head["CacheControl"] == (site.PNG_CACHE if png else site.HTML_CACHE), key
     for key in pngs:
         assert_valid_png(client.get_object(Bucket=BUCKET, Key=key)["Body"].read(), key)

@@ -11,7 +11,7 @@ import struct
 import threading
 import urllib.error
 import urllib.request
-from datetime import date
+from datetime import timedelta
 from html.parser import HTMLParser
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -23,9 +23,9 @@ import pytest
 from botocore.config import Config
 from botocore.stub import Stubber
 
-from _util import charts, site
+from _util import charts, fmt, site, view
 from _util.config import Settings
-from _util.model import DAILY_CHART, MTD_CHART, AlertParams, Spike, Trend, spike_chart_id, trend_chart_id
+from _util.model import MTD_CHART, AlertParams, Spike, Trend, trend_chart_id
 from tests.conftest import chromium_dom, chromium_screenshot
 from tests.fixtures_analysis import D, analysis_from_costs, build_analysis, synthetic_costs
 
@@ -44,7 +44,7 @@ def day(tmp_path_factory):
     analysis = build_analysis(n_services=14, days=150)
     files = charts.render_charts(analysis, AlertParams(), tmp_path_factory.mktemp("charts"))
     assert analysis.spikes and analysis.trends
-    return analysis, files
+    return day_view(analysis), files
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +56,12 @@ def hostile_day(tmp_path_factory):
     trends = [Trend(n, "down", -1.0, 0.5, 10.0, 9.0, 11.0) for n in HOSTILE[:2]]
     analysis = analysis_from_costs(costs, D, spikes=spikes, trends=trends)
     files = charts.render_charts(analysis, AlertParams(), tmp_path_factory.mktemp("hostile"))
-    return analysis, files
+    return day_view(analysis), files
+
+
+def day_view(analysis) -> view.DayView:
+    """The view model of an Analysis under the default rules."""
+    return view.build_view(analysis, view.Rules.from_settings(Settings()))
 
 
 def s3(endpoint: str, **config):
@@ -145,8 +150,8 @@ def test_make_s3_client_uses_standard_retries_and_honours_aws_endpoint_url(monke
 
 
 def test_local_site_written_with_file_urls(day, tmp_path):
-    analysis, files = day
-    result = site.publish(analysis, files, Settings(plots_destination=str(tmp_path / "site")))
+    dv, files = day
+    result = site.publish(dv, files, Settings(plots_destination=str(tmp_path / "site")))
     assert result.errors == [] and result.missing == []
     assert set(result.urls) == set(files)
     for cid, url in result.urls.items():
@@ -163,30 +168,30 @@ def test_local_site_written_with_file_urls(day, tmp_path):
 
 
 def test_local_root_index_lists_dates_latest_first(day, tmp_path):
-    analysis, files = day
+    dv, files = day
     root = tmp_path / "site"
     for old in ("2026-11-20", "2026-11-24"):
         (root / old).mkdir(parents=True)
         (root / old / "index.html").write_text("old")
     (root / "not-a-date").mkdir()
-    site.publish(analysis, files, Settings(plots_destination=str(root)))
+    site.publish(dv, files, Settings(plots_destination=str(root)))
     dates = re.findall(r'href="(\d{4}-\d{2}-\d{2})/index.html"', (root / "index.html").read_text())
     assert dates == ["2026-11-25", "2026-11-24", "2026-11-20"]
 
 
 def test_local_site_with_base_url_gives_public_links(day, tmp_path):
-    analysis, files = day
+    dv, files = day
     settings = Settings(plots_destination=str(tmp_path / "site"), plot_base_url="https://costs.example.com/site/")
-    result = site.publish(analysis, files, settings)
+    result = site.publish(dv, files, settings)
     assert result.urls[MTD_CHART] == f"https://costs.example.com/site/{D.isoformat()}/mtd-by-service.png"
     assert result.page_url == f"https://costs.example.com/site/{D.isoformat()}/index.html"
 
 
 def test_unrendered_chart_is_missing_with_no_url(day, tmp_path):
-    analysis, files = day
-    lost = trend_chart_id(analysis.trends[0].service)
+    dv, files = day
+    lost = trend_chart_id(dv.trends[0].service)
     partial = {k: v for k, v in files.items() if k != lost}
-    result = site.publish(analysis, partial, Settings(plots_destination=str(tmp_path / "site")))
+    result = site.publish(dv, partial, Settings(plots_destination=str(tmp_path / "site")))
     assert result.missing == [lost]
     assert lost not in result.urls
     assert any("not rendered" in e for e in result.errors)
@@ -198,16 +203,20 @@ def test_unrendered_chart_is_missing_with_no_url(day, tmp_path):
 
 
 def test_s3_publish_every_object_readable_with_content_type(day, bucket):
-    analysis, files = day
-    result = site.publish(analysis, files, s3_settings(plot_base_url="https://site.example"), s3_client=bucket)
+    dv, files = day
+    result = site.publish(dv, files, s3_settings(plot_base_url="https://site.example"), s3_client=bucket)
     assert result.errors == [] and result.missing == []
     objects = all_objects(bucket)
     d = D.isoformat()
     expected_pngs = {f"costs/{d}/{site.chart_filename(c)}": c for c in files}
-    assert set(objects) == set(expected_pngs) | {f"costs/{d}/index.html", "costs/index.html"}
+    assert set(objects) == set(expected_pngs) | {f"costs/{d}/index.html", "costs/index.html", "costs/index.json"}
     for key, obj in objects.items():
         body = obj["Body"].read()
-        if key.endswith(".png"):
+        if key.endswith(".json"):
+            assert obj["ContentType"] == "application/json"
+            assert json.loads(body)["days"][d] == {"total": dv.total, "previous_day": dv.day_comparisons[0].base,
+                                                   "alerts": dv.alerts}
+        elif key.endswith(".png"):
             assert obj["ContentType"] == "image/png"
             assert obj["CacheControl"] == site.PNG_CACHE
             assert body == files[expected_pngs[key]].read_bytes()
@@ -230,8 +239,8 @@ def docs_bucket_policy(bucket: str, cidr: str) -> str:
 
 
 def test_s3_objects_are_private_without_the_bucket_policy(day, bucket, moto_reset):
-    analysis, files = day
-    result = site.publish(analysis, files, s3_settings(plot_base_url=f"{moto_reset}/{BUCKET}"), s3_client=bucket)
+    dv, files = day
+    result = site.publish(dv, files, s3_settings(plot_base_url=f"{moto_reset}/{BUCKET}"), s3_client=bucket)
     with pytest.raises(urllib.error.HTTPError) as err:
         fetch(result.urls[MTD_CHART])
     assert err.value.code == 403
@@ -240,9 +249,9 @@ def test_s3_objects_are_private_without_the_bucket_policy(day, bucket, moto_rese
 def test_s3_public_links_fetch_the_objects(day, bucket, moto_reset):
     """With docs/bucket-policy.json applied (moto does not evaluate its aws:SourceIp condition), the public
     links work; moto serves no website endpoint, so PLOT_BASE_URL = the bucket's path on moto stands in."""
-    analysis, files = day
+    dv, files = day
     bucket.put_bucket_policy(Bucket=BUCKET, Policy=docs_bucket_policy(BUCKET, "127.0.0.1/32"))
-    result = site.publish(analysis, files, s3_settings(plot_base_url=f"{moto_reset}/{BUCKET}"), s3_client=bucket)
+    result = site.publish(dv, files, s3_settings(plot_base_url=f"{moto_reset}/{BUCKET}"), s3_client=bucket)
     for cid, url in result.urls.items():
         assert fetch(url) == files[cid].read_bytes()
     page = fetch(result.page_url).decode("utf-8")
@@ -252,9 +261,9 @@ def test_s3_public_links_fetch_the_objects(day, bucket, moto_reset):
 
 
 def test_s3_presigned_links_fetch_over_http(day, bucket):
-    analysis, files = day
+    dv, files = day
     settings = s3_settings(plot_links="presigned", plot_url_expiry_seconds=3600)
-    result = site.publish(analysis, files, settings, s3_client=bucket)
+    result = site.publish(dv, files, settings, s3_client=bucket)
     assert result.errors == []
     for cid, url in result.urls.items():
         assert "X-Amz-Expires=3600" in url and "X-Amz-Signature=" in url
@@ -268,23 +277,23 @@ def test_s3_presigned_links_fetch_over_http(day, bucket):
 
 
 def test_s3_root_index_lists_date_folders_latest_first(day, bucket):
-    analysis, files = day
+    dv, files = day
     for key in ("costs/2026-11-20/index.html", "costs/2026-11-24/x.png", "costs/assets/style.css",
                 "other/2026-11-26/index.html"):
         bucket.put_object(Bucket=BUCKET, Key=key, Body=b"x")
-    site.publish(analysis, files, s3_settings(plot_base_url="https://site.example"), s3_client=bucket)
+    site.publish(dv, files, s3_settings(plot_base_url="https://site.example"), s3_client=bucket)
     root = bucket.get_object(Bucket=BUCKET, Key="costs/index.html")["Body"].read().decode()
     assert re.findall(r'href="(\d{4}-\d{2}-\d{2})/index.html"', root) == ["2026-11-25", "2026-11-24", "2026-11-20"]
 
 
 def test_hostile_names_escaped_and_keys_under_prefix(hostile_day, bucket):
-    analysis, files = hostile_day
-    result = site.publish(analysis, files, s3_settings(plot_base_url="https://site.example"), s3_client=bucket)
+    dv, files = hostile_day
+    result = site.publish(dv, files, s3_settings(plot_base_url="https://site.example"), s3_client=bucket)
     assert result.errors == [] and len(result.urls) == len(files)
     objects = all_objects(bucket)
     for key in objects:
         assert key.startswith("costs/") and ".." not in key.split("/")
-        assert re.fullmatch(r"costs/(index\.html|\d{4}-\d{2}-\d{2}/(index\.html|[a-z0-9-]+\.png))", key), key
+        assert re.fullmatch(r"costs/(index\.(html|json)|\d{4}-\d{2}-\d{2}/(index\.html|[a-z0-9-]+\.png))", key), key
     page = objects[f"costs/{D.isoformat()}/index.html"]["Body"].read().decode("utf-8")
     assert "<script>" not in page and "<!channel>" not in page
     assert html.escape("<script>alert(1)</script>") in page
@@ -296,25 +305,25 @@ def test_hostile_names_escaped_and_keys_under_prefix(hostile_day, bucket):
 
 
 def test_s3_missing_bucket_stops_after_first_failure(day, moto_reset):
-    analysis, files = day
+    dv, files = day
     client = s3(moto_reset)
     sent = []
     client.meta.events.register("before-send.s3", lambda request, **_: sent.append(request.url))
-    result = site.publish(analysis, files, Settings(plots_destination="s3://no-such-bucket/costs"),
+    result = site.publish(dv, files, Settings(plots_destination="s3://no-such-bucket/costs"),
                           s3_client=client)
     assert result.urls == {} and result.page_url is None and result.index_url is None
-    assert sorted(result.missing) == sorted(site.expected_chart_ids(analysis))
+    assert sorted(result.missing) == sorted(site.expected_chart_ids(dv))
     assert result.errors == ["S3 bucket no-such-bucket does not exist (PLOTS_DESTINATION)"]
     assert len(sent) == 1
 
 
 def test_s3_access_denied_gives_missing_and_a_clear_error(day):
-    analysis, files = day
+    dv, files = day
     client = boto3.client("s3", region_name="us-east-1")
     with Stubber(client) as stub:
         stub.add_client_error("put_object", service_error_code="AccessDenied", service_message="Access Denied",
                               http_status_code=403)
-        result = site.publish(analysis, files, s3_settings(plot_base_url="https://x.example"), s3_client=client)
+        result = site.publish(dv, files, s3_settings(plot_base_url="https://x.example"), s3_client=client)
         stub.assert_no_pending_responses()
     assert result.urls == {} and result.page_url is None
     assert sorted(result.missing) == sorted(files)
@@ -324,13 +333,16 @@ def test_s3_access_denied_gives_missing_and_a_clear_error(day):
 
 
 def test_s3_listing_denied_keeps_charts_and_page_but_not_root_index(day):
-    analysis, files = day
+    dv, files = day
     client = boto3.client("s3", region_name="us-east-1")
     with Stubber(client) as stub:
-        for _ in range(len(files) + 1):
+        for _ in range(len(files)):
             stub.add_response("put_object", {})
         stub.add_client_error("list_objects_v2", service_error_code="AccessDenied", http_status_code=403)
-        result = site.publish(analysis, files, s3_settings(plot_base_url="https://x.example"), s3_client=client)
+        stub.add_client_error("get_object", service_error_code="NoSuchKey", http_status_code=404)
+        stub.add_response("put_object", {})  # the day's page
+        stub.add_response("put_object", {})  # the manifest
+        result = site.publish(dv, files, s3_settings(plot_base_url="https://x.example"), s3_client=client)
         stub.assert_no_pending_responses()
     assert set(result.urls) == set(files) and result.missing == []
     assert result.page_url and result.index_url is None
@@ -396,25 +408,25 @@ def flaky_s3():
 
 
 def test_s3_throttling_is_retried_by_botocore(day, flaky_s3, monkeypatch):
-    analysis, files = day
+    dv, files = day
     endpoint, state = flaky_s3
     state["fail_puts"] = 1  # the first upload is throttled once, then succeeds on retry
     monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
-    result = site.publish(analysis, files, s3_settings(plot_base_url="https://x.example"))  # make_s3_client
+    result = site.publish(dv, files, s3_settings(plot_base_url="https://x.example"))  # make_s3_client
     assert result.errors == [] and result.missing == []
     assert set(result.urls) == set(files)
     first = state["puts"][0]
     assert state["puts"].count(first) == 2  # the throttled PUT was sent again
-    assert len(state["puts"]) == len(files) + 2 + 1  # charts + day page + root index + the retry
+    assert len(state["puts"]) == len(files) + 3 + 1  # charts + day page + manifest + root index + the retry
 
 
 def test_s3_persistent_throttling_gives_up_with_missing_charts(day, flaky_s3):
-    analysis, files = day
+    dv, files = day
     endpoint, state = flaky_s3
     state["fail_puts"] = 10_000
     many = dict(files) | {f"extra:{i}": files[MTD_CHART] for i in range(40)}  # more objects than threads
     client = s3(endpoint, retries={"mode": "standard", "max_attempts": 1})  # 1 retry: 2 attempts per object
-    result = site.publish(analysis, many, s3_settings(plot_base_url="https://x.example"), s3_client=client)
+    result = site.publish(dv, many, s3_settings(plot_base_url="https://x.example"), s3_client=client)
     assert result.urls == {} and result.page_url is None
     assert sorted(result.missing) == sorted(many)
     assert any("throttled" in e for e in result.errors)
@@ -427,9 +439,9 @@ def test_s3_persistent_throttling_gives_up_with_missing_charts(day, flaky_s3):
 @pytest.mark.parametrize("base_url", ["", "https://costs.example.com"])
 def test_dry_run_with_s3_destination_writes_locally_and_uploads_nothing(day, bucket, tmp_path, base_url):
     """Links point at the local files written, never at PLOT_BASE_URL (nothing was published there)."""
-    analysis, files = day
+    dv, files = day
     settings = s3_settings(dry_run=True, output_dir=tmp_path / "out", plot_base_url=base_url)
-    result = site.publish(analysis, files, settings, s3_client=bucket)
+    result = site.publish(dv, files, settings, s3_client=bucket)
     assert all_objects(bucket) == {}
     assert result.destination == str(tmp_path / "out" / "site")
     assert set(result.urls) == set(files)
@@ -458,9 +470,9 @@ class LoggingHandler(SimpleHTTPRequestHandler):
 
 @pytest.mark.browser
 def test_local_site_in_headless_chromium(chromium, day, tmp_path):
-    analysis, files = day
+    dv, files = day
     root = tmp_path / "site"
-    result = site.publish(analysis, files, Settings(plots_destination=str(root)))
+    result = site.publish(dv, files, Settings(plots_destination=str(root)))
     assert result.errors == []
     log: list = []
     handler = type("H", (LoggingHandler,), {"requests": log})
@@ -495,61 +507,120 @@ def test_local_site_in_headless_chromium(chromium, day, tmp_path):
     assert f'{D.isoformat()}/index.html' in index_dom
 
 
-def test_page_html_for_a_day_without_alerts(tmp_path):
-    costs = synthetic_costs(n_services=3, days=40)
-    analysis = analysis_from_costs(costs, D, spikes=[], trends=[])
-    files = charts.render_charts(analysis, AlertParams(), tmp_path / "c")
-    result = site.publish(analysis, files, Settings(plots_destination=str(tmp_path / "site")))
-    page = (tmp_path / "site" / D.isoformat() / "index.html").read_text()
-    assert "No spikes." in page and "No trend reversals." in page
-    assert set(result.urls) == {MTD_CHART, DAILY_CHART}
-
-
-def test_day_page_states_totals_and_alerts(day):
-    analysis, _ = day
-    images = {spike_chart_id(analysis.spikes[0].service): "x.png"}
-    page = site.day_page_html(analysis, images, [], "../index.html")
-    s = analysis.summary
-    assert f"${s.total:,.2f}" in page and f"${s.mtd_total:,.2f}" in page
-    for sp in analysis.spikes:
-        assert html.escape(sp.service) in page and f"${sp.cost:,.2f}" in page
-    for tr in analysis.trends:
-        assert html.escape(tr.service) in page
-    assert "Estimated costs (the bill is not final yet): November 25<" in page
-
-
 def test_s3_client_creation_failure_is_reported_not_raised(day, monkeypatch):
-    analysis, files = day
+    dv, files = day
 
     def broken(settings=None):
         raise ValueError("Invalid endpoint: nonsense")
 
     monkeypatch.setattr(site, "make_s3_client", broken)
-    result = site.publish(analysis, files, s3_settings())
+    result = site.publish(dv, files, s3_settings())
     assert result.urls == {} and result.page_url is None
     assert sorted(result.missing) == sorted(files)
     assert result.errors == ["cannot create the S3 client for s3://cost-site/costs: Invalid endpoint: nonsense"]
 
 
-@pytest.mark.parametrize(("days", "shown"), [
-    ([date(2026, 11, d) for d in range(1, 26)], "November 1–25"),
-    ([date(2026, 11, 3), date(2026, 11, 5), date(2026, 11, 6), date(2026, 11, 9)],
-     "November 3, November 5–6, November 9"),
-    ([date(2026, 11, 24), date(2026, 11, 25)], "November 24–25"),
-])
-def test_day_page_states_estimated_days_compactly(day, days, shown):
-    analysis, _ = day
-    page = site.day_page_html(dataclasses.replace(analysis, estimated_dates=days), {}, [], "../index.html")
-    assert f"Estimated costs (the bill is not final yet): {shown}</p>" in page
+# ---- the manifest, the index rows and prev/next ----------------------------------------------------------------
 
 
-@pytest.mark.parametrize("d, label", [(date(2026, 11, 1), "Month to date (November 1)"),
-                                      (date(2026, 11, 25), "Month to date (November 1–25)")])
-def test_day_page_totals_and_signed_spike_changes(d, label):
-    analysis = build_analysis(d=d, n_services=14, days=120)
-    page = site.day_page_html(analysis, {}, [], "../index.html")
-    assert f"<th>{html.escape(label)}</th>" in page
-    assert {sp.direction for sp in analysis.spikes} == {"up", "down"}
-    for sp in analysis.spikes:
-        expected = ("+" if sp.delta > 0 else "-") + f"${abs(sp.delta):,.2f}"
-        assert f"<td>{html.escape(expected)} " in page
+def rows(index_html: str) -> list[list[str]]:
+    """The index table's body rows as cell texts."""
+    cells = [re.findall(r"<td>(.*?)</td>", tr) for tr in re.findall(r"<tr>(.*?)</tr>", index_html, re.S)]
+    return [[html.unescape(re.sub(r"<[^>]+>", "", c)) for c in row] for row in cells if row]
+
+
+def nav(page: str) -> dict[str, str]:
+    """{rel: href} of the day page's prev/next links."""
+    return dict((rel, href) for href, rel in re.findall(r'<a href="([^"]+)" rel="(prev|next)"', page))
+
+
+def test_local_manifest_feeds_index_rows_and_prev_next(day, tmp_path, caplog):
+    dv, files = day
+    root = tmp_path / "site"
+    for old in ("2026-11-20", "2026-11-27"):  # a folder without a manifest row, and a later day
+        (root / old).mkdir(parents=True)
+        (root / old / "index.html").write_text("old")
+    (root / "index.json").write_text(json.dumps(
+        {"days": {"2026-11-24": {"total": 100.0, "previous_day": 80.0, "alerts": 2}}}))
+    result = site.publish(dv, files, Settings(plots_destination=str(root)))
+    assert result.errors == [] and result.index_url
+    manifest = json.loads((root / "index.json").read_text())["days"]
+    assert manifest["2026-11-24"] == {"total": 100.0, "previous_day": 80.0, "alerts": 2}  # kept
+    assert manifest[D.isoformat()] == {"total": dv.total, "previous_day": dv.day_comparisons[0].base,
+                                       "alerts": dv.alerts}
+    change = dv.day_comparisons[0]
+    assert rows((root / "index.html").read_text()) == [
+        ["Friday, November 27, 2026", "–", "–", "–"],
+        ["Wednesday, November 25, 2026", fmt.money(dv.total), f"{change.change}", str(dv.alerts)],
+        ["Tuesday, November 24, 2026", "$100.00", "+$20.00 (+25.0%)", "2"],
+        ["Friday, November 20, 2026", "–", "–", "–"]]
+    page = (root / D.isoformat() / "index.html").read_text()
+    assert nav(page) == {"prev": "../2026-11-24/index.html", "next": "../2026-11-27/index.html"}
+    assert not any(r.levelname == "WARNING" and "manifest" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize("content", [None, "{not json", '{"days": []}', '["days"]'])
+def test_absent_or_corrupt_manifest_starts_a_new_one_with_a_warning(day, tmp_path, caplog, content):
+    dv, files = day
+    root = tmp_path / "site"
+    (root / "2026-11-20").mkdir(parents=True)  # a site with history: losing the manifest is worth a warning
+    (root / "2026-11-20" / "index.html").write_text("old")
+    if content is not None:
+        (root / "index.json").write_text(content)
+    with caplog.at_level("WARNING", logger="aws_cost_tracking"):
+        result = site.publish(dv, files, Settings(plots_destination=str(root)))
+    assert result.errors == []
+    assert any("manifest" in r.getMessage() for r in caplog.records if r.levelname == "WARNING")
+    assert list(json.loads((root / "index.json").read_text())["days"]) == [D.isoformat()]
+    assert nav((root / D.isoformat() / "index.html").read_text()) == {"prev": "../2026-11-20/index.html"}
+
+
+def test_a_new_site_starts_its_manifest_without_a_warning(day, tmp_path, caplog):
+    dv, files = day
+    root = tmp_path / "site"
+    with caplog.at_level("INFO", logger="aws_cost_tracking"):
+        site.publish(dv, files, Settings(plots_destination=str(root)))
+    notes = [r for r in caplog.records if "manifest" in r.getMessage()]
+    assert [r.levelname for r in notes] == ["INFO"]
+    assert list(json.loads((root / "index.json").read_text())["days"]) == [D.isoformat()]
+
+
+def test_s3_manifest_carries_earlier_days_into_the_index(day, bucket):
+    dv, files = day
+    earlier = dataclasses.replace(dv, report_date=D - timedelta(days=1), total=50.0,
+                                  day_comparisons=(view.Comparison("x", 50.0, 40.0), *dv.day_comparisons[1:]))
+    settings = s3_settings(plot_base_url="https://site.example")
+    assert site.publish(earlier, files, settings, s3_client=bucket).errors == []
+    result = site.publish(dv, files, settings, s3_client=bucket)
+    assert result.errors == []
+    index = bucket.get_object(Bucket=BUCKET, Key="costs/index.html")["Body"].read().decode()
+    assert rows(index)[1] == ["Tuesday, November 24, 2026", "$50.00", "+$10.00 (+25.0%)", str(dv.alerts)]
+    page = bucket.get_object(Bucket=BUCKET, Key=f"costs/{D.isoformat()}/index.html")["Body"].read().decode()
+    assert nav(page) == {"prev": "../2026-11-24/index.html"}
+    manifest = json.loads(bucket.get_object(Bucket=BUCKET, Key="costs/index.json")["Body"].read())
+    assert sorted(manifest["days"]) == ["2026-11-24", "2026-11-25"]
+
+
+def test_s3_unreadable_manifest_is_not_overwritten(day):
+    dv, files = day
+    client = boto3.client("s3", region_name="us-east-1")
+    with Stubber(client) as stub:
+        for _ in range(len(files)):
+            stub.add_response("put_object", {})
+        stub.add_response("list_objects_v2", {"CommonPrefixes": [{"Prefix": "costs/2026-11-24/"}]})
+        stub.add_client_error("get_object", service_error_code="InternalError", http_status_code=500)
+        stub.add_response("put_object", {})  # the day's page; no manifest put
+        stub.add_response("put_object", {})  # the root index
+        result = site.publish(dv, files, s3_settings(plot_base_url="https://x.example"), s3_client=client)
+        stub.assert_no_pending_responses()
+    assert result.page_url and result.index_url and result.errors == []
+
+
+def test_presigned_site_links_pages_with_presigned_urls(day, bucket):
+    dv, files = day
+    bucket.put_object(Bucket=BUCKET, Key="costs/2026-11-24/index.html", Body=b"old")
+    result = site.publish(dv, files, s3_settings(plot_links="presigned"), s3_client=bucket)
+    page = fetch(result.page_url).decode("utf-8")
+    links = nav(page)
+    assert set(links) == {"prev"} and "X-Amz-Signature=" in links["prev"]
+    assert fetch(html.unescape(links["prev"])) == b"old"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from _util import charts, fmt, report, site, view
+from _util import charts, fmt, pages, report, site, view
 from _util.model import DAILY_CHART, MTD_CHART, AlertParams, Spike, Trend, spike_chart_id, trend_chart_id
 from _util.slack_message import build_messages
 from tests.slack_fixtures import D, all_urls, analysis, day_view, golden_analysis
@@ -42,8 +42,10 @@ def test_renderer_site_and_slack_use_the_same_list_in_the_same_order(tmp_path):
     assert [job[0] for job in jobs] == ids
     assert [job[1] for job in jobs] == [s.kind for s in view.day_charts(a)]
     assert [Path(job[3]).name for job in jobs] == [site.chart_filename(i) for i in ids]
-    assert site.expected_chart_ids(a) == ids
-    page = site.day_page_html(a, {i: f"{n}.png" for n, i in enumerate(ids)}, [], "../index.html")
+    dv = _view(a)
+    assert site.expected_chart_ids(dv) == ids
+    page = pages.day_page(dv, {i: f"{n}.png" for n, i in enumerate(ids)}, index_href="../index.html", prev=None,
+                          next=None)
     assert [page.index(f'src="{n}.png"') for n in range(len(ids))] == sorted(
         page.index(f'src="{n}.png"') for n in range(len(ids)))
     (top,) = build_messages(day_view(a, all_urls(a)))
@@ -55,12 +57,13 @@ def test_chart_ids_never_appear_in_text(tmp_path):
     a = golden_analysis()
     ids = [s.id for s in view.day_charts(a)]
     (top,) = build_messages(day_view(a, missing=ids))
-    page = site.day_page_html(a, {}, ids, "../index.html")
+    page = pages.day_page(view.with_links(_view(a), {}, None, ids), {}, index_href="../index.html", prev=None,
+                          next=None)
     text = json.dumps(top, ensure_ascii=False) + page
     for cid in ids:
         assert cid not in text
     assert "Spike: Amazon EC2" in page and "Trend: Amazon SQS" in page
-    result = site.publish(a, {}, _settings(tmp_path))
+    result = site.publish(_view(a), {}, _settings(tmp_path))
     assert not any("spike:" in e or "trend:" in e or MTD_CHART in e for e in result.errors)
 
 
@@ -70,6 +73,13 @@ def _settings(tmp_path):
     return Settings(plots_destination=str(tmp_path / "site"), output_dir=str(tmp_path))
 
 
+def _view(a) -> view.DayView:
+    """The view model of an Analysis under the default rules."""
+    from _util.config import Settings
+
+    return view.build_view(a, view.Rules.from_settings(Settings()))
+
+
 def test_one_wording_of_estimated_days_feeds_every_output(monkeypatch):
     """Change the wording in fmt alone: the Slack message, the site page and the alerts table all follow."""
     a = golden_analysis()
@@ -77,8 +87,8 @@ def test_one_wording_of_estimated_days_feeds_every_output(monkeypatch):
 
     def outputs():
         (top,) = build_messages(day_view(a, all_urls(a)))
-        return (json.dumps(top, ensure_ascii=False), site.day_page_html(a, {}, [], "../index.html"),
-                report.format_alerts_table(a))
+        page = pages.day_page(_view(a), {}, index_href="", prev=None, next=None)
+        return json.dumps(top, ensure_ascii=False), page, report.format_alerts_table(a)
 
     before = outputs()
     assert all(fmt.estimated_days(a.estimated_dates) in text for text in before)

@@ -1,0 +1,101 @@
+"""The site's pages as views of the day's view model: HTML only (Jinja2 templates with autoescape), no I/O.
+
+Every figure and sentence comes from the DayView (worded there) or from fmt; the pages add only headings.
+Chart ids never reach the text: they appear only inside href/id attributes, through chart_filename.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from . import fmt, templating
+from .view import Comparison, DayView, captions, chart_filename
+
+
+@dataclass(frozen=True)
+class DayRow:
+    """One published day on the index (USD; None where unknown, e.g. a folder without a manifest row)."""
+
+    date: date
+    href: str
+    total: float | None = None
+    change: float | None = None  # vs the day before
+    change_pct: float | None = None  # fraction
+    alerts: int | None = None
+
+    @classmethod
+    def of(cls, d: date, href: str, total: float | None, previous_day: float | None,
+           alerts: int | None) -> DayRow:
+        """The row of d from its total and the day before's (the change worked out as the view does)."""
+        if total is None:
+            return cls(d, href, None, None, None, alerts)
+        cmp = Comparison("", total, previous_day)
+        return cls(d, href, total, cmp.delta, cmp.pct, alerts)
+
+
+def anchor(chart_id: str) -> str:
+    """The id attribute of a chart's figure (from its safe file name, never the raw id)."""
+    return "chart-" + chart_filename(chart_id).removesuffix(".png")
+
+
+def _nav(link: tuple[str, str] | None) -> dict | None:
+    """(ISO date, href) as a nav link labelled with the weekday ("Tue, November 24")."""
+    if link is None:
+        return None
+    iso, href = link
+    return {"label": fmt.weekday(date.fromisoformat(iso)), "href": href}
+
+
+def _totals(view: DayView) -> list[dict]:
+    def row(label: str, cost: float | None, change: str = "") -> dict:
+        return {"label": label, "cost": fmt.money(cost), "change": change}
+
+    rows = [row(f"Total on {fmt.weekday(view.report_date)}", view.total)]
+    rows += [row(c.label, c.base, c.change) for c in view.day_comparisons]
+    rows.append(row(f"Month to date ({view.mtd_label})", view.mtd_total))
+    rows.append(row(view.mtd_comparison.label, view.mtd_comparison.base, view.mtd_comparison.change))
+    return rows
+
+
+def day_page(view: DayView, images: dict[str, str], *, index_href: str, prev: tuple[str, str] | None,
+             next: tuple[str, str] | None) -> str:  # noqa: A002 - the page's "next" link
+    """The day's page (images: chart id -> img src; prev/next: (ISO date, href) of the nearest published days)."""
+    by_id = {c.id: c for c in view.charts}
+
+    def link(cid: str) -> dict:
+        (caption,) = captions(view.charts, [cid])
+        return {"caption": caption, "href": f"#{anchor(cid)}" if cid in images and cid in by_id else None}
+
+    groups = [{"title": g.title, "note": g.note,
+               "entries": [{"service": e.service, "text": e.text, "detail": e.detail,
+                            "links": [link(cid) for cid in e.chart_ids]} for e in g.entries]}
+              for g in view.groups]
+    figures = [{"anchor": anchor(c.id), "src": images[c.id], "caption": c.caption}
+               for c in view.charts if c.id in images]
+    total = view.mtd_total
+    mtd_rows = [{"service": sc.service, "cost": fmt.money(sc.cost),
+                 "share": fmt.share(sc.cost / total) if total > 0 else fmt.MISSING}
+                for sc in view.mtd_by_service]
+    n = len(view.mtd_by_service)
+    return templating.render(
+        "day.html.j2", title=view.title, index_href=index_href, prev=_nav(prev), next=_nav(next),
+        freshness=view.freshness, freshness_class="note" if view.estimated_dates else "fresh",
+        headline=view.headline_text, counts=view.counts, totals=_totals(view), groups=groups, charts=figures,
+        missing=", ".join(captions(view.charts, view.missing)), mtd_rows=mtd_rows, mtd_total=fmt.money(total),
+        services_note=f"{n} service" + ("" if n == 1 else "s"), rules=view.rules)
+
+
+def index_page(days: list[DayRow]) -> str:
+    """The top-level page: one row per published day, latest first (date, total, change, alerts)."""
+    rows = []
+    for r in sorted(days, key=lambda r: r.date, reverse=True):
+        change = fmt.MISSING
+        if r.change is not None:
+            change = fmt.signed_money(r.change) + (f" ({fmt.pct(r.change_pct)})" if r.change_pct is not None
+                                                    else "")
+        rows.append({"href": r.href, "day": fmt.day_full(r.date), "total": fmt.money(r.total), "change": change,
+                     "alerts": fmt.MISSING if r.alerts is None else str(r.alerts)})
+    n = len(rows)
+    return templating.render("index.html.j2", title="AWS cost reports", rows=rows,
+                             note=f"{n} day" + ("" if n == 1 else "s") + ", latest first.")
