@@ -82,8 +82,8 @@ def _normal(seed: int, ordinal: np.ndarray) -> np.ndarray:
     return np.sqrt(-2.0 * np.log(words[0])) * np.cos(2.0 * np.pi * words[1])
 
 
-def daily_costs(start: date, end: date, anchor: date, services=SERVICES) -> dict[str, np.ndarray]:
-    """USD/day per service for [start, end]: weekly seasonality, growth, noise, events near anchor."""
+def daily_costs(start: date, end: date, anchor: date, services=SERVICES, events=EVENTS) -> dict[str, np.ndarray]:
+    """USD/day per service for [start, end]: weekly seasonality, growth, noise, `events` near anchor."""
     days = (end - start).days + 1
     ordinal = np.arange(start.toordinal(), start.toordinal() + days)
     weekday = (ordinal + 6) % 7  # Monday = 0, as date.weekday()
@@ -99,7 +99,7 @@ def daily_costs(start: date, end: date, anchor: date, services=SERVICES) -> dict
         # Noise is a function of (service, day) only, so a day's value never depends on the range asked for.
         noise = NOISE.get(name, 0.04) * _normal(_seed(name), ordinal)
         values = base * (1 + noise)
-        for svc, before, kind in EVENTS:
+        for svc, before, kind in events:
             if svc != name:
                 continue
             at = (anchor - timedelta(days=before)).toordinal()
