@@ -1,4 +1,4 @@
-"""Answer Cost Explorer requests (GetCostAndUsage, GetDimensionValues) from a long cost frame, in the real API's shape.
+"""Answer Cost Explorer requests (GetCostAndUsage, GetDimensionValues) from a long cost frame, in CE's shape.
 
 Pure: a request body (boto3 keyword arguments or the JSON body, the same dict) and a frame in, a response dict out;
 the sample source and the HTTP stand-in in the tests both answer through it. The frame has one row per
@@ -182,15 +182,15 @@ def answer_cost_and_usage(frame: pd.DataFrame, request: dict[str, Any], *, page_
                for s, e in periods]
     if not keys:
         totals = np.bincount(index, weights=rows["amount"].to_numpy(float), minlength=len(periods))
-        for result, total in zip(results, totals):
+        for result, total in zip(results, totals, strict=True):
             result["Total"] = {m: _amount(float(total)) for m in metrics}
         return {"ResultsByTime": results, "DimensionValueAttributes": []}
 
     labels = [_column(rows, kind, key) for kind, key in keys]
-    labels = [lab.radd(f"{key}$") if kind in _PREFIX else lab for lab, (kind, key) in zip(labels, keys)]
+    labels = [lab.radd(f"{key}$") if kind in _PREFIX else lab for lab, (kind, key) in zip(labels, keys, strict=True)]
     table = pd.DataFrame({"period": index, "amount": rows["amount"].to_numpy(float)}, index=rows.index)
     names = [f"k{i}" for i in range(len(keys))]
-    for name, lab in zip(names, labels):
+    for name, lab in zip(names, labels, strict=True):
         table[name] = lab.to_numpy()
     sums = table.groupby(["period", *names], sort=True)["amount"].sum().reset_index()
     # One slot per group, and one per period without any group (CE still lists that day on some page).
@@ -209,11 +209,11 @@ def answer_cost_and_usage(frame: pd.DataFrame, request: dict[str, Any], *, page_
     shown: dict[int, dict[str, Any]] = {}
     accounts: list[str] = []
     key_columns = page[names].to_numpy(object)
-    for period, amount, group_keys in zip(page["period"].tolist(), page["amount"].tolist(), key_columns):
+    for period, amount, group_keys in zip(page["period"].tolist(), page["amount"].tolist(), key_columns, strict=True):
         result = shown.setdefault(int(period), results[int(period)])
         if isinstance(group_keys[0], str):
             result["Groups"].append({"Keys": list(group_keys), "Metrics": {m: _amount(amount) for m in metrics}})
-            accounts += [k for k, (_, dim) in zip(group_keys, keys) if dim == "LINKED_ACCOUNT"]
+            accounts += [k for k, (_, dim) in zip(group_keys, keys, strict=True) if dim == "LINKED_ACCOUNT"]
     response: dict[str, Any] = {"GroupDefinitions": [{"Type": k, "Key": v} for k, v in keys],
                                 "ResultsByTime": list(shown.values()),
                                 "DimensionValueAttributes": _attributes(dict.fromkeys(accounts), account_names)}

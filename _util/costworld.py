@@ -86,7 +86,7 @@ def _groups(service: str, accounts: Sequence[str]) -> tuple[list[tuple[str, str,
     tilt = np.exp(0.5 * np.array([_normal(_seed(service, a), np.array([0]))[0] for a in accounts]))
     account_w = base * tilt / (base * tilt).sum()
     keys, weights = [], []
-    for a, aw in zip(accounts, account_w):
+    for a, aw in zip(accounts, account_w, strict=True):
         for usage, operation, lw in lines:
             for region, prefix, rw in REGIONS:
                 keys.append((a, f"{prefix}-{usage}", region, operation))
@@ -180,7 +180,7 @@ def sample_labels(anchor: date, accounts: Sequence[str] = LINKED_ACCOUNTS) -> li
         day = anchor - timedelta(days=before)
         on = day if kind in ONE_DAY else anchor
         keys, amounts, plain, at = _service_split(service, on, on, anchor, accounts)
-        labels.append(Label(kind, name, day, (dict(zip(DIMENSIONS, keys[at])),),
+        labels.append(Label(kind, name, day, (dict(zip(DIMENSIONS, keys[at], strict=True)),),
                             (float(amounts[0, at] - plain[0, at]),)))
     return labels
 
@@ -228,7 +228,7 @@ def bench_world(seed: int, n_services: int = 12, days: int = 60, events: int | S
             amounts[days - 1 - first:, 0] = float(rng.lognormal(np.log(30.0), 0.8)) * (
                 1 + 0.03 * rng.standard_normal(first + 1))
             worlds[name] = ([key], amounts)
-            labels.append(Label(kind, name, end - timedelta(days=first), (dict(zip(DIMENSIONS, key)),),
+            labels.append(Label(kind, name, end - timedelta(days=first), (dict(zip(DIMENSIONS, key, strict=True)),),
                                 (float(amounts[-1, 0]),)))
             continue
         name = names[next(targets)]
@@ -255,12 +255,13 @@ def bench_world(seed: int, n_services: int = 12, days: int = 60, events: int | S
             t = np.maximum(np.arange(days) - (days - 1 - start), 0)
             growth = size * (np.exp(rate * t) - 1) / (np.exp(rate * start) - 1)  # reaches `size` on `end`
             amounts[:, at] += growth
-            labels.append(Label(kind, name, end - timedelta(days=start), (dict(zip(DIMENSIONS, keys[at])),),
+            group = dict(zip(DIMENSIONS, keys[at], strict=True))
+            labels.append(Label(kind, name, end - timedelta(days=start), (group,),
                                 (float(growth[-1]),)))
             continue
         for i, delta in deltas.items():
             amounts[-1, i] += delta
-        groups = tuple(dict(zip(DIMENSIONS, keys[i])) for i in deltas)
+        groups = tuple(dict(zip(DIMENSIONS, keys[i], strict=True)) for i in deltas)
         labels.append(Label(kind, name, day, groups, tuple(float(v) for v in deltas.values())))
     for name, (keys, amounts) in worlds.items():
         parts.append(_long(name, day_index, keys, np.round(amounts, 10)))
