@@ -210,7 +210,7 @@ def bench_world(seed: int, n_services: int = 12, days: int = 60, events: int | S
         raise ValueError(f"{len(existing)} events on existing services need n_services >= {len(existing)}")
     accounts = [f"{100000000000 + 1111 * (i + 1):012d}" for i in range(n_accounts)]
     day_index = pd.date_range(end - timedelta(days=days - 1), end, freq="D")
-    weekend = np.asarray(day_index.weekday >= 5)
+    weekend = np.asarray(day_index.day_of_week >= 5)
     names = [SERVICES[i % (len(SERVICES) - 1)][0] + (f" {i // (len(SERVICES) - 1) + 1}" if i >= len(SERVICES) - 1
                                                      else "") for i in range(n_services)]
     targets = iter(rng.permutation(n_services))
