@@ -147,7 +147,9 @@ def _service_split(service: tuple, start: date, end: date, anchor: date, account
     keys, weights = _groups(name, accounts)
     plain = daily_costs(start, end, anchor, (service,), events=())[name]
     mine = [e for e in EVENTS if e[0] == name]
-    at = keys.index(EVENT_GROUPS[name]) if mine else None
+    at = None
+    if mine:  # the demo's carrier, or the largest group when the accounts asked for do not include its account
+        at = keys.index(EVENT_GROUPS[name]) if EVENT_GROUPS[name] in keys else int(np.argmax(weights))
     delta = np.zeros_like(plain)
     if mine:
         for _, _, kind in mine:
