@@ -82,8 +82,8 @@ def _normal(seed: int, ordinal: np.ndarray) -> np.ndarray:
     return np.sqrt(-2.0 * np.log(words[0])) * np.cos(2.0 * np.pi * words[1])
 
 
-def daily_costs(start: date, end: date, anchor: date, services=SERVICES) -> dict[str, np.ndarray]:
-    """USD/day per service for [start, end]: weekly seasonality, growth, noise, events near anchor."""
+def daily_costs(start: date, end: date, anchor: date, services=SERVICES, events=EVENTS) -> dict[str, np.ndarray]:
+    """USD/day per service for [start, end]: weekly seasonality, growth, noise, `events` near anchor."""
     days = (end - start).days + 1
     ordinal = np.arange(start.toordinal(), start.toordinal() + days)
     weekday = (ordinal + 6) % 7  # Monday = 0, as date.weekday()
@@ -99,7 +99,7 @@ def daily_costs(start: date, end: date, anchor: date, services=SERVICES) -> dict
         # Noise is a function of (service, day) only, so a day's value never depends on the range asked for.
         noise = NOISE.get(name, 0.04) * _normal(_seed(name), ordinal)
         values = base * (1 + noise)
-        for svc, before, kind in EVENTS:
+        for svc, before, kind in events:
             if svc != name:
                 continue
             at = (anchor - timedelta(days=before)).toordinal()
@@ -118,12 +118,29 @@ def daily_costs(start: date, end: date, anchor: date, services=SERVICES) -> dict
     return out
 
 
+def _ingest_shaped(kwargs: dict[str, Any]) -> bool:
+    """A request of the shape ingest sends: DAILY by SERVICE (and LINKED_ACCOUNT), at most excluding record types."""
+    group = [(g.get("Type"), g.get("Key")) for g in kwargs.get("GroupBy", [])]
+    flt = kwargs.get("Filter")
+    excluding = (flt is not None and set(flt) == {"Not"} and set(flt["Not"]) == {"Dimensions"}
+                 and flt["Not"]["Dimensions"].get("Key") == "RECORD_TYPE")
+    return (kwargs.get("Granularity", "DAILY") == "DAILY" and (flt is None or excluding)
+            and group in ([("DIMENSION", "SERVICE")], [("DIMENSION", "SERVICE"), ("DIMENSION", "LINKED_ACCOUNT")]))
+
+
 class SampleCostExplorer:
-    """A Cost Explorer stand-in: `get_cost_and_usage` answers like the real API (paged by groups)."""
+    """A Cost Explorer stand-in: `get_cost_and_usage` answers like the real API (paged by groups).
+
+    Ingest's requests (by service, and linked account) answer from daily_costs as they always have; any other
+    request (a Filter to a service, other groupings: the drill-down's) answers from costworld.sample_world, the
+    same costs split over accounts, usage types, regions and operations. `refuse` lists GroupBy dimensions
+    answered with a ValidationException (botocore ClientError), as Cost Explorer may for the undocumented REGION.
+    """
 
     def __init__(self, anchor: date, *, page_groups: int = 5000, today: date | None = None,
-                 services=SERVICES, accounts: tuple[str, ...] = LINKED_ACCOUNTS):
+                 services=SERVICES, accounts: tuple[str, ...] = LINKED_ACCOUNTS, refuse: tuple[str, ...] = ()):
         self.anchor = anchor
+        self.refuse = refuse
         self.services = services
         self.accounts = accounts
         weights = 1.0 / np.arange(1, len(accounts) + 1)
@@ -132,6 +149,7 @@ class SampleCostExplorer:
         self.today = today or anchor + timedelta(days=1)
         self.requests: list[dict[str, Any]] = []
         self._cache: dict[tuple, tuple[list[str], np.ndarray, np.ndarray]] = {}
+        self._world: dict[tuple, Any] = {}
 
     def _estimated(self, day: date) -> bool:
         # The month's bill is final around the 5th of the next month.
@@ -142,6 +160,8 @@ class SampleCostExplorer:
 
     def get_cost_and_usage(self, **kwargs: Any) -> dict[str, Any]:
         self.requests.append(kwargs)
+        if not _ingest_shaped(kwargs):
+            return self._world_answer("GetCostAndUsage", kwargs)
         start = date.fromisoformat(kwargs["TimePeriod"]["Start"])
         end = date.fromisoformat(kwargs["TimePeriod"]["End"]) - timedelta(days=1)  # End is exclusive
         two_keys = len(kwargs.get("GroupBy", [])) == 2
@@ -149,6 +169,36 @@ class SampleCostExplorer:
         if key not in self._cache:  # every page of one query answers from the same results
             self._cache = {key: self._results(start, end, two_keys)}
         return self._page(start, *self._cache[key], kwargs)
+
+    def get_dimension_values(self, **kwargs: Any) -> dict[str, Any]:
+        self.requests.append(kwargs)
+        return self._world_answer("GetDimensionValues", kwargs)
+
+    def _world_answer(self, operation: str, kwargs: dict[str, Any]) -> dict[str, Any]:
+        """Answer from the labeled world through ce_answer; its errors raised as boto3 raises them."""
+        from botocore.exceptions import ClientError
+
+        from . import ce_answer, costworld
+
+        try:
+            period = kwargs.get("TimePeriod") or {}
+            start, end = date.fromisoformat(period["Start"]), date.fromisoformat(period["End"])
+            key = ("world", start, end)
+            if key not in self._world:  # every page of one query answers from the same frame
+                self._world = {key: costworld.sample_world(start, max(start, end - timedelta(days=1)), self.anchor,
+                                                           self.services, self.accounts)}
+            frame = self._world[key]
+            if operation == "GetDimensionValues":
+                return ce_answer.dimension_values(frame, kwargs, account_names=costworld.ACCOUNT_NAMES)
+            return ce_answer.answer_cost_and_usage(frame, kwargs, page_groups=self.page_groups,
+                                                   estimated=self._estimated, refuse=self.refuse,
+                                                   account_names=costworld.ACCOUNT_NAMES)
+        except (KeyError, ValueError) as exc:
+            error = ce_answer.CEError("ValidationException", f"invalid request: {exc}")
+        except ce_answer.CEError as exc:
+            error = exc
+        raise ClientError({"Error": {"Code": error.code, "Message": error.message},
+                           "ResponseMetadata": {"HTTPStatusCode": error.status}}, operation)
 
     def _results(self, start: date, end: date, two_keys: bool) -> tuple[list[str], np.ndarray, np.ndarray]:
         """Service names, the days x services cost matrix, and one (day, service, account) row per group in CE's
