@@ -236,6 +236,8 @@ def parse_pages(pages: Sequence[dict[str, Any]], pair: Sequence[str], metric: st
     frame = pd.DataFrame(rows, columns=["usage_date", *pair, "amount"])
     frame["usage_date"] = pd.to_datetime(frame["usage_date"])
     frame["amount"] = pd.to_numeric(frame["amount"]).astype("float64")
+    if not np.isfinite(frame["amount"].to_numpy()).all():
+        raise ValueError("an Amount is not a finite number")
     return frame
 
 
@@ -376,8 +378,15 @@ def explain(alerts: Iterable[Alert], settings, engine, client, report_date: date
                 log.warning("root causes: %s; the remaining alerts are not analysed this run", text)
                 slot[query.pair] = RootCauseResult(f"{UNAVAILABLE}{text}", pair=query.pair)
             continue
-        frame = parse_pages(pages, query.pair, settings.cost_metric)
-        result = root_causes(frame, alert, report_date, top=top)
+        try:
+            frame = parse_pages(pages, query.pair, settings.cost_metric)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            log.warning("root causes of %s by %s: Cost Explorer's answer is not understood (%s: %s)", alert.service,
+                        pair_name, type(exc).__name__, exc)
+            result = RootCauseResult(f"{UNAVAILABLE}Cost Explorer's answer is not understood "
+                                     f"({type(exc).__name__}: {exc})", pair=query.pair)
+        else:
+            result = root_causes(frame, alert, report_date, top=top)
         made[(*key, pair_name)] = result, spent_before + (left - budget.left)
         slot[query.pair] = result
 

@@ -411,3 +411,70 @@ def test_a_result_survives_its_json():
     groups = {("111", "x"): series(1.0, 30.0), ("222", "y"): series(1.0, 30.0)}
     result = root_causes(long_frame(groups), spike_of(groups), D, names={"LINKED_ACCOUNT": {"111": "prod"}})
     assert RootCauseResult.from_json(result.to_json()) == result
+
+
+def test_a_malformed_answer_is_unavailable_and_not_asked_again(engine, caplog):
+    bad = answer(PROD)
+    bad[0]["ResultsByTime"][-1]["Groups"][0]["Metrics"] = {"BlendedCost": {"Amount": "1", "Unit": "USD"}}
+    nan = answer(REGIONS, REGION_PAIR)
+    nan[0]["ResultsByTime"][-1]["Groups"][0]["Metrics"]["UnblendedCost"]["Amount"] = "NaN"
+    client = Counting({PAIR: bad, REGION_PAIR: nan})
+    with caplog.at_level(logging.WARNING, logger="_util.drilldown"):
+        out = drilldown.explain([spike_of(PROD)], conf(), engine, client, D)
+    assert out[("S", "", "spike")].status.startswith("unavailable: Cost Explorer's answer is not understood")
+    assert len(caplog.records) == 2 and client.calls == 2
+    assert drilldown.explain([spike_of(PROD)], conf(), engine, None, D, client_factory=never) == out
+
+
+# --- over real HTTP: the client botocore makes from AWS_ENDPOINT_URL -------------------------------------------------
+
+@pytest.fixture
+def ce_http(monkeypatch):
+    """A tiny Cost Explorer on 127.0.0.1 answering GetCostAndUsage (by GroupBy, paged) and GetDimensionValues;
+    yields the list of (operation, request body) it received."""
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    seen: list[tuple[str, dict]] = []
+    answers = {PAIR: answer(PROD, pages=2), REGION_PAIR: answer(REGIONS, REGION_PAIR)}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 (http.server's name)
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            operation = self.headers["X-Amz-Target"].rsplit(".", 1)[1]
+            seen.append((operation, body))
+            if operation == "GetDimensionValues":
+                out = NAMES
+            else:
+                pages = answers[tuple(g["Key"] for g in body["GroupBy"])]
+                token = body.get("NextPageToken")
+                out = pages[int(token.rsplit("-", 1)[1]) if token else 0]
+            data = json.dumps(out).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/x-amz-json-1.1")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{server.server_port}")
+    yield seen
+    server.shutdown()
+    server.server_close()
+
+
+def test_over_http_the_pages_pairs_and_names_are_asked_once_each(engine, ce_http):
+    out = drilldown.explain([spike_of(PROD)], conf(), engine, None, D)  # the client made from the settings
+    assert [op for op, _ in ce_http] == ["GetCostAndUsage"] * 3 + ["GetDimensionValues"]
+    assert ce_http[1][1]["NextPageToken"] == "token-1"
+    assert ce_http[0][1]["Filter"]["And"][0]["Dimensions"]["Values"] == ["S"]
+    (cause,) = out[("S", "", "spike")].causes
+    assert cause.names == {"LINKED_ACCOUNT": "prod"} and cause.delta == pytest.approx(100.0)
+    drilldown.explain([spike_of(PROD)], conf(), engine, None, D)
+    assert len(ce_http) == 4  # the rerun asked nothing
