@@ -323,6 +323,7 @@ def explain(alerts: Iterable[Alert], settings, engine, client, report_date: date
     per_alert: dict[tuple[str, str, str], dict[tuple[str, ...], RootCauseResult]] = {}
     refused: set[str] = set()
     down: str | None = None  # Cost Explorer failed: the rest of the run asks nothing more
+    unrecorded = 0  # requests spent outside any stored outcome (account names, a query that failed midway)
     start = report_date - timedelta(days=BASELINE_DAYS)
 
     def get_client():
@@ -375,6 +376,7 @@ def explain(alerts: Iterable[Alert], settings, engine, client, report_date: date
                 slot[query.pair] = result
             else:
                 down = text
+                unrecorded += left - budget.left  # pages taken before it failed still count today
                 log.warning("root causes: %s; the remaining alerts are not analysed this run", text)
                 slot[query.pair] = RootCauseResult(f"{UNAVAILABLE}{text}", pair=query.pair)
             continue
@@ -390,19 +392,18 @@ def explain(alerts: Iterable[Alert], settings, engine, client, report_date: date
         made[(*key, pair_name)] = result, spent_before + (left - budget.left)
         slot[query.pair] = result
 
-    names_requests = 0
     if budget.left > 0 and down is None and any("LINKED_ACCOUNT" in r.pair and r.causes for r, _ in made.values()):
         before = budget.spent
         names = {"LINKED_ACCOUNT": account_names(get_client(), start, report_date, budget)}
-        names_requests = budget.spent - before
+        unrecorded += budget.spent - before
         made = {k: (_named(r, names), n) for k, (r, n) in made.items()}
         per_alert = {key: {pair: _named(r, names) for pair, r in slot.items()} for key, slot in per_alert.items()}
     if budget.spent:
         log.info("root causes: %d Cost Explorer request(s) (USD %.2f), %d left of DRILLDOWN_MAX_REQUESTS=%d today",
                  budget.spent, budget.spent * 0.01, budget.left, settings.drilldown_max_requests)
-    # The name lookup's requests are counted with the run's first stored row: every request of the day is counted.
+    # Requests outside any outcome are counted with the run's first stored row: every request of the day counts.
     db.store_root_causes(engine, [
-        db.StoredRootCause(report_date, *k, r.status, r.to_json(), n + (names_requests if i == 0 else 0))
+        db.StoredRootCause(report_date, *k, r.status, r.to_json(), n + (unrecorded if i == 0 else 0))
         for i, (k, (r, n)) in enumerate(made.items())])
     return {key: best(list(slot.values())) for key, slot in per_alert.items()}
 

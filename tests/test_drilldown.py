@@ -478,3 +478,22 @@ def test_over_http_the_pages_pairs_and_names_are_asked_once_each(engine, ce_http
     assert cause.names == {"LINKED_ACCOUNT": "prod"} and cause.delta == pytest.approx(100.0)
     drilldown.explain([spike_of(PROD)], conf(), engine, None, D)
     assert len(ce_http) == 4  # the rerun asked nothing
+
+
+def test_pages_taken_before_cost_explorer_failed_still_count_today(engine):
+    from botocore.exceptions import ClientError
+
+    class FailsOnPage2(Counting):
+        def get_cost_and_usage(self, **kwargs):
+            if kwargs.get("NextPageToken"):
+                self.calls += 1
+                raise ClientError({"Error": {"Code": "LimitExceededException", "Message": "Rate exceeded"}},
+                                  "GetCostAndUsage")
+            return super().get_cost_and_usage(**kwargs)
+
+    client = FailsOnPage2({PAIR: answer(PROD), REGION_PAIR: answer(REGIONS, REGION_PAIR, pages=2)})
+    out = drilldown.explain([spike_of(PROD)], conf(), engine, client, D)
+    assert out[("S", "", "spike")].status == "ok"  # the first pair answered
+    stored = db.load_root_causes(engine, D)
+    assert [r.pair for r in stored] == ["LINKED_ACCOUNT,USAGE_TYPE"]  # the failed pair is asked again next run
+    assert sum(r.requests for r in stored) == 2  # its first page was paid for all the same
