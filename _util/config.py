@@ -67,6 +67,10 @@ class Settings:
     trend_filter: bool = True
     trend_min_delta_usd: float = 1.0
     monthly_charge_filter: bool = True
+    # Root causes and first-seen alerts (README "Settings"); AlertParams.first_seen_min_usd reads the last one.
+    drilldown: bool = True
+    drilldown_max_requests: int = 20  # Cost Explorer requests (USD 0.01 each) per report date for root causes
+    first_seen_min_usd: float = 10.0
     plots_destination: str = "output/site"  # load_settings: OUTPUT_DIR/site when PLOTS_DESTINATION is unset
     plot_base_url: str = ""
     plot_links: str = "public"
@@ -283,6 +287,9 @@ ENV: dict[str, tuple[str, Any]] = {
     "TREND_FILTER": ("trend_filter", _bool("TREND_FILTER")),
     "TREND_MIN_DELTA_USD": ("trend_min_delta_usd", _float("TREND_MIN_DELTA_USD", 0.0)),
     "MONTHLY_CHARGE_FILTER": ("monthly_charge_filter", _bool("MONTHLY_CHARGE_FILTER")),
+    "DRILLDOWN": ("drilldown", _bool("DRILLDOWN")),
+    "DRILLDOWN_MAX_REQUESTS": ("drilldown_max_requests", _int("DRILLDOWN_MAX_REQUESTS", 0)),
+    "FIRST_SEEN_MIN_USD": ("first_seen_min_usd", _float("FIRST_SEEN_MIN_USD", 0.01)),
     "PLOTS_DESTINATION": ("plots_destination", _destination),
     "PLOT_BASE_URL": ("plot_base_url", _url("PLOT_BASE_URL")),
     "PLOT_LINKS": ("plot_links", _choice("PLOT_LINKS", PLOT_LINK_MODES)),

@@ -140,6 +140,74 @@ run = Table(
     mysql_charset="utf8mb4",
 )
 
+# Root causes of one alert from one drill-down query (a dimension pair): kept so a rerun of the day asks Cost
+# Explorer nothing again, and so the day's requests count against DRILLDOWN_MAX_REQUESTS. The natural key is
+# (report_date, service, breakdown, kind, pair); service + breakdown alone take 3044 of InnoDB's 3072 key bytes, so
+# the key holds their digest (alert_key, root_cause_key) and the names themselves sit beside it.
+root_cause = Table(
+    "root_cause",
+    metadata,
+    Column("report_date", Date, primary_key=True),
+    Column("alert_key", String(64), primary_key=True),  # root_cause_key(service, breakdown)
+    Column("kind", String(16), primary_key=True),  # spike | trend | first_seen
+    Column("pair", String(64), primary_key=True),  # the dimensions grouped by, "LINKED_ACCOUNT,USAGE_TYPE"
+    Column("service", String(SERVICE_MAX), nullable=False),
+    Column("breakdown", String(BREAKDOWN_MAX), nullable=False, default=""),
+    Column("status", String(512), nullable=False),  # ok | not analysed (daily limit) | unavailable: <reason>
+    Column("result", Text, nullable=False),  # JSON: causes, unexplained, explained_share
+    Column("requests", Integer, nullable=False, default=0),  # Cost Explorer requests it took (pages included)
+    Column("fetched_at", DateTime, nullable=False),
+    mysql_charset="utf8mb4",
+    mysql_collate="utf8mb4_bin",
+)
+
+
+def root_cause_key(service: str, breakdown: str) -> str:
+    """The stored key of (service, breakdown): 64 hex digits of SHA-256 (two different pairs, two keys)."""
+    raw = f"{service}\x00{breakdown}".encode("utf-8", "surrogatepass")
+    return hashlib.sha256(raw).hexdigest()
+
+
+@dataclass(frozen=True)
+class StoredRootCause:
+    """One stored drill-down outcome (result: the JSON text as written)."""
+
+    report_date: date
+    service: str
+    breakdown: str
+    kind: str
+    pair: str
+    status: str
+    result: str
+    requests: int
+
+
+def load_root_causes(engine: Engine, report_date: date) -> list[StoredRootCause]:
+    """Every drill-down outcome stored for report_date."""
+    t = root_cause
+    with engine.connect() as conn:
+        rows = conn.execute(select(t.c.service, t.c.breakdown, t.c.kind, t.c.pair, t.c.status, t.c.result,
+                                   t.c.requests).where(t.c.report_date == report_date)).all()
+    return [StoredRootCause(report_date, r.service, r.breakdown, r.kind, r.pair, r.status, r.result,
+                            int(r.requests)) for r in rows]
+
+
+def store_root_causes(engine: Engine, rows: Iterable[StoredRootCause]) -> int:
+    """Upsert drill-down outcomes in one transaction; return how many."""
+    fetched_at = utcnow()
+    records = [{"report_date": r.report_date, "alert_key": root_cause_key(r.service, r.breakdown), "kind": r.kind,
+                "pair": r.pair, "service": r.service, "breakdown": r.breakdown, "status": r.status[:512],
+                "result": r.result, "requests": r.requests, "fetched_at": fetched_at} for r in rows]
+    if not records:
+        return 0
+
+    def work(conn: Connection) -> None:
+        conn.execute(_upsert_statement(conn, root_cause, ("report_date", "alert_key", "kind", "pair")), records)
+
+    retrying(engine, work)
+    return len(records)
+
+
 # The schema version (one row), kept by _util/migrate.py.
 schema_version = Table(
     "schema_version",

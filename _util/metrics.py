@@ -12,7 +12,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from .model import AlertParams, Analysis, DayCost, ServiceCost, Spike, Summary, Trend
+from .model import AlertParams, Analysis, DayCost, FirstSeen, ServiceCost, Spike, Summary, Trend
 
 # Trend filter (TREND_FILTER=on), chosen with bench/bench_alerts.py; see README "Methodology".
 TREND_FILTER_K = 3.5  # |avg7 - avg28| must be this many standard errors of the service's own noise ...
@@ -129,6 +129,31 @@ def detect_spikes(series: pd.DataFrame, report_date: date, params: AlertParams) 
         for i in hits
     ]
     return sorted(spikes, key=lambda s: (-abs(s.delta), s.service))  # the biggest $ surprise first
+
+
+# --- first seen --------------------------------------------------------------------------------
+
+def detect_first_seen(series: pd.DataFrame, report_date: date, params: AlertParams) -> list[FirstSeen]:
+    """Services new in the window whose cost on d first reaches FIRST_SEEN_MIN_USD (USD/day), most expensive first.
+
+    New: no cost on the series' first day (NaN there: its first cost day lies inside the window, so nothing before
+    it in the lookback). Reported once, on the first day it reaches the threshold, and only while it has fewer than
+    MIN_HISTORY_DAYS baseline days (after that the spike rule judges it).
+    """
+    values = _upto(series, report_date)
+    if values.shape[0] < 2 or values.shape[1] == 0:
+        return []  # one day alone cannot tell a new service from an old one
+    base, cost = values[:-1], values[-1]
+    known = ~np.isnan(base)
+    n = known.sum(axis=0)
+    earlier_max = np.where(known, base, -np.inf).max(axis=0)
+    with np.errstate(invalid="ignore"):
+        hits = np.flatnonzero(np.isnan(values[0]) & (cost >= params.first_seen_min_usd)
+                              & (earlier_max < params.first_seen_min_usd) & (n < params.min_history_days))
+    first_row = (~np.isnan(values)).argmax(axis=0)
+    found = [FirstSeen(service=str(series.columns[i]), first_date=series.index[first_row[i]].date(),
+                       cost=float(cost[i])) for i in hits]
+    return sorted(found, key=lambda f: (-f.cost, f.service))
 
 
 # --- trends ------------------------------------------------------------------------------------
@@ -416,7 +441,7 @@ def analyse(costs: pd.DataFrame, report_date: date, params: AlertParams) -> Anal
 
 
 __all__ = [
-    "NoDataError", "build_series", "detect_spikes", "detect_trends", "month_to_date", "daily_totals",
+    "NoDataError", "build_series", "detect_first_seen", "detect_spikes", "detect_trends", "month_to_date", "daily_totals",
     "daily_by_service", "summary", "analyse", "drop_spike_echoes", "macd_last", "monthly_charges", "spike_stats",
     "trend_stats",
 ]

@@ -6,7 +6,8 @@ column's type). A one-row `schema_version` table of our own and one function per
 
 Versions: None = an empty database; 0 = created before versioning (recognised by its tables and columns);
 1 = the pre-versioning schema made whole (exact amounts, `breakdown`, the per-part `slack_post`, NO PAD
-collation); 2 = longer names, COST_METRIC/COST_GROUP_BY recorded per day, host and pid of each run.
+collation); 2 = longer names, COST_METRIC/COST_GROUP_BY recorded per day, host and pid of each run; 3 = the
+root_cause table (drill-down results per day, alert and dimension pair).
 
 Run by hand (a database user that may not ALTER):  python -m _util.migrate --db-url URL
 Steps run under the database's own lock (MySQL GET_LOCK, SQLite BEGIN IMMEDIATE), so two hosts starting on one
@@ -31,7 +32,7 @@ from . import db
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 LOCK_TIMEOUT = 60  # seconds to wait for another host's migration
 UPGRADE_COMMAND = "python -m _util.migrate --db-url URL"
 PROJECT_TABLES = {"daily_cost", "cost_day", "slack_post", "run"}
@@ -205,6 +206,11 @@ def _step_2_settings_and_names(conn: Connection) -> None:
             _add_missing_columns(conn, table)
 
 
+def _step_3_root_causes(conn: Connection) -> None:
+    """Version 2 -> 3: the root_cause table (root causes of each day's alerts, so a rerun asks nothing again)."""
+    db.root_cause.create(conn, checkfirst=True)
+
+
 def _exact_amount(conn: Connection, column_type) -> bool:
     """Whether a stored amount column keeps Cost Explorer's digits (exact text on SQLite, DECIMAL(28,10))."""
     if conn.dialect.name == "sqlite":
@@ -259,7 +265,8 @@ def _use_nopad_collation(conn: Connection) -> None:
             return
 
 
-STEPS: dict[int, Callable[[Connection], None]] = {0: _step_1_legacy, 1: _step_2_settings_and_names}
+STEPS: dict[int, Callable[[Connection], None]] = {0: _step_1_legacy, 1: _step_2_settings_and_names,
+                                                  2: _step_3_root_causes}
 
 
 # --- the command -------------------------------------------------------------------------------------------------

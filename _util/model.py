@@ -39,6 +39,7 @@ class AlertParams:
     trend_min_delta_usd: float = 1.0
     monthly_charge_filter: bool = True
     lookback_days: int = 365
+    first_seen_min_usd: float = 10.0
 
     @classmethod
     def from_settings(cls, settings) -> AlertParams:
@@ -82,6 +83,21 @@ class Trend:
     def pct(self) -> float | None:
         """7-day average vs 28-day average, as a fraction (None when avg28 <= 0)."""
         return (self.avg7 - self.avg28) / self.avg28 if self.avg28 > 0 else None
+
+
+@dataclass(frozen=True)
+class FirstSeen:
+    """A service new in the lookback window whose cost on d first reached FIRST_SEEN_MIN_USD (USD/day)."""
+
+    service: str
+    first_date: date  # its first day with cost in the window
+    cost: float  # cost on d
+    breakdown: str = ""  # "" = the service total
+
+    @property
+    def direction(self) -> str:
+        """A new cost is always a move up."""
+        return "up"
 
 
 @dataclass(frozen=True)

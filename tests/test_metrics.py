@@ -16,7 +16,7 @@ from scipy import stats
 
 from _util import metrics
 from _util.metrics import NoDataError, analyse, build_series, detect_spikes, detect_trends
-from _util.model import AlertParams
+from _util.model import AlertParams, FirstSeen
 
 D = date(2026, 11, 25)
 RAW = AlertParams(trend_filter=False, monthly_charge_filter=False)  # DESIGN "Definitions" exactly
@@ -546,3 +546,58 @@ def test_a_service_whose_month_nets_to_zero_is_left_out_of_month_to_date():
     a = analyse(long(rows), date(2024, 6, 3), AlertParams())
     assert [(m.service, m.cost) for m in a.mtd_by_service] == [("EC2", 5.0)]
     assert [t.cost for t in a.daily_totals] == [0.1, 0.2, 4.7]
+
+
+# --- first seen ------------------------------------------------------------------------------------------------------
+
+NEW_PARAMS = AlertParams(first_seen_min_usd=10.0, min_history_days=14)
+
+
+def test_a_new_service_is_reported_on_the_day_it_first_reaches_the_threshold():
+    s = frame({"Old": [50.0] * 40, "New": [0.5, 3.0, 12.0], "Small": [1.0, 2.0, 9.99]})
+    found = metrics.detect_first_seen(s, D, NEW_PARAMS)
+    assert found == [FirstSeen("New", D - timedelta(days=2), 12.0)]
+    assert found[0].breakdown == "" and found[0].direction == "up"
+
+
+def test_first_seen_is_reported_once_and_not_after_a_dip():
+    s = frame({"Old": [50.0] * 40, "New": [4.0, 15.0, 2.0, 20.0]})
+    day_before = D - timedelta(days=2)
+    assert [f.service for f in metrics.detect_first_seen(s, day_before, NEW_PARAMS)] == ["New"]
+    assert metrics.detect_first_seen(s, D - timedelta(days=1), NEW_PARAMS) == []
+    assert metrics.detect_first_seen(s, D, NEW_PARAMS) == []  # 20 on d, but 15 two days before already crossed
+
+
+def test_a_service_with_cost_at_the_start_of_the_window_is_not_new():
+    s = frame({"Always": [0.0] * 10 + [25.0], "Late": [25.0]}, end=D)
+    assert s["Always"].iloc[0] == 0.0  # a known zero on the window's first day: it may have cost before
+    assert [f.service for f in metrics.detect_first_seen(s, D, NEW_PARAMS)] == ["Late"]
+
+
+def test_first_seen_stops_once_the_service_has_the_history_to_spike():
+    s = frame({"Old": [50.0] * 40, "New": [1.0] * 13 + [30.0], "Newer": [1.0] * 14 + [30.0]})
+    assert [f.service for f in metrics.detect_first_seen(s, D, NEW_PARAMS)] == ["New"]  # 13 baseline days < 14
+
+
+def test_first_seen_through_build_series_and_most_expensive_first():
+    rows = [(D - timedelta(days=k), "Old", "", 40.0) for k in range(60)]
+    rows += [(D - timedelta(days=3), "B", "acct1", 0.2), (D, "B", "acct1", 6.0), (D, "B", "acct2", 6.0),
+             (D, "C", "", 400.0)]
+    found = metrics.detect_first_seen(build_series(long(rows), D, 30), D, NEW_PARAMS)
+    assert found == [FirstSeen("C", D, 400.0), FirstSeen("B", D - timedelta(days=3), 12.0)]
+
+
+@given(st.lists(st.one_of(st.just(0.0), st.floats(0.0, 30.0)), min_size=1, max_size=30),
+       st.integers(1, 10), st.integers(2, 20), st.floats(0.5, 25.0))
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_first_seen_matches_a_plain_python_reference_and_fires_at_most_once(values, lead, history, threshold):
+    params = AlertParams(first_seen_min_usd=threshold, min_history_days=history)
+    if values[0] == 0.0:
+        values = [1e-3, *values[1:]]  # its first day has a cost (build_series' definition of the first day)
+    s = frame({"Old": [5.0] * (lead + len(values)), "New": values})
+    days = [ts.date() for ts in s.index]
+    fired = [d for d in days if any(f.service == "New" for f in metrics.detect_first_seen(s, d, params))]
+    # Reference: the first day whose cost reaches the threshold, if fewer than `history` days came before it.
+    crossing = next((i for i, v in enumerate(values) if v >= threshold), None)
+    expected = [days[lead + crossing]] if crossing is not None and crossing < history else []
+    assert fired == expected

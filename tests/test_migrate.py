@@ -84,7 +84,8 @@ def test_a_database_from_before_versioning_is_version_0(raw):
 def test_a_newer_schema_refuses_with_one_line(raw, isolated, capsys):
     db.init_db(raw)
     execute(raw, "UPDATE schema_version SET version = 99")
-    with pytest.raises(migrate.SchemaError, match=r"schema is version 99, newer than this code's 2: update"):
+    newer = rf"schema is version 99, newer than this code's {migrate.SCHEMA_VERSION}: update"
+    with pytest.raises(migrate.SchemaError, match=newer):
         db.init_db(raw)
     assert issubclass(migrate.SchemaError, db.DatabaseError)
     code = procAmzData.main(["--db-url", str(raw.url.render_as_string(hide_password=False)), "--source", "sample",
@@ -172,6 +173,25 @@ def test_the_schema_of_the_previous_release_takes_long_names_and_records_setting
     assert db.start_run(raw, D1) >= 1
 
 
+def test_version_2_gets_the_root_cause_table_and_keeps_its_costs(raw):
+    db.init_db(raw)
+    db.store_costs(raw, [CostRow(D1, "A", "", Decimal("1.5"), "USD", False)], {D1: False})
+    db.root_cause.drop(raw)
+    execute(raw, "UPDATE schema_version SET version = 2")
+    assert migrate.current_version(raw) == 2
+    assert migrate.upgrade(raw) == 2
+    assert migrate.current_version(raw) == 3 == migrate.SCHEMA_VERSION
+    assert "root_cause" in inspect(raw).get_table_names()
+    assert amounts(raw) == {(D1, "A", ""): Decimal("1.5")}
+    long_service, tag = "S" * db.SERVICE_MAX, "team$" + "v" * 300  # the longest names still make one key
+    rows = [db.StoredRootCause(D1, long_service, tag, "spike", "LINKED_ACCOUNT,USAGE_TYPE", "ok", '{"x": 1}', 2),
+            db.StoredRootCause(D1, long_service, tag, "spike", "REGION,OPERATION", "ok", '{"x": 2}', 1)]
+    db.store_root_causes(raw, rows)
+    db.store_root_causes(raw, rows[:1])  # stored again: replaced, not doubled
+    assert sorted(db.load_root_causes(raw, D1), key=lambda r: r.pair) == sorted(rows, key=lambda r: r.pair)
+    assert db.load_root_causes(raw, D2) == []
+
+
 # --- a user that may not change the schema -----------------------------------------------------------------------
 
 def test_sqlite_read_only_file_names_the_upgrade_command(tmp_path):
@@ -185,7 +205,8 @@ def test_sqlite_read_only_file_names_the_upgrade_command(tmp_path):
             db.init_db(read_only)
     finally:
         read_only.dispose()
-    assert "schema is version 0, this code needs version 2, and the database user may not change it" in str(err.value)
+    assert (f"schema is version 0, this code needs version {migrate.SCHEMA_VERSION}, and the database user may not "
+            "change it") in str(err.value)
     assert "python -m _util.migrate --db-url URL" in str(err.value)
     assert "\n" not in str(err.value)
 
@@ -206,7 +227,8 @@ def test_mysql_user_without_alter_names_the_upgrade_command(mysql_url):
                 db.init_db(limited)
         finally:
             limited.dispose()
-        assert "this code needs version 2, and the database user may not change it" in str(err.value)
+        assert (f"this code needs version {migrate.SCHEMA_VERSION}, and the database user may not change it"
+                in str(err.value))
         assert f"pw-{user}" not in str(err.value)
         db.init_db(admin)  # the documented way out: once, as a user that may
         assert migrate.current_version(admin) == migrate.SCHEMA_VERSION
@@ -219,9 +241,9 @@ def test_the_upgrade_command(raw, isolated, capsys):
     legacy_daily_cost(raw, amount="DECIMAL(12,2)")
     url = raw.url.render_as_string(hide_password=False)
     assert migrate.main(["--db-url", url, "--check"]) == 1
-    assert capsys.readouterr().out == "schema: version 0 (this code: version 2)\n"
+    assert capsys.readouterr().out == f"schema: version 0 (this code: version {migrate.SCHEMA_VERSION})\n"
     assert migrate.main(["--db-url", url]) == 0
-    assert capsys.readouterr().out == "schema: version 2\n"
+    assert capsys.readouterr().out == f"schema: version {migrate.SCHEMA_VERSION}\n"
     assert migrate.main(["--db-url", url, "--check"]) == 0
 
 
