@@ -100,7 +100,7 @@ def run_main(parser: argparse.ArgumentParser, argv: list[str] | None,
             log.warning("%s", w.message)
         log.debug("settings: %s", ", ".join(f"{k}={v}" for k, v in settings.public().items()))
         log.debug("log file %s; deadline %d s (RUN_TIMEOUT_SECONDS)", settings.log_path, settings.run_timeout_seconds)
-        from .pipeline import current_stage
+        from .stages import current_stage
 
         with run_deadline(settings.run_timeout_seconds, current_stage):
             code = body(settings, args)

@@ -12,7 +12,7 @@ from _util import db, view
 from _util.config import load_settings
 from _util.ingest import ingest
 from _util.model import Analysis
-from _util.pipeline import load_analysis
+from _util.stages import load_day
 
 
 @functools.cache
@@ -30,7 +30,7 @@ def demo_analysis() -> Analysis:
     try:
         db.init_db(engine)
         ingest(settings, engine)
-        return load_analysis(settings, engine)
+        return load_day(settings, engine)
     finally:
         engine.dispose()
 
