@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from _util import charts, fmt, report, site, view
+from _util.config import Settings
 from _util.model import DAILY_CHART, MTD_CHART, AlertParams, Spike, Trend, spike_chart_id, trend_chart_id
 from _util.slack_message import build_messages
 from tests.slack_fixtures import D, all_urls, analysis, context, golden_analysis
@@ -65,8 +66,6 @@ def test_chart_ids_never_appear_in_text(tmp_path):
 
 
 def _settings(tmp_path):
-    from _util.config import Settings
-
     return Settings(plots_destination=str(tmp_path / "site"), output_dir=str(tmp_path))
 
 
@@ -78,7 +77,7 @@ def test_one_wording_of_estimated_days_feeds_every_output(monkeypatch):
     def outputs():
         (top,) = build_messages(a, all_urls(a), page_url=None, context=context(estimated_dates=a.estimated_dates))
         return (json.dumps(top, ensure_ascii=False), site.day_page_html(a, {}, [], "../index.html"),
-                report.format_alerts_table(a))
+                report.format_alerts_table(view.build_view(a, view.Rules.from_settings(Settings()))))
 
     before = outputs()
     assert all(fmt.estimated_days(a.estimated_dates) in text for text in before)
