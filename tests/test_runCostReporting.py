@@ -853,6 +853,23 @@ def test_demo_is_the_same_report_everywhere_with_spikes_and_both_kinds_of_trend(
     assert (isolated / "one" / "demo" / "costs-2026-11-25.sqlite").exists()
 
 
+def test_the_run_hands_its_links_on_in_published_json_and_goes_on_without_it(isolated, capsys, quick_charts):
+    assert runCostReporting.main(["--demo", "--output-dir", "one"]) == 0
+    day = isolated / "one" / "demo" / "2026-11-25"
+    report = json.loads((day / "report.json").read_text())
+    links = json.loads((day / "published.json").read_text())
+    assert report["charts"] and (links["urls"], links["page_url"], links["missing"]) == (
+        report["charts"], report["page_url"], report["missing_charts"])
+    # published.json cannot be written (a folder in its place): a warning naming it; the run and its report go on.
+    capsys.readouterr()
+    (day / "published.json").unlink()
+    (day / "published.json").mkdir()
+    assert runCostReporting.main(["--demo", "--output-dir", "one"]) == 0
+    err = capsys.readouterr().err
+    assert f"cannot write {day.relative_to(isolated) / 'published.json'}" in err and "error:" not in err
+    assert json.loads((day / "report.json").read_text())["charts"] == report["charts"]
+
+
 # ---- unusable output places ---------------------------------------------------------------------------------------
 
 
