@@ -27,8 +27,6 @@ SIZES = (60, 2_000, 20_000)
 
 
 def child(n: int) -> None:
-    sys.path.insert(0, str(ROOT))
-    sys.path.insert(0, str(ROOT / "bench"))
     from datetime import date
 
     import numpy as np

@@ -18,12 +18,11 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from _util import charts
+from _util.model import AlertParams, Spike, Trend
+from tests.fixtures_analysis import build_analysis
 
-from _util import charts  # noqa: E402
-from _util.model import AlertParams, Spike, Trend  # noqa: E402
-from tests.fixtures_analysis import build_analysis  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 P = AlertParams()
 

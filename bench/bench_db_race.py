@@ -15,12 +15,9 @@ import sys
 import time
 from datetime import date, timedelta
 from decimal import Decimal
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from _util import db  # noqa: E402
-from _util.db import CostRow  # noqa: E402
+from _util import db
+from _util.model import CostRow
 
 D1 = date(2026, 11, 1)
 DAYS = 6

@@ -24,7 +24,6 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def child(kind: str, out_dir: str) -> None:
     """Runs inside a fresh interpreter: one cold run, prints a JSON line with its figures."""
-    sys.path.insert(0, str(ROOT))
     started = time.perf_counter()
     from datetime import date
 

@@ -22,12 +22,11 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from _util.config import Settings
+from _util.slack import NOTICE_TIMEOUT_S, TIMEOUT_S
+from tests.blackhole import Blackhole
 
-from _util.config import Settings  # noqa: E402
-from _util.slack import NOTICE_TIMEOUT_S, TIMEOUT_S  # noqa: E402
-from tests.blackhole import Blackhole  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 D = (datetime.now(timezone.utc).date() - timedelta(days=1)).isoformat()
 S3_ATTEMPTS = 3  # site.make_s3_client: total_max_attempts
