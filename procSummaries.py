@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from _util import fmt, published, view
 from _util.cli import build_parser, run_main
@@ -31,7 +30,7 @@ def body(settings: Settings, args: argparse.Namespace) -> int:
         links = published.read(settings) or published.Published(settings.day)
         day = view.with_links(day_view(settings, analysis), links.urls, links.page_url, links.missing)
 
-        def report(delivery) -> Path:
+        def report(delivery):  # report.json, once the message went out (or not)
             return write_report(settings, day, 0, slack_extra(delivery))
 
         delivery, json_path, preview = build_and_send(

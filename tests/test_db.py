@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from sqlalchemy import event, inspect, select
@@ -11,7 +12,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from _util import db, model
 from _util.model import CostRow
-from tests.conftest import ROOT
+
+ROOT = Path(__file__).resolve().parents[1]
 
 D1, D2, D3 = date(2026, 11, 1), date(2026, 11, 2), date(2026, 11, 3)
 T1 = datetime(2026, 11, 4, 6, 0, 0)
