@@ -11,8 +11,7 @@ import sys
 from _util import report
 from _util.cli import build_parser, run_main
 from _util.config import Settings
-from _util.pipeline import day_view
-from _util.stages import load_day, open_database
+from _util.stages import day_view, load_day, open_database
 
 EXAMPLES = """\
   python procAmzAlerts.py --date 2026-11-25          # alerts as a table

@@ -10,8 +10,8 @@ import sys
 from _util import fmt, published, view
 from _util.cli import build_parser, run_main
 from _util.config import ConfigError, Settings
-from _util.pipeline import build_and_send, day_view, slack_extra, write_report
-from _util.stages import load_day, open_database
+from _util.pipeline import build_and_send, slack_extra, write_report
+from _util.stages import day_view, load_day, open_database
 
 EXAMPLES = """\
   python procSummaries.py --date 2026-11-25          # print the totals; write slack_message.json + preview

@@ -35,11 +35,6 @@ class RunOutcome:
     timings: dict[str, float] = field(default_factory=dict)
 
 
-def day_view(settings: Settings, analysis: Analysis) -> DayView:
-    """The view model of d: built once from the analysis and the rule settings; every output is a view of it."""
-    return view.build_view(analysis, view.Rules.from_settings(settings))
-
-
 def render_and_publish(settings: Settings, analysis: Analysis, *, s3_client=None, timings=None):
     """Render the day's charts and publish them with the site pages; return site.PublishResult."""
     from . import charts, site
@@ -160,7 +155,7 @@ def run_all(settings: Settings, engine: Engine, *, ce_client=None, s3_client=Non
         out.ingest = ingest(settings, engine, client=ce_client)
     with stage("summaries+alerts", t):
         out.analysis = stages.load_day(settings, engine)
-        out.view = day_view(settings, out.analysis)
+        out.view = stages.day_view(settings, out.analysis)
     a = out.analysis
     log.info("d=%s: total %.2f USD, %d spike(s), %d trend reversal(s), %d service(s) this month",
              a.report_date, a.summary.total, len(a.spikes), len(a.trends), len(a.mtd_by_service))

@@ -8,12 +8,16 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
 from . import db
 from .config import Settings
 from .model import AlertParams, Analysis
+
+if TYPE_CHECKING:
+    from .view import DayView
 
 log = logging.getLogger("aws_cost_tracking")
 
@@ -82,3 +86,10 @@ def load_day(settings: Settings, engine: Engine) -> Analysis:
     d = settings.day
     costs = db.load_service_costs(engine, d - timedelta(days=settings.lookback_days), d)
     return metrics.analyse(costs, d, AlertParams.from_settings(settings))
+
+
+def day_view(settings: Settings, analysis: Analysis) -> DayView:
+    """The view model of d: built once from the analysis and the rule settings; every output is a view of it."""
+    from . import view
+
+    return view.build_view(analysis, view.Rules.from_settings(settings))

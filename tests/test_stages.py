@@ -107,3 +107,12 @@ def test_stage_names_nest_and_unwind():
             assert stages.current_stage() == "inner"
         assert stages.current_stage() == "outer"
     assert stages.current_stage() == "start" and set(timings) == {"outer"}
+
+
+def test_day_view_states_the_rules_of_these_settings():
+    from tests.slack_fixtures import golden_analysis
+
+    a = golden_analysis()
+    view = stages.day_view(Settings(report_date=a.report_date, spike_z_threshold=3.5, macd_signal=9), a)
+    assert view.report_date == a.report_date
+    assert "at least 3.5 standard deviations" in view.rules[0] and "its 9-day signal line" in view.rules[1]
