@@ -47,8 +47,9 @@ test-fast: install-dev
 lint: install-dev
 	$(BIN)/ruff check .
 
+# As modules from the checkout (python -m bench.x): the benchmarks share the tests' fixtures (tests.*).
 bench: install-dev
-	@for script in bench/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+	@for script in bench/bench_*.py; do echo "== $$script"; $(BIN)/python -m bench.$$(basename $$script .py) || exit 1; done
 
 # Only what make builds: data/ (the SQLite history, exactly-once records) and output/ (site, logs) are never removed.
 clean:

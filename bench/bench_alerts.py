@@ -20,7 +20,7 @@ not the detector. Recall over all injected events is printed too.
 Prints a markdown table for the defaults and for the raw rules (z >= 1 with the day inside its own baseline,
 as the original tool did; TREND_FILTER=off). Fixed seeds; runs in well under 2 minutes.
 
-    python bench/bench_alerts.py
+    python -m bench.bench_alerts
 """
 
 from __future__ import annotations

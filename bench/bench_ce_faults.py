@@ -14,7 +14,7 @@ Modes:
            about 100-115 s (bound 140 s) — what a user's cron run sees when Cost Explorer hangs
   --quick  case (c) with CE_TIMEOUT_SECONDS=2, CE_MAX_ATTEMPTS=2 (bound 9 s): the same mechanism, seconds long
 
-    /work/main/.venv/bin/python bench/bench_ce_faults.py [--quick]
+    .venv/bin/python -m bench.bench_ce_faults [--quick]
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ and memory over 500 charts rendered in one process (figures released).
 
 Targets: <= 150 ms per chart (median); 30 charts <= 3 s on 2 cores; no memory growth over 500 charts.
 
-    python bench/bench_charts.py [--workers 2] [--charts 500]
+    python -m bench.bench_charts [--workers 2] [--charts 500]
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 overlapping days twice, over several trials (tables dropped before each). Prints failed trials, deadlocks retried
 and seconds per trial. Target: 0 failed trials.
 
-    python bench/bench_db_race.py --db-url mysql+pymysql://root@127.0.0.1:3306/test_db [--workers 4 --trials 9]
+    python -m bench.bench_db_race --db-url mysql+pymysql://root@127.0.0.1:3306/test_db [--workers 4 --trials 9]
 """
 
 from __future__ import annotations

@@ -6,9 +6,9 @@ Each case runs the real job (runCostReporting.py, sample cost source, a fresh SQ
 MySQL) in a subprocess against a loopback TCP server that accepts and never answers, with the production default
 timeouts (or small ones with --quick), and checks the time against the bound the timeouts give.
 
-    python bench/bench_hangs.py            # production defaults: about 5 minutes in all
-    python bench/bench_hangs.py --quick    # DB_TIMEOUT_SECONDS=4, S3_TIMEOUT_SECONDS=2: about 40 s
-    TEST_DATABASE_URL=mysql+pymysql://root@127.0.0.1:3306/test_x python bench/bench_hangs.py   # + the lock case
+    python -m bench.bench_hangs            # production defaults: about 5 minutes in all
+    python -m bench.bench_hangs --quick    # DB_TIMEOUT_SECONDS=4, S3_TIMEOUT_SECONDS=2: about 40 s
+    TEST_DATABASE_URL=mysql+pymysql://root@127.0.0.1:3306/test_x python -m bench.bench_hangs   # + the lock case
 """
 
 from __future__ import annotations

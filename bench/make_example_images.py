@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Render the example charts shown in the README into _images/ from realistic synthetic data (deterministic).
 
-    python bench/make_example_images.py [--out _images]
+    python -m bench.make_example_images [--out _images]
 """
 
 from __future__ import annotations
