@@ -19,8 +19,11 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 
-$(VENV)/.runtime: requirements.txt | $(BIN)/python
+# The project itself goes in editable (pyproject.toml): _util and the scripts import from any folder (tests, bench/,
+# cron), and no code edits sys.path. --no-deps: requirements.txt has just installed them.
+$(VENV)/.runtime: requirements.txt pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q -r requirements.txt
+	$(BIN)/python -m pip install -q --no-deps -e .
 	touch $@
 
 $(VENV)/.dev: requirements.txt requirements-dev.txt $(VENV)/.runtime
@@ -44,8 +47,9 @@ test-fast: install-dev
 lint: install-dev
 	$(BIN)/ruff check .
 
+# As modules from the checkout (python -m bench.x): the benchmarks share the tests' fixtures (tests.*).
 bench: install-dev
-	@for script in bench/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+	@for script in bench/bench_*.py; do echo "== $$script"; $(BIN)/python -m bench.$$(basename $$script .py) || exit 1; done
 
 # Only what make builds: data/ (the SQLite history, exactly-once records) and output/ (site, logs) are never removed.
 clean:

@@ -8,10 +8,10 @@ import argparse
 import json
 import sys
 
-from _util import db
+from _util import report
 from _util.cli import build_parser, run_main
 from _util.config import Settings
-from _util.pipeline import ensure_demo_data, load_analysis
+from _util.stages import day_view, load_day, open_database
 
 EXAMPLES = """\
   python procAmzAlerts.py --date 2026-11-25          # alerts as a table
@@ -20,20 +20,14 @@ EXAMPLES = """\
 
 
 def body(settings: Settings, args: argparse.Namespace) -> int:
-    from _util import report
-
-    engine = db.make_engine(settings.database_url)
-    try:
-        db.init_db(engine)
-        ensure_demo_data(settings, engine)
-        analysis = load_analysis(settings, engine)
-    finally:
-        engine.dispose()
+    with open_database(settings) as engine:
+        analysis = load_day(settings, engine)
+    day = day_view(settings, analysis)
     if args.json:
-        data = report.report_dict(analysis, {}, settings.public(), 0)
-        print(json.dumps(data, indent=2, allow_nan=False, ensure_ascii=False))
+        print(json.dumps(report.report_dict(day, settings.public(), 0), indent=2, allow_nan=False,
+                         ensure_ascii=False))
     else:
-        print(report.format_alerts_table(analysis))
+        print(report.format_alerts_table(day))
     return 0
 
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from _util import db
 from _util.cli import build_parser, log, run_main
 from _util.config import Settings
 from _util.ingest import ingest
+from _util.stages import open_database
 
 EXAMPLES = """\
   python procAmzData.py                          # yesterday (UTC) from Cost Explorer
@@ -19,12 +19,8 @@ EXAMPLES = """\
 
 
 def body(settings: Settings, args: argparse.Namespace) -> int:
-    engine = db.make_engine(settings.database_url)
-    try:
-        db.init_db(engine)
+    with open_database(settings, demo_data=False) as engine:  # --demo: the ingest below stores the sample
         result = ingest(settings, engine)
-    finally:
-        engine.dispose()
     log.info("done: %d CE request(s), %d rows", result.requests, result.rows)
     print(f"{result.rows} rows stored for {result.days} days; {result.requests} Cost Explorer request(s)")
     return 0

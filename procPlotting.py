@@ -8,10 +8,11 @@ import argparse
 import json
 import sys
 
-from _util import db, report
+from _util import published
 from _util.cli import build_parser, run_main
 from _util.config import Settings
-from _util.pipeline import ensure_demo_data, load_analysis, render_and_publish, write_report
+from _util.pipeline import render_and_publish
+from _util.stages import day_view, load_day, open_database
 
 EXAMPLES = """\
   python procPlotting.py --date 2026-11-25                       # render + publish to PLOTS_DESTINATION
@@ -20,22 +21,11 @@ EXAMPLES = """\
 
 
 def body(settings: Settings, args: argparse.Namespace) -> int:
-    engine = db.make_engine(settings.database_url)
-    try:
-        db.init_db(engine)
-        ensure_demo_data(settings, engine)
-        analysis = load_analysis(settings, engine)
-    finally:
-        engine.dispose()
-    result = render_and_publish(settings, analysis)
-    links = {"charts": result.urls, "missing_charts": list(result.missing), "page_url": result.page_url}
-    # procSummaries.py takes its Plot buttons from the day's report.json: keep a whole run's other keys.
-    path = settings.output_dir / settings.day.isoformat() / "report.json"
-    if path.is_file():
-        report.write_report(path, {**json.loads(path.read_text(encoding="utf-8")), **links})
-    else:
-        write_report(settings, analysis, result.urls, 0,
-                     {"missing_charts": list(result.missing), "page_url": result.page_url})
+    with open_database(settings) as engine:
+        analysis = load_day(settings, engine)
+    result = render_and_publish(settings, analysis, day_view(settings, analysis))
+    # procSummaries.py takes its Plot buttons from here (the full run hands them over in memory).
+    published.write(settings, published.Published.from_result(settings.day, result))
     print(json.dumps({"page_url": result.page_url, "charts": result.urls, "missing": result.missing},
                      indent=2, ensure_ascii=False))
     if result.missing:

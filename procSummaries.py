@@ -5,13 +5,13 @@ Block Kit message (with Plot buttons to the charts published for that date) and 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
-from _util import db, fmt
+from _util import fmt, published, view
 from _util.cli import build_parser, run_main
 from _util.config import ConfigError, Settings
-from _util.pipeline import build_and_send, ensure_demo_data, load_analysis
+from _util.pipeline import build_and_send, slack_extra, write_report
+from _util.stages import day_view, load_day, open_database
 
 EXAMPLES = """\
   python procSummaries.py --date 2026-11-25          # print the totals; write slack_message.json + preview
@@ -19,30 +19,27 @@ EXAMPLES = """\
 
 
 def body(settings: Settings, args: argparse.Namespace) -> int:
-    engine = db.make_engine(settings.database_url)
-    try:
-        db.init_db(engine)
-        ensure_demo_data(settings, engine)
-        analysis = load_analysis(settings, engine)
-        # Chart links come from the report of procPlotting/runCostReporting for the same date, when there is one.
-        report_path = settings.output_dir / settings.day.isoformat() / "report.json"
-        published = json.loads(report_path.read_text()) if report_path.is_file() else {}
-        if args.post and not settings.post_to_slack:
-            why = "--dry-run/--demo" if settings.dry_run else "no SLACK_BOT_TOKEN"
-            raise ConfigError(f"--post cannot post: {why}")
-        if not args.post:
-            settings = _no_post(settings)
-        delivery, json_path, preview = build_and_send(
-            settings, engine, analysis, published.get("charts", {}), published.get("page_url"),
-            published.get("missing_charts", []))
-    finally:
-        engine.dispose()
+    if args.post and not settings.post_to_slack:
+        why = "--dry-run/--demo" if settings.dry_run else "no SLACK_BOT_TOKEN"
+        raise ConfigError(f"--post cannot post: {why}")
+    if not args.post:
+        settings = _no_post(settings)
+    with open_database(settings) as engine:
+        analysis = load_day(settings, engine)
+        # Chart links: what procPlotting published for the same date, when it did.
+        links = published.read(settings) or published.Published(settings.day)
+        day = view.with_links(day_view(settings, analysis), links.urls, links.page_url, links.missing)
+
+        def report(delivery):  # report.json, once the message went out (or not)
+            return write_report(settings, day, 0, slack_extra(delivery))
+
+        delivery, json_path, preview = build_and_send(settings, engine, day, report=report)
     print(f"Month to date ({analysis.report_date:%Y-%m}): {fmt.money(analysis.summary.mtd_total)}")
     for item in analysis.mtd_by_service:
         print(f"  {fmt.money(item.cost):>15}  {item.service}")
     print("Daily totals:")
-    for day in analysis.daily_totals:
-        print(f"  {fmt.day_iso(day.date)}  {fmt.money(day.cost):>15}")
+    for d in analysis.daily_totals:
+        print(f"  {fmt.day_iso(d.date)}  {fmt.money(d.cost):>15}")
     print(f"message: {json_path}\npreview: {preview}")
     if delivery is not None:
         print(f"slack:   {delivery.reason}")

@@ -10,8 +10,9 @@ import sys
 from _util import db, preflight
 from _util.cli import build_parser, db_password, describe, log, run_main
 from _util.config import Settings
-from _util.pipeline import RunOutcome, run_all, stage_name
+from _util.pipeline import RunOutcome, run_all
 from _util.runlock import RunLock
+from _util.stages import open_database, stage_name
 
 EXAMPLES = """\
   python runCostReporting.py --demo                  # sample data, no AWS/Slack needed; prints where results are
@@ -28,19 +29,16 @@ of a failed run, straight from stderr — nothing goes through the disk, which m
 
 
 def body(settings: Settings, args: argparse.Namespace) -> int:
+    def preflight_first(engine) -> None:  # before init_db creates any table
+        if settings.dry_run and not settings.demo:
+            with stage_name("pre-flight"):
+                preflight.run_checks(settings, engine, check_aws=args.check_aws)
+
     with RunLock(settings.lock_path):
-        engine = db.make_engine(settings.database_url, connect_timeout=settings.db_connect_timeout_seconds,
-                                timeout=settings.db_timeout_seconds)
-        try:
-            if settings.dry_run and not settings.demo:  # the pre-flight: before init_db creates any table
-                with stage_name("pre-flight"):
-                    preflight.run_checks(settings, engine, check_aws=args.check_aws)
-            with stage_name("database"):
-                db.init_db(engine)
-                db.mark_killed_runs(engine)  # we hold the run lock: a 'running' row of this host whose process is gone died
+        # We hold the run lock: a 'running' row of this host whose process is gone died (mark_killed_runs).
+        with open_database(settings, before_init=preflight_first, after_init=db.mark_killed_runs,
+                           demo_data=False) as engine:  # --demo: the run's own ingest stores the sample
             return _run(settings, engine)
-        finally:
-            engine.dispose()
 
 
 def _run(settings: Settings, engine) -> int:

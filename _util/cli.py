@@ -7,8 +7,10 @@ import logging
 import sys
 import warnings
 from collections.abc import Callable
+from datetime import date
+from pathlib import Path
 
-from .config import ConfigError, Settings, add_common_arguments, load_settings
+from .config import DEMO_DATE, SOURCES, ConfigError, Settings, load_settings
 from .deadline import RunTimeout, run_deadline
 from .logs import redact, setup_logging
 from .runlock import EXIT_LOCKED, LockBusy
@@ -19,6 +21,34 @@ COMMON_EPILOG = """\
 settings come from defaults < .env (--env-file) < environment < flags; see README "Settings".
 exit status: 0 ok, 1 runtime error (one "error: ..." line on stderr), 2 usage error,
              75 another run holds the lock (runCostReporting.py)."""
+
+
+def parse_date(raw: str) -> date:
+    """Parse YYYY-MM-DD (argparse type)."""
+    try:
+        return date.fromisoformat(raw.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--date must be YYYY-MM-DD, got {raw!r}") from None
+
+
+def add_common_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags every stage script shares (README "Using it with your AWS account")."""
+    parser.add_argument("--date", type=parse_date, metavar="YYYY-MM-DD",
+                        help="report date d (default: yesterday, UTC)")
+    parser.add_argument("--source", choices=SOURCES, help="cost source (env COST_SOURCE, default ce)")
+    parser.add_argument("--input", nargs="+", type=Path, metavar="FILE",
+                        help="saved GetCostAndUsage JSON response(s) for --source file")
+    parser.add_argument("--db-url", metavar="URL", help="SQLAlchemy database URL (env DATABASE_URL)")
+    parser.add_argument("--output-dir", type=Path, metavar="DIR", help="where report.json etc. go (env OUTPUT_DIR)")
+    parser.add_argument("--env-file", type=Path, metavar="FILE", help="settings file (default ./.env if present)")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="no Slack post, no S3 upload; write previews under OUTPUT_DIR")
+    parser.add_argument("--demo", action="store_true",
+                        help=f"built-in sample data for report date {DEMO_DATE} (unless --date), dry run, own "
+                             "database under OUTPUT_DIR/demo/")
+    parser.add_argument("--force", action="store_true", help="post again for a date already posted")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more detail: this tool's debug lines (settings in effect, stage starts…); "
+                             "libraries (boto3, slack_sdk, matplotlib…) stay at warnings")
 
 
 class Parser(argparse.ArgumentParser):
@@ -70,7 +100,7 @@ def run_main(parser: argparse.ArgumentParser, argv: list[str] | None,
             log.warning("%s", w.message)
         log.debug("settings: %s", ", ".join(f"{k}={v}" for k, v in settings.public().items()))
         log.debug("log file %s; deadline %d s (RUN_TIMEOUT_SECONDS)", settings.log_path, settings.run_timeout_seconds)
-        from .pipeline import current_stage
+        from .stages import current_stage
 
         with run_deadline(settings.run_timeout_seconds, current_stage):
             code = body(settings, args)

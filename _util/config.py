@@ -32,6 +32,11 @@ MAX_PRESIGN_SECONDS = 7 * 24 * 3600  # SigV4 presigned URLs cannot outlive 7 day
 DEMO_DATE = date(2026, 11, 25)  # --demo's report date unless --date is given (sample data is anchored on d)
 
 
+def yesterday_utc() -> date:
+    """Yesterday's UTC date (the default report date)."""
+    return datetime.now(timezone.utc).date() - timedelta(days=1)
+
+
 class ConfigError(ValueError):
     """A setting has a bad value; the message names the setting."""
 
@@ -54,9 +59,11 @@ class Settings:
     exclude_record_types: tuple[str, ...] = ("Credit", "Refund")
     group_by: str = ""  # "" | "TAG:<key>" | CE dimension such as LINKED_ACCOUNT
     lookback_days: int = 365
-    ce_max_pages: int = 300  # costexplorer.CE_MAX_PAGES
-    ce_timeout_seconds: float = 20.0  # costexplorer.CE_TIMEOUT_SECONDS
-    ce_max_attempts: int = 5  # costexplorer.CE_MAX_ATTEMPTS
+    # Every default is written here once: model.AlertParams, costexplorer's CE_* and db.make_engine read theirs
+    # from these class attributes (why these values: see costexplorer and db).
+    ce_max_pages: int = 300
+    ce_timeout_seconds: float = 20.0
+    ce_max_attempts: int = 5
     spike_z_threshold: float = 2.75
     spike_min_delta_usd: float = 5.0
     min_history_days: int = 14
@@ -81,7 +88,9 @@ class Settings:
     output_dir: Path = Path("output")
     log_file: Path | None = None
     lock_file: Path | None = None
-    report_date: date | None = None
+    # d is fixed once, when the settings are built: a run crossing midnight UTC must not post one day and record
+    # another.
+    report_date: date = field(default_factory=yesterday_utc)
     dry_run: bool = False
     demo: bool = False
     force: bool = False
@@ -95,8 +104,9 @@ class Settings:
 
     @property
     def day(self) -> date:
-        """The report date d (default: yesterday, UTC — Cost Explorer's days are UTC dates)."""
-        return self.report_date or (datetime.now(timezone.utc).date() - timedelta(days=1))
+        """The report date d, fixed when the settings were built (default: yesterday, UTC — Cost Explorer's days
+        are UTC dates)."""
+        return self.report_date
 
     @property
     def log_path(self) -> Path:
@@ -308,14 +318,6 @@ ENV: dict[str, tuple[str, Any]] = {
 }
 
 
-def parse_date(raw: str) -> date:
-    """Parse YYYY-MM-DD (argparse type)."""
-    try:
-        return date.fromisoformat(raw.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--date must be YYYY-MM-DD, got {raw!r}") from None
-
-
 def mask_url(url: str) -> str:
     """The URL with any password replaced by ***."""
     try:
@@ -324,25 +326,6 @@ def mask_url(url: str) -> str:
         return make_url(url).render_as_string(hide_password=True)
     except Exception:
         return "<unparseable url>"
-
-
-def add_common_arguments(parser: argparse.ArgumentParser) -> None:
-    """The flags every stage script shares (README "Using it with your AWS account")."""
-    parser.add_argument("--date", type=parse_date, metavar="YYYY-MM-DD",
-                        help="report date d (default: yesterday, UTC)")
-    parser.add_argument("--source", choices=SOURCES, help="cost source (env COST_SOURCE, default ce)")
-    parser.add_argument("--input", nargs="+", type=Path, metavar="FILE",
-                        help="saved GetCostAndUsage JSON response(s) for --source file")
-    parser.add_argument("--db-url", metavar="URL", help="SQLAlchemy database URL (env DATABASE_URL)")
-    parser.add_argument("--output-dir", type=Path, metavar="DIR", help="where report.json etc. go (env OUTPUT_DIR)")
-    parser.add_argument("--env-file", type=Path, metavar="FILE", help="settings file (default ./.env if present)")
-    parser.add_argument("--dry-run", action="store_true",
-                        help="no Slack post, no S3 upload; write previews under OUTPUT_DIR")
-    parser.add_argument("--demo", action="store_true",
-                        help="built-in sample data for report date 2026-11-25 (unless --date), dry run, own database under OUTPUT_DIR/demo/")
-    parser.add_argument("--force", action="store_true", help="post again for a date already posted")
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="more detail: this tool's debug lines (settings in effect, stage starts…); "
-                             "libraries (boto3, slack_sdk, matplotlib…) stay at warnings")
 
 
 def load_settings(args: argparse.Namespace | None = None, environ: Mapping[str, str] | None = None,
@@ -398,8 +381,6 @@ def load_settings(args: argparse.Namespace | None = None, environ: Mapping[str, 
         kwargs.update(plots_destination=str(out / "site"), plot_links="public", plot_base_url="")
     if not kwargs.get("plots_destination"):
         kwargs["plots_destination"] = str(out / "site")  # the site lives with the run's other outputs
-    # d is fixed once, when the run starts: a run crossing midnight UTC must not post one day and record another.
-    kwargs.setdefault("report_date", datetime.now(timezone.utc).date() - timedelta(days=1))
     settings = Settings(**kwargs)
     validate(settings)
     return settings
@@ -441,7 +422,7 @@ def validate(s: Settings) -> None:
                       "is renamed; use the channel ID (C…, at the bottom of the channel's About tab)", stacklevel=2)
     if s.slack_bot_token and not s.demo and not s.slack_channel_id:  # a dry run checks what the real run needs
         raise ConfigError("SLACK_CHANNEL_ID is required when SLACK_BOT_TOKEN is set")
-    if s.report_date is not None and s.report_date > datetime.now(timezone.utc).date():
+    if s.report_date > datetime.now(timezone.utc).date():
         raise ConfigError(f"--date {s.report_date} is in the future")
 
 

@@ -12,8 +12,8 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from .config import ConfigError
-from .db import BREAKDOWN_MAX, SERVICE_MAX, CostRow, fit_name
+from .config import ConfigError, Settings
+from .model import BREAKDOWN_MAX, SERVICE_MAX, CostRow, fit_name
 
 log = logging.getLogger(__name__)
 
@@ -29,13 +29,13 @@ MAX_RUNS = 3
 # Bounds of one query (settings CE_MAX_PAGES, CE_TIMEOUT_SECONDS, CE_MAX_ATTEMPTS). A year of DAILY data grouped by
 # service is a handful of pages; a few hundred allows a second grouping with thousands of keys while a Cost Explorer
 # (or proxy) that pages forever costs at most a few dollars.
-CE_MAX_PAGES = 300
+CE_MAX_PAGES = Settings.ce_max_pages
 # Cost Explorer answers a page in seconds; 20 s leaves room for a slow day and a dead endpoint is given up on within
 # hang_bound_seconds (5 x (5 + 20) + 15 = 140 s with these defaults). Attempts are shared with throttling
 # (LimitExceededException), which botocore backs off exponentially.
 CE_CONNECT_TIMEOUT_SECONDS = 5.0
-CE_TIMEOUT_SECONDS = 20.0
-CE_MAX_ATTEMPTS = 5
+CE_TIMEOUT_SECONDS = Settings.ce_timeout_seconds
+CE_MAX_ATTEMPTS = Settings.ce_max_attempts
 _BACKOFF_CAP_SECONDS = 20  # botocore's standard/adaptive retry: sleep up to min(2 ** (attempt - 1), 20) s
 
 

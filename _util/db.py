@@ -37,14 +37,9 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.types import TypeDecorator
 
-from .config import mask_url
+from .config import Settings, mask_url
+from .model import BREAKDOWN_MAX, SERVICE_MAX, CostRow
 
-# Longest service / breakdown name stored as given. Both sit in the primary key: with utf8mb4 (4 bytes a character,
-# 2 length bytes) date + service + breakdown = 3 + 1442 + 1602 = 3047 bytes, within InnoDB's 3072-byte key limit.
-# A breakdown "TAG:<key>$<value>" is at most 128 + 1 + 256 = 385 characters (AWS tag limits); a name longer than
-# its column is stored under a stable shortened key (fit_name), so one odd name never rejects a run.
-SERVICE_MAX = 360
-BREAKDOWN_MAX = 400
 UPSERT_BATCH = 1000
 DEADLOCK_RETRIES = 6  # attempts of one transaction that MySQL chose as a deadlock victim (1213)
 RETRYABLE_MYSQL_ERRORS = (1213,)
@@ -226,33 +221,13 @@ class MixedCostsError(DatabaseError):
     """Stored costs in one window measure different things (metric, grouping or currency): never summed."""
 
 
-def fit_name(name: str, limit: int) -> str:
-    """name itself when it fits limit characters, else a stable shortened key: its head, "~" and 16 hex digits
-    of its SHA-256 (the same name always gives the same key, two different names two keys)."""
-    if len(name) <= limit:
-        return name
-    digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:16]
-    return f"{name[:limit - 17]}~{digest}"
-
-
-@dataclass(frozen=True)
-class CostRow:
-    """One stored daily cost (amount exact as Cost Explorer gave it)."""
-
-    usage_date: date
-    service: str
-    breakdown: str
-    amount: Decimal
-    unit: str
-    estimated: bool
-
-
 def utcnow() -> datetime:
     """Now in UTC, naive (DATETIME columns hold UTC)."""
     return datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
 
 
-def make_engine(url: str, *, connect_timeout: int = 10, timeout: int = 60) -> Engine:
+def make_engine(url: str, *, connect_timeout: int = Settings.db_connect_timeout_seconds,
+                timeout: int = Settings.db_timeout_seconds) -> Engine:
     """Create the engine for DATABASE_URL (SQLite folder created; MySQL: TCP connect within connect_timeout (s), every
     read/write within timeout (s), lock waits end after timeout // 2 s with the server's own error)."""
     parsed = make_url(url)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import date
+from decimal import Decimal
 
 import pandas as pd
 
+from .config import Settings
 from .fmt import cents  # noqa: F401  (USD half up to the cent: one definition, in fmt)
 
 # Chart ids: stable strings used as keys of {chart id: url} in report.json and the Slack message.
@@ -24,25 +27,55 @@ def trend_chart_id(service: str) -> str:
     return f"trend:{service}"
 
 
+# Longest service / breakdown name stored as given. Both sit in the primary key: with utf8mb4 (4 bytes a character,
+# 2 length bytes) date + service + breakdown = 3 + 1442 + 1602 = 3047 bytes, within InnoDB's 3072-byte key limit.
+# A breakdown "TAG:<key>$<value>" is at most 128 + 1 + 256 = 385 characters (AWS tag limits); a name longer than
+# its column is stored under a stable shortened key (fit_name), so one odd name never rejects a run.
+SERVICE_MAX = 360
+BREAKDOWN_MAX = 400
+
+
+def fit_name(name: str, limit: int) -> str:
+    """name itself when it fits limit characters, else a stable shortened key: its head, "~" and 16 hex digits
+    of its SHA-256 (the same name always gives the same key, two different names two keys)."""
+    if len(name) <= limit:
+        return name
+    digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    return f"{name[:limit - 17]}~{digest}"
+
+
+@dataclass(frozen=True)
+class CostRow:
+    """One stored daily cost (amount exact as Cost Explorer gave it)."""
+
+    usage_date: date
+    service: str
+    breakdown: str
+    amount: Decimal
+    unit: str
+    estimated: bool
+
+
 @dataclass(frozen=True)
 class AlertParams:
     """Thresholds of the alert rules (README "Methodology")."""
 
-    spike_z_threshold: float = 2.75
-    spike_min_delta_usd: float = 5.0
-    min_history_days: int = 14
-    min_daily_cost_usd: float = 0.01
-    macd_fast: int = 12
-    macd_slow: int = 26
-    macd_signal: int = 18
-    trend_filter: bool = True
-    trend_min_delta_usd: float = 1.0
-    monthly_charge_filter: bool = True
-    lookback_days: int = 365
-    first_seen_min_usd: float = 10.0
+    # The defaults are the settings' (one definition: config.Settings).
+    spike_z_threshold: float = Settings.spike_z_threshold
+    spike_min_delta_usd: float = Settings.spike_min_delta_usd
+    min_history_days: int = Settings.min_history_days
+    min_daily_cost_usd: float = Settings.min_daily_cost_usd
+    macd_fast: int = Settings.macd_fast
+    macd_slow: int = Settings.macd_slow
+    macd_signal: int = Settings.macd_signal
+    trend_filter: bool = Settings.trend_filter
+    trend_min_delta_usd: float = Settings.trend_min_delta_usd
+    monthly_charge_filter: bool = Settings.monthly_charge_filter
+    lookback_days: int = Settings.lookback_days
+    first_seen_min_usd: float = Settings.first_seen_min_usd
 
     @classmethod
-    def from_settings(cls, settings) -> AlertParams:
+    def from_settings(cls, settings: Settings) -> AlertParams:
         """The alert thresholds of a Settings object."""
         return cls(**{name: getattr(settings, name) for name in cls.__dataclass_fields__})
 

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import Engine
 
-from . import db
+from . import published, stages, view
 from .config import Settings
 from .ingest import IngestResult, ingest
 from .model import AlertParams, Analysis
+from .stages import stage
+from .view import DayView
 
 log = logging.getLogger("aws_cost_tracking")
 
@@ -26,68 +26,19 @@ class RunOutcome:
 
     ingest: IngestResult | None = None
     analysis: Analysis | None = None
+    view: DayView | None = None  # the day's view model, with the published links once there are any
     publish: object | None = None  # site.PublishResult
+    published_path: Path | None = None  # OUTPUT_DIR/<d>/published.json (None: not written)
     delivery: object | None = None  # slack.DeliveryResult
     report_path: Path | None = None
     preview_path: Path | None = None
     timings: dict[str, float] = field(default_factory=dict)
 
 
-_CURRENT: list[str] = []  # the stages entered and not yet left (innermost last); the deadline names the last
-
-
-def current_stage() -> str:
-    """The stage the run is in now ("start" before the first)."""
-    return _CURRENT[-1] if _CURRENT else "start"
-
-
-@contextmanager
-def stage_name(name: str) -> Iterator[None]:
-    """Mark the run as being in stage `name` (for the deadline's error line) without timing or logging it."""
-    _CURRENT.append(name)
-    try:
-        yield
-    finally:
-        _CURRENT.pop()
-
-
-@contextmanager
-def stage(name: str, timings: dict[str, float]) -> Iterator[None]:
-    """Time a stage and log one line for it."""
-    started = time.perf_counter()
-    try:
-        with stage_name(name):  # named before the start line: a signal arriving from then on names this stage
-            log.debug("stage %s: start", name)
-            yield
-    except BaseException:  # the deadline's RunTimeout too
-        timings[name] = time.perf_counter() - started
-        log.error("stage %s failed after %.2f s", name, timings[name])
-        raise
-    timings[name] = time.perf_counter() - started
-    log.info("stage %s: %.2f s", name, timings[name])
-
-
-def ensure_demo_data(settings: Settings, engine: Engine) -> None:
-    """With --demo, store the sample data up to d first, so every stage script runs on its own."""
-    if settings.demo:
-        from .ingest import ingest
-
-        ingest(settings, engine)
-
-
-def load_analysis(settings: Settings, engine: Engine) -> Analysis:
-    """Read [d - LOOKBACK_DAYS, d] from the database and compute summaries and alerts."""
-    from . import metrics
-
-    d = settings.day
-    costs = db.load_service_costs(engine, d - timedelta(days=settings.lookback_days), d)
-    return metrics.analyse(costs, d, AlertParams.from_settings(settings))
-
-
-def render_and_publish(settings: Settings, analysis: Analysis, *, s3_client=None, timings=None, day_view=None):
-    """Render the day's charts and publish them with the site pages (views of day_view, built here when not
-    given); return site.PublishResult."""
-    from . import charts, site, view
+def render_and_publish(settings: Settings, analysis: Analysis, day_view: DayView, *, s3_client=None, timings=None):
+    """Render the day's charts and publish them with the site pages (views of day_view); return
+    site.PublishResult."""
+    from . import charts, site
 
     timings = {} if timings is None else timings
     folder = settings.output_dir / settings.day.isoformat() / "charts"
@@ -98,8 +49,6 @@ def render_and_publish(settings: Settings, analysis: Analysis, *, s3_client=None
             log.error("charts: cannot write %s (%s); no charts this run", folder, exc.strerror or exc)
             files = {}
     with stage("publish", timings):
-        if day_view is None:
-            day_view = view.build_view(analysis, view.Rules.from_settings(settings))
         result = site.publish(day_view, files, settings, s3_client=s3_client)
     for error in result.errors:
         log.error("%s", error)
@@ -108,21 +57,19 @@ def render_and_publish(settings: Settings, analysis: Analysis, *, s3_client=None
     return result
 
 
-def build_and_send(settings: Settings, engine: Engine, analysis: Analysis, chart_urls: dict[str, str],
-                   page_url: str | None, missing: list[str], *, slack_client=None, timings=None,
+def build_and_send(settings: Settings, engine: Engine, day_view: DayView, *, slack_client=None, timings=None,
                    report: Callable[[object | None], Path] | None = None):
     """Build the Block Kit message(s) in memory, post them (exactly once) when enabled, then write
-    slack_message.json, the preview and (with `report`, given the delivery) report.json.
+    slack_message.json, the preview and (with `report`, given the delivery) report.json. day_view carries the
+    published links (view.with_links).
 
     The post never depends on OUTPUT_DIR being writable. Every file is tried; then a Slack failure is raised, else
     the first write failure (an OSError whose one line names the path). Returns (delivery, json path, preview path).
     """
-    from . import slack, slack_message, view
+    from . import slack, slack_message
 
     timings = {} if timings is None else timings
     with stage("message", timings):
-        day_view = view.with_links(view.build_view(analysis, view.Rules.from_settings(settings)), chart_urls,
-                                   page_url, missing)
         payloads = slack_message.build_messages(day_view)
     delivery, failure = None, None
     if settings.post_to_slack:
@@ -147,7 +94,7 @@ def build_and_send(settings: Settings, engine: Engine, analysis: Analysis, chart
             errors.append(exc)
     try:
         paths[0], paths[1] = slack.write_outputs(payloads, settings.output_dir, settings.day,
-                                                 settings.slack_channel_id or "<channel>", page_url)
+                                                 settings.slack_channel_id or "<channel>", day_view.page_url)
     except OSError as exc:
         errors.append(exc)
     timings["outputs"] = time.perf_counter() - started
@@ -162,14 +109,28 @@ def build_and_send(settings: Settings, engine: Engine, analysis: Analysis, chart
     return delivery, paths[0], paths[1]
 
 
-def write_report(settings: Settings, analysis: Analysis, chart_urls: dict[str, str], ce_requests: int,
-                 extra: dict | None = None) -> Path:
-    """Write OUTPUT_DIR/<d>/report.json (atomically; an OSError names the path)."""
+def save_published(settings: Settings, result) -> Path | None:
+    """Write OUTPUT_DIR/<d>/published.json from a site.PublishResult, for procSummaries.py run alone later. Best
+    effort within the full run: a failure is a warning (report.json and the message carry the links anyway)."""
+    try:
+        return published.write(settings, published.Published.from_result(settings.day, result))
+    except OSError as exc:
+        log.warning("%s: procSummaries.py run alone for %s will find no chart links", exc, settings.day)
+        return None
+
+
+def slack_extra(delivery) -> dict:
+    """report.json's "slack" key for a slack.DeliveryResult (nothing when no delivery was confirmed)."""
+    if delivery is None:
+        return {}
+    return {"slack": {"ts": delivery.ts, "posted": delivery.posted, "skipped": delivery.skipped}}
+
+
+def write_report(settings: Settings, day: DayView, ce_requests: int, extra: dict | None = None) -> Path:
+    """Write OUTPUT_DIR/<d>/report.json from the day's view (atomically; an OSError names the path)."""
     from . import report
 
-    data = report.report_dict(analysis, chart_urls, settings.public(), ce_requests)
-    if extra:
-        data.update(extra)
+    data = report.report_dict(day, settings.public(), ce_requests, extra)
     return report.write_report(settings.output_dir / settings.day.isoformat() / "report.json", data)
 
 
@@ -182,22 +143,22 @@ def run_all(settings: Settings, engine: Engine, *, ce_client=None, s3_client=Non
     with stage("fetch+store", t):
         out.ingest = ingest(settings, engine, client=ce_client)
     with stage("summaries+alerts", t):
-        out.analysis = load_analysis(settings, engine)
+        out.analysis = stages.load_day(settings, engine)
+        out.view = stages.day_view(settings, out.analysis)
     a = out.analysis
     log.info("d=%s: total %.2f USD, %d spike(s), %d trend reversal(s), %d service(s) this month",
              a.report_date, a.summary.total, len(a.spikes), len(a.trends), len(a.mtd_by_service))
-    out.publish = render_and_publish(settings, a, s3_client=s3_client, timings=t)
-    urls, page_url, missing = out.publish.urls, out.publish.page_url, list(out.publish.missing)
+    out.publish = render_and_publish(settings, a, out.view, s3_client=s3_client, timings=t)
+    out.published_path = save_published(settings, out.publish)
+    out.view = view.with_links(out.view, out.publish.urls, out.publish.page_url, out.publish.missing)
     requests = out.ingest.requests
 
     def report(delivery) -> Path:
-        extra = {"missing_charts": missing, "page_url": page_url}
         if delivery is not None:
-            extra["slack"] = {"ts": delivery.ts, "posted": delivery.posted, "skipped": delivery.skipped}
             out.delivery = delivery
-        out.report_path = write_report(settings, a, urls, requests, extra)
+        out.report_path = write_report(settings, out.view, requests, slack_extra(delivery))
         return out.report_path
 
-    out.delivery, _, out.preview_path = build_and_send(settings, engine, a, urls, page_url, missing,
-                                                       slack_client=slack_client, timings=t, report=report)
+    out.delivery, _, out.preview_path = build_and_send(settings, engine, out.view, slack_client=slack_client,
+                                                       timings=t, report=report)
     return out

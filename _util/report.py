@@ -1,4 +1,4 @@
-"""report.json (DESIGN.md "Outputs") and the terminal table of alerts."""
+"""report.json (DESIGN.md "Outputs") and the terminal text of the day: views of the DayView."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from typing import Any
 
 from . import fmt
 from .files import write_atomic
-from .model import Analysis, Spike, Trend
+from .model import Spike, Trend
+from .view import Comparison, DayView, Entry
 
 
 def _usd(value: float | None) -> float | None:
@@ -37,22 +38,46 @@ def trend_dict(t: Trend) -> dict[str, Any]:
     return out
 
 
-def report_dict(analysis: Analysis, charts: dict[str, str], settings_public: dict, ce_requests: int) -> dict:
-    """The report.json content for one run (DESIGN.md schema plus summary and estimated_dates)."""
-    s = analysis.summary
-    return {
-        "report_date": analysis.report_date.isoformat(),
-        "spikes": [spike_dict(x) for x in analysis.spikes],
-        "trends": [trend_dict(x) for x in analysis.trends],
-        "mtd_by_service": [{"service": x.service, "cost": _usd(x.cost)} for x in analysis.mtd_by_service],
-        "daily_totals": [{"date": x.date.isoformat(), "cost": _usd(x.cost)} for x in analysis.daily_totals],
-        "charts": dict(charts),
+def comparison_dict(c: Comparison) -> dict[str, Any]:
+    return {"label": c.label, "value": _usd(c.value), "base": _usd(c.base), "delta": _usd(c.delta),
+            "pct": _num(c.pct)}
+
+
+def alert_dict(e: Entry) -> dict[str, Any]:
+    return {"service": e.service, "group": e.group, "direction": e.direction, "kinds": list(e.kinds),
+            "impact": _usd(e.impact), "text": e.text, "sentence": e.sentence, "detail": e.detail,
+            "chart_ids": list(e.chart_ids)}
+
+
+def report_dict(day_view: DayView, settings_public: dict, ce_requests: int, extra: dict | None = None) -> dict:
+    """The report.json content of one run, a view of the DayView (DESIGN.md schema plus summary, estimated_dates,
+    headline, comparisons, alerts and rules); `extra` (e.g. "slack") and the view's own extra keys come last."""
+    v = day_view
+    day_before, week, avg7 = v.day_comparisons
+    data = {
+        "report_date": v.report_date.isoformat(),
+        "spikes": [spike_dict(x) for x in v.spikes],
+        "trends": [trend_dict(x) for x in v.trends],
+        "mtd_by_service": [{"service": x.service, "cost": _usd(x.cost)} for x in v.mtd_by_service],
+        "daily_totals": [{"date": x.date.isoformat(), "cost": _usd(x.cost)} for x in v.daily_totals],
+        "charts": v.urls,
         "settings": dict(settings_public),
         "ce_requests": int(ce_requests),
-        "summary": {"total": _usd(s.total), "previous_day": _usd(s.previous_day), "avg7": _usd(s.avg7),
-                    "mtd_total": _usd(s.mtd_total), "mtd_previous": _usd(s.mtd_previous)},
-        "estimated_dates": [d.isoformat() for d in analysis.estimated_dates],
+        "summary": {"total": _usd(v.total), "previous_day": _usd(day_before.base), "avg7": _usd(avg7.base),
+                    "same_weekday": _usd(week.base), "mtd_total": _usd(v.mtd_total),
+                    "mtd_previous": _usd(v.mtd_comparison.base)},
+        "estimated_dates": [d.isoformat() for d in v.estimated_dates],
+        "missing_charts": list(v.missing),
+        "page_url": v.page_url,
+        "headline": {"text": v.headline_text, "service": v.headline.service if v.headline else None},
+        "comparisons": [comparison_dict(c) for c in (*v.day_comparisons, v.mtd_comparison)],
+        "alerts": [alert_dict(e) for e in v.entries],
+        "rules": list(v.rules),
+        "freshness": v.freshness,
     }
+    data.update(v.extra)
+    data.update(extra or {})
+    return data
 
 
 def write_report(path: Path, data: dict) -> Path:
@@ -61,38 +86,15 @@ def write_report(path: Path, data: dict) -> Path:
     return write_atomic(path, json.dumps(data, indent=2, allow_nan=False, ensure_ascii=False) + "\n")
 
 
-def _table(header: list[str], rows: list[list[str]], left: int = 1) -> list[str]:
-    """Columns padded to width; the first `left` columns left-aligned, the rest right-aligned."""
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
-
-    def line(cells: list[str]) -> str:
-        return "  ".join(c.ljust(w) if i < left else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths,
-                                                                                                 strict=True)))
-    return [line(header), line(["-" * w for w in widths]), *(line(r) for r in rows)]
-
-
-def format_alerts_table(analysis: Analysis) -> str:
-    """The day's spikes and trend reversals as plain-text tables (USD)."""
-    a, s = analysis, analysis.summary
-    money, pct = fmt.money, fmt.pct
-    out = [f"Report date {a.report_date}: total {money(s.total)}, month to date {money(s.mtd_total)}"]
-    if a.estimated_dates:
-        out.append(fmt.estimated_days(a.estimated_dates))
-    out.append("")
-    if a.spikes:
-        out.append(f"Spikes ({len(a.spikes)}): cost on d vs the mean and std of the days before")
-        rows = [[x.service, x.direction, money(x.cost), money(x.mean), money(x.std),
-                 fmt.MISSING if x.zscore is None else f"{x.zscore:+.1f}", fmt.signed_money(x.delta), pct(x.pct),
-                 str(x.history_days)] for x in a.spikes]
-        out += _table(["service", "dir", "cost", "mean", "std", "z", "delta", "delta %", "days"], rows, left=2)
-    else:
-        out.append("Spikes: none")
-    out.append("")
-    if a.trends:
-        out.append(f"Trend reversals ({len(a.trends)}): MACD crossed its signal line")
-        rows = [[x.service, x.direction, money(x.cost), money(x.avg7), money(x.avg28), pct(x.pct),
-                 f"{x.macd:+,.2f}", f"{x.signal:+,.2f}"] for x in a.trends]
-        out += _table(["service", "dir", "cost", "avg 7d", "avg 28d", "7d vs 28d", "MACD", "signal"], rows, left=2)
-    else:
-        out.append("Trend reversals: none")
+def format_alerts_table(day_view: DayView) -> str:
+    """The day for a terminal: the view's headline, totals with their comparisons, freshness, then each group's
+    entries (sentence, and the statistics below it), spikes first."""
+    v = day_view
+    out = [v.title, v.headline_text, "", f"Total {fmt.money(v.total)}"]
+    out += [f"  {c.text}" for c in v.day_comparisons]
+    out += [f"Month to date ({v.mtd_label}) {fmt.money(v.mtd_total)}", f"  {v.mtd_comparison.text}", v.freshness]
+    for group in v.groups:
+        out += ["", f"{group.title} ({group.note}):"]
+        for entry in group.entries:
+            out += [f"  {entry.sentence}", f"    {entry.detail}"]
     return "\n".join(out)

@@ -8,7 +8,7 @@ Each size runs in a fresh interpreter. Printed per size:
   peak     tracemalloc peak of the detection step (extra memory it allocates) and the process's peak RSS
 Targets (2 cores): 20,000 x 400 detection <= 2 s and <= 1 GB; 60 services <= 50 ms.
 
-    python bench/bench_alert_speed.py
+    python -m bench.bench_alert_speed
 """
 
 from __future__ import annotations
@@ -27,8 +27,6 @@ SIZES = (60, 2_000, 20_000)
 
 
 def child(n: int) -> None:
-    sys.path.insert(0, str(ROOT))
-    sys.path.insert(0, str(ROOT / "bench"))
     from datetime import date
 
     import numpy as np

@@ -20,7 +20,7 @@ not the detector. Recall over all injected events is printed too.
 Prints a markdown table for the defaults and for the raw rules (z >= 1 with the day inside its own baseline,
 as the original tool did; TREND_FILTER=off). Fixed seeds; runs in well under 2 minutes.
 
-    python bench/bench_alerts.py
+    python -m bench.bench_alerts
 """
 
 from __future__ import annotations
@@ -30,21 +30,18 @@ import sys
 import time
 from dataclasses import replace
 from datetime import date
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from _util.metrics import (  # noqa: E402
+from _util.metrics import (
     TREND_CONFIRM_DAYS,
     TREND_FILTER_K,
     detect_spikes,
     detect_trends,
     drop_spike_echoes,
 )
-from _util.model import AlertParams  # noqa: E402
+from _util.model import AlertParams
 
 HISTORY = 365  # days before the first scored day
 EVAL = 60  # scored report days

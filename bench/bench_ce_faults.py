@@ -14,7 +14,7 @@ Modes:
            about 100-115 s (bound 140 s) — what a user's cron run sees when Cost Explorer hangs
   --quick  case (c) with CE_TIMEOUT_SECONDS=2, CE_MAX_ATTEMPTS=2 (bound 9 s): the same mechanism, seconds long
 
-    /work/main/.venv/bin/python bench/bench_ce_faults.py [--quick]
+    .venv/bin/python -m bench.bench_ce_faults [--quick]
 """
 
 from __future__ import annotations
@@ -29,17 +29,16 @@ import time
 from http.server import ThreadingHTTPServer
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from _util.costexplorer import (  # noqa: E402
+from _util.costexplorer import (
     CE_CONNECT_TIMEOUT_SECONDS,
     CE_MAX_ATTEMPTS,
     CE_MAX_PAGES,
     CE_TIMEOUT_SECONDS,
     hang_bound_seconds,
 )
-from tests.ce_fakes import Paging, Silent  # noqa: E402
+from tests.ce_fakes import Paging, Silent
+
+ROOT = Path(__file__).resolve().parents[1]
 
 QUICK = {"CE_TIMEOUT_SECONDS": "2", "CE_MAX_ATTEMPTS": "2"}
 

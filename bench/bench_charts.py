@@ -4,7 +4,7 @@ and memory over 500 charts rendered in one process (figures released).
 
 Targets: <= 150 ms per chart (median); 30 charts <= 3 s on 2 cores; no memory growth over 500 charts.
 
-    python bench/bench_charts.py [--workers 2] [--charts 500]
+    python -m bench.bench_charts [--workers 2] [--charts 500]
 """
 
 from __future__ import annotations
@@ -18,12 +18,11 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from _util import charts
+from _util.model import AlertParams, Spike, Trend
+from tests.fixtures_analysis import build_analysis
 
-from _util import charts  # noqa: E402
-from _util.model import AlertParams, Spike, Trend  # noqa: E402
-from tests.fixtures_analysis import build_analysis  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 P = AlertParams()
 

@@ -3,7 +3,7 @@
 overlapping days twice, over several trials (tables dropped before each). Prints failed trials, deadlocks retried
 and seconds per trial. Target: 0 failed trials.
 
-    python bench/bench_db_race.py --db-url mysql+pymysql://root@127.0.0.1:3306/test_db [--workers 4 --trials 9]
+    python -m bench.bench_db_race --db-url mysql+pymysql://root@127.0.0.1:3306/test_db [--workers 4 --trials 9]
 """
 
 from __future__ import annotations
@@ -15,12 +15,9 @@ import sys
 import time
 from datetime import date, timedelta
 from decimal import Decimal
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from _util import db  # noqa: E402
-from _util.db import CostRow  # noqa: E402
+from _util import db
+from _util.model import CostRow
 
 D1 = date(2026, 11, 1)
 DAYS = 6

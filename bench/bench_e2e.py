@@ -5,7 +5,7 @@ and a large account (40 linked accounts x 50 services = 2,000 series via COST_GR
 Prints wall time and peak memory of the whole process, time per stage and Cost Explorer requests.
 Targets (2 cores): demo <= 10 s cold; 2,000 series <= 30 s.
 
-    python bench/bench_e2e.py
+    python -m bench.bench_e2e
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def child(kind: str, out_dir: str) -> None:
     """Runs inside a fresh interpreter: one cold run, prints a JSON line with its figures."""
-    sys.path.insert(0, str(ROOT))
     started = time.perf_counter()
     from datetime import date
 

@@ -6,9 +6,9 @@ Each case runs the real job (runCostReporting.py, sample cost source, a fresh SQ
 MySQL) in a subprocess against a loopback TCP server that accepts and never answers, with the production default
 timeouts (or small ones with --quick), and checks the time against the bound the timeouts give.
 
-    python bench/bench_hangs.py            # production defaults: about 5 minutes in all
-    python bench/bench_hangs.py --quick    # DB_TIMEOUT_SECONDS=4, S3_TIMEOUT_SECONDS=2: about 40 s
-    TEST_DATABASE_URL=mysql+pymysql://root@127.0.0.1:3306/test_x python bench/bench_hangs.py   # + the lock case
+    python -m bench.bench_hangs            # production defaults: about 5 minutes in all
+    python -m bench.bench_hangs --quick    # DB_TIMEOUT_SECONDS=4, S3_TIMEOUT_SECONDS=2: about 40 s
+    TEST_DATABASE_URL=mysql+pymysql://root@127.0.0.1:3306/test_x python -m bench.bench_hangs   # + the lock case
 """
 
 from __future__ import annotations
@@ -22,12 +22,11 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from _util.config import Settings
+from _util.slack import NOTICE_TIMEOUT_S, TIMEOUT_S
+from tests.blackhole import Blackhole
 
-from _util.config import Settings  # noqa: E402
-from _util.slack import NOTICE_TIMEOUT_S, TIMEOUT_S  # noqa: E402
-from tests.blackhole import Blackhole  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 D = (datetime.now(timezone.utc).date() - timedelta(days=1)).isoformat()
 S3_ATTEMPTS = 3  # site.make_s3_client: total_max_attempts

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Render the example charts shown in the README into _images/ from realistic synthetic data (deterministic).
 
-    python bench/make_example_images.py [--out _images]
+    python -m bench.make_example_images [--out _images]
 """
 
 from __future__ import annotations
@@ -13,12 +13,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from _util import charts
+from _util.model import AlertParams
+from tests.fixtures_analysis import D, build_analysis, find_spikes, find_trends, synthetic_costs
 
-from _util import charts  # noqa: E402
-from _util.model import AlertParams  # noqa: E402
-from tests.fixtures_analysis import D, build_analysis, find_spikes, find_trends, synthetic_costs  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 P = AlertParams()
 

@@ -8,11 +8,10 @@ import functools
 import tempfile
 from pathlib import Path
 
-from _util import db, view
+from _util import view
 from _util.config import load_settings
-from _util.ingest import ingest
 from _util.model import Analysis
-from _util.pipeline import load_analysis
+from _util.stages import load_day, open_database
 
 
 @functools.cache
@@ -26,13 +25,8 @@ def demo_settings():
 def demo_analysis() -> Analysis:
     """The demo day's Analysis (sample data stored in SQLite, then analysed, as `make demo` does)."""
     settings = demo_settings()
-    engine = db.make_engine(settings.database_url)
-    try:
-        db.init_db(engine)
-        ingest(settings, engine)
-        return load_analysis(settings, engine)
-    finally:
-        engine.dispose()
+    with open_database(settings) as engine:  # --demo: the sample data is stored first
+        return load_day(settings, engine)
 
 
 def demo_view() -> view.DayView:

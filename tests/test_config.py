@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from _util.config import ConfigError, Settings, add_common_arguments, load_settings
+from _util.cli import add_common_arguments
+from _util.config import ConfigError, Settings, load_settings
 
 DATA = Path(__file__).parent / "data" / "ce"
 TOKEN = "xoxb-1234567890-abcdefghijkl"
@@ -58,6 +59,69 @@ def test_the_report_date_does_not_change_when_the_clock_passes_midnight(monkeypa
     s = load_settings(flags(), environ={})
     Clock.now_value = datetime(2026, 11, 27, 0, 0, 1, tzinfo=timezone.utc)
     assert s.day == date(2026, 11, 25)
+
+
+def test_settings_built_without_a_date_fix_d_when_built_not_when_read(monkeypatch):
+    """Settings() made in code (tests, tools) also fix d once: `day` only returns it."""
+    import _util.config as config
+
+    class Clock(datetime):
+        now_value = datetime(2026, 11, 26, 23, 59, 59, tzinfo=timezone.utc)
+
+        @classmethod
+        def now(cls, tz=None):
+            return cls.now_value
+
+    monkeypatch.setattr(config, "datetime", Clock)
+    s = Settings()
+    Clock.now_value = datetime(2026, 11, 28, 12, 0, tzinfo=timezone.utc)
+    assert s.day == s.report_date == date(2026, 11, 25)
+
+
+def _loaded_with_other_defaults(monkeypatch, module: str, **defaults):
+    """A fresh copy of _util/<module>.py, imported while config.Settings has other defaults: what it takes from the
+    settings follows them; a default written a second time there would not."""
+    import importlib.util
+    import sys
+
+    import _util.config as config
+
+    other = dataclasses.make_dataclass(
+        "Settings", [(name, type(value), dataclasses.field(default=value)) for name, value in defaults.items()],
+        bases=(Settings,), frozen=True)
+    monkeypatch.setattr(config, "Settings", other)
+    name = f"_util._probe_{module}"
+    spec = importlib.util.spec_from_file_location(name, Path(config.__file__).with_name(f"{module}.py"))
+    probe = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, name, probe)
+    spec.loader.exec_module(probe)
+    return probe
+
+
+def test_the_alert_thresholds_have_one_definition_the_settings(monkeypatch):
+    from _util.model import AlertParams
+
+    shared = [f.name for f in dataclasses.fields(AlertParams)]
+    # Each shared setting gets a value no default has (bools flipped).
+    changed = {n: (not getattr(Settings, n)) if isinstance(getattr(Settings, n), bool) else getattr(Settings, n) + 7
+               for n in shared}
+    probe = _loaded_with_other_defaults(monkeypatch, "model", **changed)
+    assert dataclasses.asdict(probe.AlertParams()) == changed
+    assert dataclasses.asdict(AlertParams()) == {n: getattr(Settings(), n) for n in shared}
+
+
+def test_the_cost_explorer_bounds_have_one_definition_the_settings(monkeypatch):
+    probe = _loaded_with_other_defaults(monkeypatch, "costexplorer", ce_max_pages=11, ce_timeout_seconds=3.5,
+                                        ce_max_attempts=2)
+    assert (probe.CE_MAX_PAGES, probe.CE_TIMEOUT_SECONDS, probe.CE_MAX_ATTEMPTS) == (11, 3.5, 2)
+
+
+def test_the_database_timeouts_have_one_definition_the_settings(monkeypatch):
+    import inspect
+
+    probe = _loaded_with_other_defaults(monkeypatch, "db", db_connect_timeout_seconds=3, db_timeout_seconds=9)
+    params = inspect.signature(probe.make_engine).parameters
+    assert (params["connect_timeout"].default, params["timeout"].default) == (3, 9)
 
 
 def test_precedence_defaults_dotenv_environment_flags(in_tmp):

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from sqlalchemy import event, inspect, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from _util import db
-from _util.db import CostRow
-from tests.conftest import ROOT
+from _util import db, model
+from _util.model import CostRow
+
+ROOT = Path(__file__).resolve().parents[1]
 
 D1, D2, D3 = date(2026, 11, 1), date(2026, 11, 2), date(2026, 11, 3)
 T1 = datetime(2026, 11, 4, 6, 0, 0)
@@ -323,12 +325,12 @@ def test_long_names_are_stored_and_one_bad_group_never_blocks_the_others(engine,
         parsed = parse_response(response, "UnblendedCost", ParsedCosts(), where="nov.json")
     assert parsed.skipped == 1
     assert "'Amazon\\x00S3' cannot be stored" in caplog.text
-    short = db.fit_name(service500, db.SERVICE_MAX)
-    assert len(short) == db.SERVICE_MAX and short == db.fit_name(service500, db.SERVICE_MAX) != \
-        db.fit_name(service500 + "x", db.SERVICE_MAX)
+    short = model.fit_name(service500, model.SERVICE_MAX)
+    assert len(short) == model.SERVICE_MAX and short == model.fit_name(service500, model.SERVICE_MAX) != \
+        model.fit_name(service500 + "x", model.SERVICE_MAX)
     db.store_costs(engine, parsed.sorted_rows(), parsed.days)
     assert stored_amounts(engine) == {(D1, service300, tag): 1, (D1, short, ""): 3,
-                                      (D1, "AWS Lambda", db.fit_name("team$" + "é" * 395, db.BREAKDOWN_MAX)): 4}
+                                      (D1, "AWS Lambda", model.fit_name("team$" + "é" * 395, model.BREAKDOWN_MAX)): 4}
 
 
 # --- killed runs (issue 10, item 13) ---------------------------------------------------------------------------------

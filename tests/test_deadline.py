@@ -90,7 +90,6 @@ def test_s3_that_accepts_and_never_answers_ends_the_publish_within_its_bound(tmp
 
 HANG = """
 import sys, time
-sys.path.insert(0, {root!r})
 import runCostReporting
 from _util import {module}
 def hang(*args, **kwargs):
@@ -101,14 +100,14 @@ sys.exit(runCostReporting.main(sys.argv[1:]))
 
 
 @pytest.mark.parametrize(("module", "name", "stage"), [
-    ("pipeline", "load_analysis", "summaries+alerts"),
+    ("stages", "load_day", "summaries+alerts"),
     ("charts", "_render_job", "charts"),  # hangs inside the chart worker processes: they must die with the run
 ])
 def test_run_timeout_ends_a_hung_stage_with_one_line_naming_it(tmp_path, module, name, stage):
     env = job_env(tmp_path, RUN_TIMEOUT_SECONDS="2")
     started = time.monotonic()
     try:
-        done = subprocess.run([sys.executable, "-c", HANG.format(root=str(ROOT), module=module, name=name),
+        done = subprocess.run([sys.executable, "-c", HANG.format(module=module, name=name),
                                "--date", D, "--dry-run"], env=env, cwd=tmp_path, capture_output=True, text=True,
                               timeout=HANG_GUARD_S)
     except subprocess.TimeoutExpired:
@@ -124,8 +123,8 @@ def test_sigterm_ends_a_hung_stage_with_one_line_naming_it(tmp_path):
     import signal
 
     env = job_env(tmp_path, RUN_TIMEOUT_SECONDS="600")
-    proc = subprocess.Popen([sys.executable, "-c", HANG.format(root=str(ROOT), module="pipeline",
-                                                               name="load_analysis"), "--date", D, "--dry-run", "-v"],
+    proc = subprocess.Popen([sys.executable, "-c", HANG.format(module="stages",
+                                                               name="load_day"), "--date", D, "--dry-run", "-v"],
                             env=env, cwd=tmp_path, stderr=subprocess.PIPE, text=True)
     try:
         for line in proc.stderr:  # wait until the run is inside the hung stage …

@@ -23,11 +23,12 @@ def make(cwd: Path, *args: str, timeout: float = 30) -> subprocess.CompletedProc
 
 @pytest.fixture
 def checkout(tmp_path) -> Path:
-    """A copy of the Makefile and the version check (_util/__init__.py) — enough for the targets under test."""
+    """A copy of the Makefile, the version check (_util/__init__.py) and what install reads — enough for the
+    targets under test."""
     shutil.copy(ROOT / "Makefile", tmp_path / "Makefile")
     (tmp_path / "_util").mkdir()
     shutil.copy(ROOT / "_util" / "__init__.py", tmp_path / "_util" / "__init__.py")
-    for name in ("requirements.txt", "requirements-dev.txt"):
+    for name in ("requirements.txt", "requirements-dev.txt", "pyproject.toml"):
         shutil.copy(ROOT / name, tmp_path / name)
     return tmp_path
 

@@ -15,7 +15,7 @@ from sqlalchemy import create_engine, inspect, select, text
 
 import procAmzData
 from _util import db, migrate
-from _util.db import CostRow
+from _util.model import CostRow
 from tests.cli_helpers import error_lines
 
 D1, D2 = date(2026, 11, 1), date(2026, 11, 2)

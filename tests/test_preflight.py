@@ -51,7 +51,7 @@ def test_the_demo_ignores_slack_settings():
 def _args(*argv: str):
     import argparse
 
-    from _util.config import add_common_arguments
+    from _util.cli import add_common_arguments
 
     parser = argparse.ArgumentParser()
     add_common_arguments(parser)

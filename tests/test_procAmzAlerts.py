@@ -15,7 +15,8 @@ import pytest
 from sqlalchemy import select
 
 import procAmzAlerts
-from _util import db, fmt, metrics
+from _util import db, fmt, metrics, view
+from _util.config import Settings
 from _util.model import AlertParams, Analysis
 from tests.cli_helpers import error_lines, fill_with_sample, run_cli
 
@@ -64,26 +65,18 @@ def stored_series(url: str) -> dict[str, dict[date, Decimal]]:
     return out
 
 
-def table_rows(block: str) -> dict[str, list[str]]:
-    """Rows of one plain-text table (header, dashes, rows) keyed by service; cells split on 2+ spaces."""
-    lines = block.splitlines()
-    assert set(lines[1].replace(" ", "")) == {"-"}, block
-    rows = [re.split(r"\s{2,}", line.strip()) for line in lines[2:]]
-    return {r[0]: r for r in rows}
-
-
-def sections(out: str) -> dict[str, str]:
-    """The table output split at its blank lines: {'Spikes': block, 'Trend reversals': block, 'head': block}."""
-    blocks = out.strip("\n").split("\n\n")
-    found = {"head": blocks[0]}
-    for block in blocks[1:]:
-        title = block.split("\n", 1)[0]
-        key = "Spikes" if title.startswith("Spikes") else "Trend reversals"
-        found[key] = block.split("\n", 1)[1] if "\n" in block else ""
+def sections(out: str) -> dict[str, list[str]]:
+    """The text output's groups of entries split at blank lines: {'Spikes': lines, 'Trending up': lines, …}
+    (a group's block starts with "<title> (<n> services):")."""
+    found = {}
+    for block in out.strip("\n").split("\n\n")[1:]:
+        title, *lines = block.splitlines()
+        if title.endswith("):"):
+            found[title.split(" (")[0]] = lines
     return found
 
 
-money, pct = fmt.money, fmt.pct  # the table's figures in the one style of every output (tests/test_fmt.py)
+money = fmt.money  # the figures in the one style of every output (tests/test_fmt.py)
 
 
 # --- usage ---------------------------------------------------------------------------------------------------
@@ -120,35 +113,26 @@ def test_unknown_flag_is_a_usage_error(capsys):
 # --- the day's alerts ----------------------------------------------------------------------------------------
 
 
-def test_table_lists_the_planted_alerts_with_their_figures(capsys, filled):
+def test_text_lists_the_planted_alerts_as_the_view_words_them(capsys, filled):
     code, out, err = run(capsys, "--db-url", filled, "--date", D.isoformat())
     assert code == 0, err
     assert error_lines(err) == [] and "Traceback" not in err
     expected = expected_analysis(filled)
     assert {(s.service, s.direction) for s in expected.spikes} == PLANTED_SPIKES
     assert {(t.service, t.direction) for t in expected.trends} == PLANTED_TRENDS
+    v = view.build_view(expected, view.Rules.from_settings(Settings(report_date=D)))
 
-    parts = sections(out)
-    assert parts["head"].splitlines()[0] == (f"Report date {D}: total {money(expected.summary.total)}, "
-                                             f"month to date {money(expected.summary.mtd_total)}")
+    lines = out.splitlines()
+    assert lines[:2] == [v.title, v.headline_text]
+    assert f"Total {money(v.total)}" in lines and v.mtd_comparison.text in out
     # Logs go to stderr: every stdout line belongs to the report.
     assert not re.search(r"^\d\d:\d\d:\d\d ", out, re.M)
-
-    spikes = table_rows(parts["Spikes"])
-    assert parts["Spikes"].splitlines()[0].split() == ["service", "dir", "cost", "mean", "std", "z", "delta",
-                                                       "delta", "%", "days"]
-    assert set(spikes) == {s for s, _ in PLANTED_SPIKES}
-    for s in expected.spikes:
-        assert spikes[s.service] == [s.service, s.direction, money(s.cost), money(s.mean), money(s.std),
-                                     f"{s.zscore:+.1f}", fmt.signed_money(s.delta), pct(s.pct), str(s.history_days)]
-    assert f"Spikes ({len(expected.spikes)}):" in out
-
-    trends = table_rows(parts["Trend reversals"])
-    assert set(trends) == {s for s, _ in PLANTED_TRENDS}
-    for t in expected.trends:
-        assert trends[t.service] == [t.service, t.direction, money(t.cost), money(t.avg7), money(t.avg28),
-                                     pct(t.pct), f"{t.macd:+,.2f}", f"{t.signal:+,.2f}"]
-    assert f"Trend reversals ({len(expected.trends)}):" in out
+    assert list(sections(out)) == [g.title for g in v.groups]  # spikes first
+    for group in v.groups:
+        assert f"{group.title} ({group.note}):" in lines
+        assert sections(out)[group.title] == [line for e in group.entries
+                                              for line in (f"  {e.sentence}", f"    {e.detail}")]
+    assert {e.service for e in v.entries} == {s for s, _ in PLANTED_SPIKES | PLANTED_TRENDS}
 
 
 def test_other_thresholds_from_the_environment_apply_to_stored_data(capsys, filled, monkeypatch):
@@ -196,6 +180,7 @@ def test_json_is_the_report_with_the_design_keys(capsys, filled, monkeypatch):
             "ce_requests"} <= set(data)
     assert data["report_date"] == D.isoformat()
     assert data["charts"] == {} and data["ce_requests"] == 0
+    assert {"headline", "comparisons", "alerts", "rules"} <= set(data) and data["alerts"]  # the view's facts
     assert "slack_bot_token" not in data["settings"]
     assert data["settings"]["slack_channel_id"] == "C123"
 
@@ -291,7 +276,8 @@ def test_demo_runs_on_its_own_in_a_fresh_output_dir(capsys, isolated):
     """`procAmzAlerts.py --demo` needs no earlier step: it stores the sample data for its date first."""
     code, out, err = run(capsys, "--demo", "--output-dir", "fresh")
     assert code == 0, err
-    assert "Report date 2026-11-25" in out and "Amazon CloudFront" in sections(out)["Spikes"]
+    assert "Wednesday, November 25, 2026" in out.splitlines()[0]
+    assert any(line.startswith("  Amazon CloudFront spiked") for line in sections(out)["Spikes"])
     assert (isolated / "fresh" / "demo" / "costs-2026-11-25.sqlite").is_file()
 
 

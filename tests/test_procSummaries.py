@@ -1,6 +1,6 @@
 """procSummaries.py: the CLI of the summaries/Slack stage — month-to-date and daily totals from a database filled
 by the real ingest path (to the cent), the message and preview files, posting to a local Slack server exactly
-once (--post, --force), and Plot buttons from the report.json of an earlier stage."""
+once (--post, --force), and Plot buttons from the published.json of an earlier stage."""
 
 from __future__ import annotations
 
@@ -262,10 +262,10 @@ def test_slack_error_exits_1_with_what_to_fix(capsys, filled_sqlite, slack_env):
     assert slack_env.posted == []
 
 
-# --- Plot buttons from an earlier stage's report.json ------------------------------------------------------------
+# --- Plot buttons from an earlier stage's published.json ---------------------------------------------------------
 
 
-def test_buttons_come_from_the_report_of_runCostReporting(capsys, filled_sqlite, isolated, quick_charts,
+def test_buttons_come_from_what_runCostReporting_published(capsys, filled_sqlite, isolated, quick_charts,
                                                           monkeypatch):
     monkeypatch.setenv("PLOT_BASE_URL", BASE)
     monkeypatch.setenv("PLOTS_DESTINATION", str(isolated / "site"))
@@ -284,6 +284,8 @@ def test_buttons_come_from_the_report_of_runCostReporting(capsys, filled_sqlite,
     assert all(u.startswith(f"{BASE}/") for u in buttons)
     assert report["page_url"] in json.dumps(bodies)
     assert "not published" not in json.dumps(bodies)
+    again = json.loads((isolated / "out" / D.isoformat() / "report.json").read_text())  # rewritten by this stage
+    assert (again["charts"], again["page_url"]) == (report["charts"], report["page_url"])
 
 
 def test_buttons_come_from_procPlotting(capsys, filled_sqlite, isolated, quick_charts, monkeypatch):
@@ -294,11 +296,28 @@ def test_buttons_come_from_procPlotting(capsys, filled_sqlite, isolated, quick_c
     plotted = json.loads(capsys.readouterr().out)
     assert plotted["charts"] and all(u.startswith(f"{BASE}/") for u in plotted["charts"].values())
 
+    day = isolated / "out" / D.isoformat()
+    assert (day / "published.json").is_file() and not (day / "report.json").exists()  # one writer of report.json
+
     code, _, err = run(capsys, *common)
     assert code == 0, err
     buttons = chart_links(written(isolated / "out"))
     assert buttons and all(u.startswith(f"{BASE}/") for u in buttons)
     assert sorted(buttons) == sorted(plotted["charts"].values())
+    report = json.loads((day / "report.json").read_text())
+    assert report["charts"] == plotted["charts"] and report["page_url"] == plotted["page_url"]
+    assert [a["service"] for a in report["alerts"]] and report["headline"]["text"]
+
+
+def test_an_unreadable_published_json_is_one_error_line_naming_it(capsys, filled_sqlite, isolated):
+    path = isolated / "out" / D.isoformat() / "published.json"
+    path.parent.mkdir(parents=True)
+    path.write_text('{"urls": [')
+    code, out, err = run(capsys, "--db-url", filled_sqlite, "--date", D.isoformat(), "--output-dir", "out")
+    assert code == 1
+    assert error_lines(err) == [f"error: {path.relative_to(isolated)} is not a valid published.json "
+                                "(JSONDecodeError: Expecting value: line 1 column 11 (char 10)); run procPlotting.py "
+                                "for the day again"], err
 
 
 # --- runtime errors ------------------------------------------------------------------------------------------

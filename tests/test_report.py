@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 import math
+import stat
 from dataclasses import replace
 from datetime import date, timedelta
 
 import pandas as pd
 import pytest
 
-from _util import metrics, report
+from _util import metrics, report, view
+from _util.config import Settings
 from _util.model import AlertParams, Spike, Trend
 
 D = date(2026, 11, 25)
@@ -29,11 +31,21 @@ def analysis():
     return a
 
 
+RULES = view.Rules.from_settings(Settings(report_date=D))
+
+
+def day_view(analysis, urls=None, page_url=None, missing=()):
+    return view.with_links(view.build_view(analysis, RULES), urls or {}, page_url, missing)
+
+
 def test_report_dict_matches_the_schema(analysis):
-    data = report.report_dict(analysis, {"mtd_by_service": "https://x/m.png"}, {"lookback_days": 365}, 3)
+    v = day_view(analysis, {"mtd_by_service": "https://x/m.png"}, "https://x/2026-11-25/index.html",
+                 ["daily_by_service"])
+    data = report.report_dict(v, {"lookback_days": 365}, 3, {"slack": {"ts": "1.2"}})
     assert {"report_date", "spikes", "trends", "mtd_by_service", "daily_totals", "charts", "settings",
-            "ce_requests"} <= set(data)
-    assert data["report_date"] == "2026-11-25" and data["ce_requests"] == 3
+            "ce_requests", "summary", "estimated_dates", "missing_charts", "page_url", "slack", "headline",
+            "comparisons", "alerts", "rules"} <= set(data)
+    assert data["report_date"] == "2026-11-25" and data["ce_requests"] == 3 and data["slack"] == {"ts": "1.2"}
     (sp,) = data["spikes"]
     assert {"service", "direction", "cost", "mean", "std", "zscore", "delta"} <= set(sp)
     assert sp["service"] == "Amazon EC2" and sp["direction"] == "up" and sp["cost"] == pytest.approx(500.0)
@@ -42,36 +54,75 @@ def test_report_dict_matches_the_schema(analysis):
     assert data["mtd_by_service"][0]["service"] == "Amazon EC2"
     assert data["daily_totals"][0]["date"] == "2026-11-01" and len(data["daily_totals"]) == 25
     assert data["charts"] == {"mtd_by_service": "https://x/m.png"} and data["estimated_dates"] == ["2026-11-25"]
+    assert data["page_url"] == "https://x/2026-11-25/index.html" and data["missing_charts"] == ["daily_by_service"]
     for item in data["mtd_by_service"] + data["daily_totals"]:
         assert item["cost"] == round(item["cost"], 6)
+    s = analysis.summary
+    assert data["summary"] == {"total": pytest.approx(s.total), "previous_day": pytest.approx(s.previous_day),
+                               "avg7": pytest.approx(s.avg7), "same_weekday": pytest.approx(s.same_weekday),
+                               "mtd_total": pytest.approx(s.mtd_total), "mtd_previous": pytest.approx(s.mtd_previous)}
+
+
+def test_the_view_facts_are_the_views_words(analysis):
+    """headline, comparisons, alerts and rules are taken from the DayView, not worded again."""
+    v = day_view(analysis)
+    data = report.report_dict(v, {}, 0)
+    assert data["headline"] == {"text": v.headline_text, "service": v.headline.service}
+    assert data["rules"] == list(v.rules)
+    comparisons = (*v.day_comparisons, v.mtd_comparison)
+    assert [c["label"] for c in data["comparisons"]] == [c.label for c in comparisons]
+    for got, c in zip(data["comparisons"], comparisons, strict=True):
+        assert (got["value"], got["base"]) == (pytest.approx(c.value), pytest.approx(c.base))
+        assert got["delta"] == pytest.approx(c.delta) and got["pct"] == pytest.approx(c.pct)
+    assert [(a["service"], a["group"], a["direction"], a["kinds"], a["text"], a["detail"], a["chart_ids"])
+            for a in data["alerts"]] == [(e.service, e.group, e.direction, list(e.kinds), e.text, e.detail,
+                                          list(e.chart_ids)) for e in v.entries]
+    assert [a["service"] for a in data["alerts"]] == ["Amazon EC2", "AWS Lambda"]  # the spike first
+    assert data["alerts"][0]["impact"] == pytest.approx(v.entries[0].impact)
+
+
+def test_a_spike_that_is_also_a_trend_is_one_alert(analysis):
+    spike = analysis.spikes[0]
+    analysis.trends = [Trend(spike.service, "up", 2.0, 1.0, spike.cost, 150.0, 110.0)]
+    (alert,) = report.report_dict(day_view(analysis), {}, 0)["alerts"]
+    assert alert["kinds"] == ["spike", "trend"] and alert["chart_ids"] == [f"spike:{spike.service}",
+                                                                            f"trend:{spike.service}"]
 
 
 def test_null_zscore_nan_and_negative_zero(analysis):
     analysis.spikes = [Spike("S", "up", 10.0, 1.0, 0.0, None, 9.0, 20),
                        Spike("T", "down", -1e-9, float("nan"), float("inf"), 1.0, -1e-9, 20)]
-    data = report.report_dict(analysis, {}, {}, 0)
+    data = report.report_dict(day_view(analysis), {}, 0)
     assert data["spikes"][0]["zscore"] is None
     bad = data["spikes"][1]
     assert bad["mean"] is None and bad["std"] is None and math.copysign(1, bad["cost"]) == 1.0
     json.dumps(data, allow_nan=False)
 
 
-def test_write_report_is_atomic_and_strict(tmp_path, analysis):
+def test_write_report_is_atomic_strict_and_readable(tmp_path, analysis):
     path = tmp_path / "2026-11-25" / "report.json"
-    data = report.report_dict(analysis, {}, {"a": 1}, 2)
+    data = report.report_dict(day_view(analysis), {"a": 1}, 2)
     report.write_report(path, data)
     assert json.loads(path.read_text()) == data
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644  # an output for people and tools: not 0600 as mkstemp's
     with pytest.raises(ValueError):
         report.write_report(path, {"x": float("nan")})
     assert json.loads(path.read_text()) == data  # the old file survives a failed write
     assert [p.name for p in path.parent.iterdir()] == ["report.json"]  # no temp file left behind
 
 
-def test_alerts_table_shows_the_figures(analysis):
-    text = report.format_alerts_table(analysis)
-    assert "Spikes (1)" in text and "Amazon EC2" in text and "$500.00" in text
-    assert "Trend reversals (1)" in text and "AWS Lambda" in text and "-0.12" in text
-    assert "Estimated costs (the bill is not final yet): November 25" in text
-    quiet = replace(analysis, spikes=[], trends=[], estimated_dates=[])
-    out = report.format_alerts_table(quiet)
-    assert "Spikes: none" in out and "Trend reversals: none" in out
+def test_the_terminal_text_words_entries_as_the_view_does(analysis):
+    v = day_view(analysis)
+    text = report.format_alerts_table(v)
+    lines = text.splitlines()
+    assert lines[:2] == [v.title, v.headline_text]
+    for e in v.entries:
+        at = lines.index(f"  {e.sentence}")
+        assert lines[at + 1] == f"    {e.detail}"
+    assert text.index("Amazon EC2 spiked") < text.index("AWS Lambda is trending down")  # spikes first
+    assert v.freshness in lines and "Estimated" in v.freshness
+    assert "spike:" not in text and "trend:" not in text  # chart ids never in text
+    quiet = day_view(replace(analysis, spikes=[], trends=[], estimated_dates=[]))
+    out = report.format_alerts_table(quiet).splitlines()
+    assert out[1] == quiet.headline_text and "All days final" in out
+    assert not any(line.endswith("):") for line in out)  # no group of entries

@@ -342,10 +342,12 @@ def test_end_to_end_then_rerun_is_one_request_and_no_second_post(db_job, monkeyp
     day_prefix = f"{PREFIX}/{D.isoformat()}/"
     pngs = {k for k in objects if k.endswith(".png")}
     assert pngs == {day_prefix + site.chart_filename(c) for c in charts}
-    assert {k for k in objects if not k.endswith(".png")} == {day_prefix + "index.html", f"{PREFIX}/index.html"}
+    assert {k for k in objects if not k.endswith(".png")} == {day_prefix + "index.html", f"{PREFIX}/index.html",
+                                                              f"{PREFIX}/{site.MANIFEST}"}
     for key, head in objects.items():
         png = key.endswith(".png")
-        assert head["ContentType"] == ("image/png" if png else "text/html; charset=utf-8"), key
+        kind = "image/png" if png else site.JSON_TYPE if key.endswith(".json") else "text/html; charset=utf-8"
+        assert head["ContentType"] == kind, key
         assert head["CacheControl"] == (site.PNG_CACHE if png else site.HTML_CACHE), key
 
     # Every link in the message points at an uploaded object, and works (presigned GET over HTTP).
@@ -851,6 +853,23 @@ def test_demo_is_the_same_report_everywhere_with_spikes_and_both_kinds_of_trend(
         ("Amazon Redshift", "up"), ("Amazon ElastiCache", "down")}
     assert not (isolated / "data").exists()  # the demo keeps its own database, site and reports under OUTPUT_DIR/demo/
     assert (isolated / "one" / "demo" / "costs-2026-11-25.sqlite").exists()
+
+
+def test_the_run_hands_its_links_on_in_published_json_and_goes_on_without_it(isolated, capsys, quick_charts):
+    assert runCostReporting.main(["--demo", "--output-dir", "one"]) == 0
+    day = isolated / "one" / "demo" / "2026-11-25"
+    report = json.loads((day / "report.json").read_text())
+    links = json.loads((day / "published.json").read_text())
+    assert report["charts"] and (links["urls"], links["page_url"], links["missing"]) == (
+        report["charts"], report["page_url"], report["missing_charts"])
+    # published.json cannot be written (a folder in its place): a warning naming it; the run and its report go on.
+    capsys.readouterr()
+    (day / "published.json").unlink()
+    (day / "published.json").mkdir()
+    assert runCostReporting.main(["--demo", "--output-dir", "one"]) == 0
+    err = capsys.readouterr().err
+    assert f"cannot write {day.relative_to(isolated) / 'published.json'}" in err and "error:" not in err
+    assert json.loads((day / "report.json").read_text())["charts"] == report["charts"]
 
 
 # ---- unusable output places ---------------------------------------------------------------------------------------

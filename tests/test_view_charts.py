@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from _util import charts, fmt, pages, report, site, view
+from _util.config import Settings
 from _util.model import DAILY_CHART, MTD_CHART, AlertParams, Spike, Trend, spike_chart_id, trend_chart_id
 from _util.slack_message import build_messages
 from tests.slack_fixtures import D, all_urls, analysis, day_view, golden_analysis
@@ -68,8 +69,6 @@ def test_chart_ids_never_appear_in_text(tmp_path):
 
 
 def _settings(tmp_path):
-    from _util.config import Settings
-
     return Settings(plots_destination=str(tmp_path / "site"), output_dir=str(tmp_path))
 
 
@@ -88,7 +87,7 @@ def test_one_wording_of_estimated_days_feeds_every_output(monkeypatch):
     def outputs():
         (top,) = build_messages(day_view(a, all_urls(a)))
         page = pages.day_page(_view(a), {}, index_href="", prev=None, next=None)
-        return json.dumps(top, ensure_ascii=False), page, report.format_alerts_table(a)
+        return json.dumps(top, ensure_ascii=False), page, report.format_alerts_table(_view(a))
 
     before = outputs()
     assert all(fmt.estimated_days(a.estimated_dates) in text for text in before)

@@ -1,0 +1,95 @@
+"""What every stage shares around its work: the stage names (for the deadline), the one way a stage opens the
+database, and the day's analysis read from it by a stage script run alone."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Engine
+
+from . import db
+from .config import Settings
+from .model import AlertParams, Analysis
+
+if TYPE_CHECKING:
+    from .view import DayView
+
+log = logging.getLogger("aws_cost_tracking")
+
+_CURRENT: list[str] = []  # the stages entered and not yet left (innermost last); the deadline names the last
+
+
+def current_stage() -> str:
+    """The stage the run is in now ("start" before the first)."""
+    return _CURRENT[-1] if _CURRENT else "start"
+
+
+@contextmanager
+def stage_name(name: str) -> Iterator[None]:
+    """Mark the run as being in stage `name` (for the deadline's error line) without timing or logging it."""
+    _CURRENT.append(name)
+    try:
+        yield
+    finally:
+        _CURRENT.pop()
+
+
+@contextmanager
+def stage(name: str, timings: dict[str, float]) -> Iterator[None]:
+    """Time a stage and log one line for it."""
+    started = time.perf_counter()
+    try:
+        with stage_name(name):  # named before the start line: a signal arriving from then on names this stage
+            log.debug("stage %s: start", name)
+            yield
+    except BaseException:  # the deadline's RunTimeout too
+        timings[name] = time.perf_counter() - started
+        log.error("stage %s failed after %.2f s", name, timings[name])
+        raise
+    timings[name] = time.perf_counter() - started
+    log.info("stage %s: %.2f s", name, timings[name])
+
+
+@contextmanager
+def open_database(settings: Settings, *, before_init: Callable[[Engine], None] | None = None,
+                  demo_data: bool = True, after_init: Callable[[Engine], None] | None = None) -> Iterator[Engine]:
+    """The stage's engine: DATABASE_URL with the DB_* timeouts; before_init (the pre-flight) runs first, then the
+    schema is created or upgraded, after_init runs, and with --demo (and demo_data) the sample data up to d is
+    stored, so every stage script runs on its own. Disposed on leaving."""
+    engine = db.make_engine(settings.database_url, connect_timeout=settings.db_connect_timeout_seconds,
+                            timeout=settings.db_timeout_seconds)
+    try:
+        if before_init is not None:
+            before_init(engine)
+        with stage_name("database"):
+            db.init_db(engine)
+            if after_init is not None:
+                after_init(engine)
+        if demo_data and settings.demo:
+            from .ingest import ingest
+
+            ingest(settings, engine)
+        yield engine
+    finally:
+        engine.dispose()
+
+
+def load_day(settings: Settings, engine: Engine) -> Analysis:
+    """Read [d - LOOKBACK_DAYS, d] from the database and compute d's summaries and alerts."""
+    from . import metrics
+
+    d = settings.day
+    costs = db.load_service_costs(engine, d - timedelta(days=settings.lookback_days), d)
+    return metrics.analyse(costs, d, AlertParams.from_settings(settings))
+
+
+def day_view(settings: Settings, analysis: Analysis) -> DayView:
+    """The view model of d: built once from the analysis and the rule settings; every output is a view of it."""
+    from . import view
+
+    return view.build_view(analysis, view.Rules.from_settings(settings))

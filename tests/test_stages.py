@@ -1,0 +1,118 @@
+"""stages: the one way a stage opens the database (timeouts, order, demo data, dispose) and reads its day."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy import inspect
+
+from _util import db, metrics, stages
+from _util.config import DEMO_DATE, Settings, load_settings
+from _util.model import AlertParams
+
+D = date(2026, 11, 25)
+
+
+@pytest.fixture
+def engines(monkeypatch):
+    """Every engine open_database makes, with the keyword arguments it was made with."""
+    made: list[tuple[object, dict]] = []
+    real = db.make_engine
+
+    def spy(url, **kwargs):
+        engine = real(url, **kwargs)
+        made.append((engine, kwargs))
+        return engine
+
+    monkeypatch.setattr(db, "make_engine", spy)
+    return made
+
+
+def tables(engine) -> set[str]:
+    return set(inspect(engine).get_table_names())
+
+
+def test_the_engine_has_the_settings_timeouts_the_schema_and_is_disposed(sqlite_url, engines, monkeypatch):
+    settings = Settings(database_url=sqlite_url, db_connect_timeout_seconds=3, db_timeout_seconds=7, report_date=D)
+    with stages.open_database(settings) as engine:
+        assert {"daily_cost", "slack_post", "run"} <= tables(engine)
+        disposed = []
+        monkeypatch.setattr(engine, "dispose", lambda: disposed.append(True))
+    assert engines == [(engine, {"connect_timeout": 3, "timeout": 7})]
+    assert disposed == [True]
+
+
+def test_it_is_disposed_when_the_stage_fails(sqlite_url, engines, monkeypatch):
+    disposed = []
+    with pytest.raises(RuntimeError, match="stage broke"), \
+            stages.open_database(Settings(database_url=sqlite_url, report_date=D)) as engine:
+        monkeypatch.setattr(engine, "dispose", lambda: disposed.append(True))
+        raise RuntimeError("stage broke")
+    assert disposed == [True]
+
+
+def test_before_init_runs_on_an_untouched_database_and_after_init_inside_the_database_stage(sqlite_url):
+    seen = []
+    settings = Settings(database_url=sqlite_url, report_date=D)
+    with stages.open_database(settings, before_init=lambda e: seen.append(("before", tables(e))),
+                              after_init=lambda e: seen.append(("after", stages.current_stage()))):
+        seen.append(("body", stages.current_stage()))
+    assert seen == [("before", set()), ("after", "database"), ("body", "start")]
+
+
+def test_before_init_failing_leaves_no_tables(sqlite_url):
+    def refuse(engine):
+        raise RuntimeError("pre-flight failed")
+
+    with pytest.raises(RuntimeError, match="pre-flight failed"), \
+            stages.open_database(Settings(database_url=sqlite_url, report_date=D), before_init=refuse):
+        pass
+    engine = db.make_engine(sqlite_url)
+    try:
+        assert tables(engine) == set()
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def demo_settings(tmp_path) -> Settings:
+    return load_settings(argparse.Namespace(demo=True, output_dir=tmp_path / "out"), environ={})
+
+
+def test_demo_data_is_stored_first_unless_the_stage_stores_its_own(demo_settings):
+    with stages.open_database(demo_settings, demo_data=False) as engine:
+        assert db.known_days(engine, DEMO_DATE - timedelta(days=3), DEMO_DATE) == {}
+    with stages.open_database(demo_settings) as engine:
+        assert DEMO_DATE in db.known_days(engine, DEMO_DATE - timedelta(days=3), DEMO_DATE)
+
+
+def test_load_day_is_the_analysis_of_the_stored_window(demo_settings):
+    with stages.open_database(demo_settings) as engine:
+        got = stages.load_day(demo_settings, engine)
+        d = demo_settings.day
+        costs = db.load_service_costs(engine, d - timedelta(days=demo_settings.lookback_days), d)
+    want = metrics.analyse(costs, d, AlertParams.from_settings(demo_settings))
+    assert got.report_date == d == DEMO_DATE
+    assert (got.spikes, got.trends, got.summary) == (want.spikes, want.trends, want.summary)
+    assert got.spikes  # the demo day has alerts: the comparison above is not between two empty lists
+
+
+def test_stage_names_nest_and_unwind():
+    assert stages.current_stage() == "start"
+    timings: dict[str, float] = {}
+    with stages.stage("outer", timings):
+        with stages.stage_name("inner"):
+            assert stages.current_stage() == "inner"
+        assert stages.current_stage() == "outer"
+    assert stages.current_stage() == "start" and set(timings) == {"outer"}
+
+
+def test_day_view_states_the_rules_of_these_settings():
+    from tests.slack_fixtures import golden_analysis
+
+    a = golden_analysis()
+    view = stages.day_view(Settings(report_date=a.report_date, spike_z_threshold=3.5, macd_signal=9), a)
+    assert view.report_date == a.report_date
+    assert "at least 3.5 standard deviations" in view.rules[0] and "its 9-day signal line" in view.rules[1]
