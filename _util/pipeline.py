@@ -84,15 +84,18 @@ def load_analysis(settings: Settings, engine: Engine) -> Analysis:
     return metrics.analyse(costs, d, AlertParams.from_settings(settings))
 
 
-def render_and_publish(settings: Settings, analysis: Analysis, *, s3_client=None, timings=None):
-    """Render the day's charts and publish them with the site pages; return site.PublishResult."""
-    from . import charts, site
+def render_and_publish(settings: Settings, analysis: Analysis, *, s3_client=None, timings=None, day_view=None):
+    """Render the day's charts (titled by day_view, built here when not given) and publish them with the site
+    pages; return site.PublishResult."""
+    from . import charts, site, view
 
     timings = {} if timings is None else timings
     folder = settings.output_dir / settings.day.isoformat() / "charts"
     with stage("charts", timings):
+        if day_view is None:
+            day_view = view.build_view(analysis, view.Rules.from_settings(settings))
         try:
-            files = charts.render_charts(analysis, AlertParams.from_settings(settings), folder)
+            files = charts.render_charts(analysis, day_view, AlertParams.from_settings(settings), folder)
         except OSError as exc:  # a full or read-only OUTPUT_DIR: the message still goes out, without charts
             log.error("charts: cannot write %s (%s); no charts this run", folder, exc.strerror or exc)
             files = {}

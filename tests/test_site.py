@@ -27,7 +27,7 @@ from _util import charts, site
 from _util.config import Settings
 from _util.model import DAILY_CHART, MTD_CHART, AlertParams, Spike, Trend, spike_chart_id, trend_chart_id
 from tests.conftest import chromium_dom, chromium_screenshot
-from tests.fixtures_analysis import D, analysis_from_costs, build_analysis, synthetic_costs
+from tests.fixtures_analysis import D, analysis_from_costs, build_analysis, day_view, synthetic_costs
 
 ROOT = Path(__file__).resolve().parents[1]
 BUCKET = "cost-site"
@@ -42,7 +42,7 @@ HOSTILE = ["<script>alert(1)</script>", "../../etc/passwd", "<!channel>", "a/b (
 def day(tmp_path_factory):
     """A small realistic Analysis and its rendered charts (rendered once for the module)."""
     analysis = build_analysis(n_services=14, days=150)
-    files = charts.render_charts(analysis, AlertParams(), tmp_path_factory.mktemp("charts"))
+    files = charts.render_charts(analysis, day_view(analysis), AlertParams(), tmp_path_factory.mktemp("charts"))
     assert analysis.spikes and analysis.trends
     return analysis, files
 
@@ -55,7 +55,7 @@ def hostile_day(tmp_path_factory):
     spikes = [Spike(n, "up", 100.0, 10.0, 2.0, 45.0, 90.0, 59) for n in HOSTILE]
     trends = [Trend(n, "down", -1.0, 0.5, 10.0, 9.0, 11.0) for n in HOSTILE[:2]]
     analysis = analysis_from_costs(costs, D, spikes=spikes, trends=trends)
-    files = charts.render_charts(analysis, AlertParams(), tmp_path_factory.mktemp("hostile"))
+    files = charts.render_charts(analysis, day_view(analysis), AlertParams(), tmp_path_factory.mktemp("hostile"))
     return analysis, files
 
 
@@ -498,7 +498,7 @@ def test_local_site_in_headless_chromium(chromium, day, tmp_path):
 def test_page_html_for_a_day_without_alerts(tmp_path):
     costs = synthetic_costs(n_services=3, days=40)
     analysis = analysis_from_costs(costs, D, spikes=[], trends=[])
-    files = charts.render_charts(analysis, AlertParams(), tmp_path / "c")
+    files = charts.render_charts(analysis, day_view(analysis), AlertParams(), tmp_path / "c")
     result = site.publish(analysis, files, Settings(plots_destination=str(tmp_path / "site")))
     page = (tmp_path / "site" / D.isoformat() / "index.html").read_text()
     assert "No spikes." in page and "No trend reversals." in page
