@@ -344,7 +344,8 @@ def _spike_chart(series: pd.Series, spike: Spike, params: AlertParams, title: st
     handles = [Patch(facecolor=_soft(base), label="daily cost")]
     for hit, color, side in ((above, UP_COLOR, "above"), (below, DOWN_COLOR, "below")):
         if hit.any():
-            _bars(ax, x[hit], v[hit], color=color, width=width, zorder=3)
+            rest = hit & (np.arange(len(v)) < len(v) - 1)  # d is drawn on its own
+            _bars(ax, x[rest], v[rest], color=color, width=width, zorder=3)
             handles.append(Patch(facecolor=color, label=f"{side} threshold ({_days(int(hit.sum()))})"))
     d_color = mark if (above[-1] or below[-1]) else _soft(base)
     _bars(ax, [xd], [vd], color=d_color, width=max(width, 0.9), edgecolor=INK, zorder=5)
