@@ -29,7 +29,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties
-from matplotlib.patches import Patch
+from matplotlib.patches import Patch, Polygon
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from . import fmt
@@ -228,8 +228,10 @@ def _title(fig: Figure, title: str, subtitle: str = "") -> None:
 def _fit(fig: Figure, text, min_size: float = 10.0) -> None:
     """Shrink a title line until it fits the figure's width (long service names), down to min_size points; a
     line still too wide at min_size is cut with an ellipsis."""
-    renderer = fig.canvas.get_renderer()
     room = fig.bbox.width * 0.98
+    if len(text.get_text()) * text.get_fontsize() * DPI / 72 < room:  # no glyph is wider than 1 em: it fits
+        return
+    renderer = fig.canvas.get_renderer()
     while text.get_fontsize() > min_size and text.get_window_extent(renderer).width > room:
         text.set_fontsize(max(min_size, text.get_fontsize() * min(0.95, room / text.get_window_extent(renderer).width)))
     while (width := text.get_window_extent(renderer).width) > room:
@@ -238,13 +240,17 @@ def _fit(fig: Figure, text, min_size: float = 10.0) -> None:
         text.set_text(content[:keep].rstrip() + "…")
 
 
-def _headroom(ax, lo: float, hi: float, items, *, below: float = 0.0) -> None:
-    """Set ax's y range so the data [lo, hi] ends below the items drawn at the top of the axes (legend, labels:
-    anchored in axes coordinates, so their place does not depend on the range): they never cover data.
-    `below` is the margin under lo, as a fraction of the data's span."""
-    renderer = ax.figure.canvas.get_renderer()
-    box = ax.get_window_extent(renderer)
-    lowest = min((it.get_window_extent(renderer).y0 for it in items if it is not None), default=box.y1)
+def _extent(artist):
+    """An artist's window extent (px), measured without drawing the figure."""
+    return artist.get_window_extent(artist.figure.canvas.get_renderer())
+
+
+def _headroom(ax, lo: float, hi: float, boxes, *, below: float = 0.0) -> None:
+    """Set ax's y range so the data [lo, hi] ends below the boxes (px) of what is drawn at the top of the axes
+    (legend, labels: anchored in axes coordinates, so their place does not depend on the range): they never
+    cover data. `below` is the margin under lo, as a fraction of the data's span."""
+    box = ax.bbox
+    lowest = min((b.y0 for b in boxes), default=box.y1)
     room = min(0.6, max(0.0, box.y1 - lowest + HEADROOM_PAD_PX) / box.height)  # fraction of the axes kept free
     span = (hi - lo) or 1.0
     if hi == lo:  # a flat series: give it a visible range around its value
@@ -256,9 +262,9 @@ def _headroom(ax, lo: float, hi: float, items, *, below: float = 0.0) -> None:
 
 def _top_label(ax, text: str, x: float, avoid=None, fontsize: float = 13):
     """A bold label at the top of ax (in its headroom), its right edge at data x (kept inside the axes); moved
-    under `avoid` (the legend) when the two would overlap side by side. Returns the Text."""
+    under the box `avoid` (px: the legend's) when the two would overlap side by side. Returns the Text."""
     renderer = ax.figure.canvas.get_renderer()
-    box = ax.get_window_extent(renderer)
+    box = ax.bbox
     label = ax.text(x, 1 - 4 / box.height, text, transform=ax.get_xaxis_transform(), ha="right", va="top",
                     fontsize=fontsize, fontweight="bold", color=INK, zorder=7, clip_on=False)
     ext = label.get_window_extent(renderer)
@@ -266,10 +272,8 @@ def _top_label(ax, text: str, x: float, avoid=None, fontsize: float = 13):
         label.set_horizontalalignment("left")
         label.set_x(ax.transData.inverted().transform((box.x0 + 4, 0))[0])
         ext = label.get_window_extent(renderer)
-    if avoid is not None:
-        other = avoid.get_window_extent(renderer)
-        if ext.x0 < other.x1 + 12 and ext.x1 > other.x0 - 12:
-            label.set_y((other.y0 - 2 - box.y0) / box.height)
+    if avoid is not None and ext.x0 < avoid.x1 + 12 and ext.x1 > avoid.x0 - 12:
+        label.set_y((avoid.y0 - 2 - box.y0) / box.height)
     return label
 
 
@@ -333,7 +337,7 @@ def _spike_chart(series: pd.Series, spike: Spike, params: AlertParams, title: st
     xd, vd = x[-1], v[-1]
     width = _bar_width(len(v))
     if ctx is not None:
-        _spike_context(ctx, x_all, v_all, x[0], base, mark, (v_all >= upper) | ((v_all <= lower) & down))
+        _spike_context(ctx, x_all, v_all, x[0], base, mark, v_all >= upper, (v_all <= lower) & down)
 
     above, below = v >= upper, (v <= lower) & down
     normal = ~(above | below)
@@ -365,31 +369,38 @@ def _spike_chart(series: pd.Series, spike: Spike, params: AlertParams, title: st
     legend = ax.legend(handles=handles, loc="upper left", frameon=False, ncols=2, fontsize=11.5,
                        borderaxespad=0.3)
     day = pd.Timestamp(s.index[-1]).date()
-    label = _top_label(ax, f"{fmt.weekday(day)}: {usd(vd)}", xd + 0.5, avoid=legend)
+    legend_box = _extent(legend)
+    label = _top_label(ax, f"{fmt.weekday(day)}: {usd(vd)}", xd + 0.5, avoid=legend_box)
     lo = min(0.0, float(np.min(v)), lower if down else 0.0)
     hi = max(float(np.max(v)), upper, spike.mean, 0.0)
-    _headroom(ax, lo, hi, [legend, label], below=0.06 if lo < 0 else 0.0)
+    _headroom(ax, lo, hi, [legend_box, _extent(label)], below=0.06 if lo < 0 else 0.0)
     return fig
 
 
-def _spike_context(ax, x, v, window_start: float, base: str, mark: str, alerts: np.ndarray) -> None:
+def _spike_context(ax, x, v, window_start: float, base: str, mark: str, above: np.ndarray,
+                   below: np.ndarray) -> None:
     """The whole lookback as a thin area, the main panel's window shaded, days beyond the threshold dotted and d
     marked."""
-    ax.fill_between(x, v, color=_soft(base), linewidth=0, zorder=2)
+    # the area as one polygon down to 0 (fill_between does the same with ~8 ms more bookkeeping)
+    area = np.concatenate([[(x[0], 0.0)], np.column_stack([x, v]), [(x[-1], 0.0)]])
+    ax.add_patch(Polygon(area, closed=True, facecolor=_soft(base), linewidth=0, zorder=2))
     ax.plot(x, v, color=base, linewidth=0.8, zorder=3)
     ax.axvspan(window_start - 0.5, x[-1] + 0.5, color="#000000", alpha=0.07, linewidth=0, zorder=1)
-    if alerts.any():
-        ax.plot(x[alerts], v[alerts], linestyle="none", marker="o", markersize=3, color=UP_COLOR, zorder=4)
+    for hit, color in ((above, UP_COLOR), (below, DOWN_COLOR)):
+        if hit.any():
+            ax.plot(x[hit], v[hit], linestyle="none", marker="o", markersize=3, color=color, zorder=4)
     ax.plot([x[-1]], [v[-1]], linestyle="none", marker="o", markersize=7, color=mark, markeredgecolor=INK,
             zorder=5, clip_on=False)
     ax.set_xlim(x[0] - 0.5, x[-1] + 0.5 + 0.012 * (x[-1] - x[0]))
     lo, hi = min(0.0, float(np.min(v))), max(0.0, float(np.max(v)))
     ax.set_ylim(lo - 0.05 * ((hi - lo) or 1.0), hi + 0.12 * ((hi - lo) or 1.0))
-    ax.yaxis.set_major_locator(MaxNLocator(2))
-    ax.yaxis.set_major_formatter(_usd_axis())
-    _date_axis(ax, maxticks=13)
-    ax.set_title(f"the whole lookback ({_days(len(v))}); shaded: the {_days(SPIKE_WINDOW_DAYS)} below",
-                 loc="left", fontsize=11, color=MUTED_INK, pad=3)
+    ax.set_yticks([])  # the shape is the point here; the scale is the main panel's
+    # quarters, named (the year on January): enough to place the earlier spikes, few labels to draw
+    ax.xaxis.set_major_locator(mdates.MonthLocator(bymonth=(1, 4, 7, 10)))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _pos: mdates.num2date(x).strftime(
+        "%b %Y" if mdates.num2date(x).month == 1 else "%b")))
+    ax.set_title(f"lookback, {_days(len(v))} (shaded: the {SPIKE_WINDOW_DAYS} below)", loc="left", fontsize=11,
+                 color=MUTED_INK, pad=3)
 
 
 def _days(n: int) -> str:
@@ -441,7 +452,7 @@ def _trend_chart(series: pd.Series, trend: Trend, params: AlertParams, title: st
     _xlim_days(bottom, idx[0], idx[-1])  # shared with the top panel; labels below are placed in data x
     top_legend = top.legend(loc="upper left", frameon=False, ncols=3, borderaxespad=0.3)
     shown_values = np.concatenate([cost, fast_shown, slow_shown])
-    _headroom(top, float(shown_values.min()), float(shown_values.max()), [top_legend], below=0.08)
+    _headroom(top, float(shown_values.min()), float(shown_values.max()), [_extent(top_legend)], below=0.08)
 
     hist = (macd - signal).to_numpy()[shown]
     macd_shown, signal_shown = macd.to_numpy()[shown], signal.to_numpy()[shown]
@@ -470,10 +481,11 @@ def _trend_chart(series: pd.Series, trend: Trend, params: AlertParams, title: st
     where = "above" if trend.direction == "up" else "below"
     crossed = pd.Timestamp(idx[-1 - back]).date()
     # the note sits in the panel's headroom, its right edge on the crossing day's line: it covers no data
-    note = _top_label(bottom, f"{fmt.day(crossed)}: MACD crossed {where} its signal", xd - 0.4, avoid=legend,
-                      fontsize=12.5)
+    legend_box = _extent(legend)
+    note = _top_label(bottom, f"{fmt.day(crossed)}: MACD crossed {where} its signal", xd - 0.4,
+                      avoid=legend_box, fontsize=12.5)
     lows = np.concatenate([hist, macd_shown, signal_shown, [0.0]])
-    _headroom(bottom, float(lows.min()), float(lows.max()), [legend, note], below=0.1)
+    _headroom(bottom, float(lows.min()), float(lows.max()), [legend_box, _extent(note)], below=0.1)
     _date_axis(bottom)
     return fig
 
@@ -586,8 +598,10 @@ def _daily_chart(df: pd.DataFrame, report_date: date, title: str, subtitle: str,
     labels = [usd(t) for t in totals]  # to the cent, as the subtitle and the message
     first = pd.Timestamp(report_date.replace(day=1))
     days_shown = (pd.Timestamp(frame.index[-1]) - min(first, pd.Timestamp(frame.index[0]))).days + 1.2
-    # Upright totals when each fits its day's width, else turned (a month of days)
-    crowded = _text_width_px(fig, labels, 12) > 0.95 * ax.get_window_extent().width / max(days_shown, 1.0)
+    # Upright totals when each fits its day's width, else turned (a month of days). Digits share one width, so
+    # the longest label is the widest: measured alone (measuring text costs ~0.3 ms a label).
+    longest = [max(labels, key=len)]
+    crowded = _text_width_px(fig, longest, 12) > 0.95 * ax.get_window_extent().width / max(days_shown, 1.0)
     size = 11 if crowded else 12
     for xi, t, up, down, text in zip(x, totals, tops, bottoms, labels, strict=True):
         above = t >= 0
@@ -596,7 +610,7 @@ def _daily_chart(df: pd.DataFrame, report_date: date, title: str, subtitle: str,
                 fontsize=size, color=INK)
     # Room for the totals above (and below) the bars: the longest label, measured, as a share of the axes.
     height_px = ax.get_window_extent().height
-    label_px = _text_width_px(fig, labels, size) if crowded else size * 1.4 * DPI / 72
+    label_px = _text_width_px(fig, longest, size) if crowded else size * 1.4 * DPI / 72
     room = min(0.4, (label_px + HEADROOM_PAD_PX) / height_px)
     room_below = room if (totals < 0).any() else 0.0
     gap = 0.012 * span
