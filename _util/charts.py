@@ -245,13 +245,13 @@ def _extent(artist):
     return artist.get_window_extent(artist.figure.canvas.get_renderer())
 
 
-def _headroom(ax, lo: float, hi: float, boxes, *, below: float = 0.0) -> None:
+def _headroom(ax, lo: float, hi: float, boxes, *, below: float = 0.0, pad_px: float = HEADROOM_PAD_PX) -> None:
     """Set ax's y range so the data [lo, hi] ends below the boxes (px) of what is drawn at the top of the axes
     (legend, labels: anchored in axes coordinates, so their place does not depend on the range): they never
-    cover data. `below` is the margin under lo, as a fraction of the data's span."""
+    cover data. `below` is the margin under lo, as a fraction of the data's span; pad_px the gap above hi."""
     box = ax.bbox
     lowest = min((b.y0 for b in boxes), default=box.y1)
-    room = min(0.6, max(0.0, box.y1 - lowest + HEADROOM_PAD_PX) / box.height)  # fraction of the axes kept free
+    room = min(0.6, max(0.0, box.y1 - lowest + pad_px) / box.height)  # fraction of the axes kept free
     span = (hi - lo) or 1.0
     if hi == lo:  # a flat series: give it a visible range around its value
         lo, hi = (lo - 0.5 * abs(lo), hi + 0.5 * abs(hi)) if lo else (0.0, 1.0)
@@ -493,7 +493,9 @@ def _trend_chart(series: pd.Series, trend: Trend, params: AlertParams, title: st
     note = _top_label(bottom, f"{fmt.day(crossed)}: MACD crossed {where} its signal", xd - 0.4,
                       avoid=legend_box, fontsize=12.5)
     lows = np.concatenate([hist, macd_shown, signal_shown, [0.0]])
-    _headroom(bottom, float(lows.min()), float(lows.max()), [legend_box, _extent(note)], below=0.1)
+    marker_px = 13 * DPI / 72 / 2  # the crossing's dot may be the highest point: its radius too
+    _headroom(bottom, float(lows.min()), float(lows.max()), [legend_box, _extent(note)], below=0.1,
+              pad_px=HEADROOM_PAD_PX + marker_px)
     _date_axis(bottom)
     return fig
 
