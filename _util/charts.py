@@ -312,8 +312,6 @@ def _spike_axes(context: bool) -> tuple[Figure, object, object | None]:
         fig, (ax,) = _figure()
         return fig, ax, None
     fig, (ctx, ax) = _figure(2, height_ratios=[1, 5], top=0.835, hspace=0.28, sharex=False)
-    ctx.grid(False)
-    ctx.tick_params(labelsize=10.5)
     return fig, ax, ctx
 
 
@@ -400,12 +398,12 @@ def _spike_context(ax, x, v, window_start: float, base: str, mark: str, above: n
     ax.axhline(0, color="#888888", linewidth=0.8, zorder=2)
     first = mdates.num2date(x[0]).replace(tzinfo=None)
     quarters = pd.date_range(pd.Timestamp(first).to_period("Q").start_time, periods=len(v) // 90 + 2, freq="QS")
-    below = ax.get_xaxis_transform()
+    under = ax.get_xaxis_transform()  # x in days, y in axes fractions (below the panel: < 0)
     for q in quarters:
         if x[0] <= mdates.date2num(q) <= x[-1]:
-            ax.plot([mdates.date2num(q)] * 2, [0, -0.06], transform=below, color="#888888", linewidth=0.8,
+            ax.plot([mdates.date2num(q)] * 2, [0, -0.06], transform=under, color="#888888", linewidth=0.8,
                     clip_on=False)
-            ax.text(mdates.date2num(q), -0.1, f"{q:%b %Y}" if q.month == 1 else f"{q:%b}", transform=below,
+            ax.text(mdates.date2num(q), -0.1, f"{q:%b %Y}" if q.month == 1 else f"{q:%b}", transform=under,
                     ha="center", va="top", fontsize=10.5, color=MUTED_INK)
     ax.set_title(f"lookback, {_days(len(v))} (shaded: the {SPIKE_WINDOW_DAYS} below)", loc="left", fontsize=11,
                  color=MUTED_INK, pad=3)
