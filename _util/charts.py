@@ -1,7 +1,8 @@
 """Charts (PNG, ~1200x700 px) for the day's alerts and summaries: matplotlib object API on the Agg canvas.
 
-No pyplot state is used: each chart is a standalone `Figure`, released by `save_png`.
-`render_charts` renders only the charts the day needs, in parallel processes.
+Titles and subtitles are the day's view (`view.DayView.charts`); this module draws them and words no fact itself
+(it may add a rendering note such as "top 12 shown"). No pyplot state is used: each chart is a standalone
+`Figure`, released by `save_png`. `render_charts` renders only the charts the day needs, in parallel processes.
 """
 
 from __future__ import annotations
@@ -39,12 +40,14 @@ from .model import (
     Spike,
     Trend,
 )
-from .view import day_charts
+from .view import DayView
 
 log = logging.getLogger("aws_cost_tracking")
 
 WIDTH_IN, HEIGHT_IN, DPI = 12.0, 7.0, 100  # 1200 x 700 px
 TREND_WINDOW_DAYS = 120  # days shown in the trend chart (the EMAs are computed over the whole series)
+SPIKE_WINDOW_DAYS = 90  # days of the spike chart's main panel; the whole lookback is the context panel above it
+HEADROOM_PAD_PX = 6.0  # between the data and the legend/labels kept above it
 
 # Paul Tol's "muted" qualitative scheme: distinct for the common colour-vision deficiencies.
 PALETTE = ("#332288", "#88CCEE", "#44AA99", "#117733", "#999933", "#DDCC77", "#CC6677", "#882255", "#AA4499")
@@ -70,15 +73,10 @@ RC = {
 # ---- formatting ------------------------------------------------------------------------------------------------
 
 
-# Values on a chart (titles, subtitles, legends, bar labels) use fmt.money, to the cent like the message and the
-# site; only axis ticks and the crowded day totals are compact.
+# Money a reader also finds in the title, the subtitle or the message (legends, bar labels, day totals,
+# annotations) is fmt.money, to the cent; only axis ticks are compact.
 usd = fmt.money
 usd_short = fmt.money_compact
-
-
-def day_total(x: float) -> str:
-    """A day's total above its bar: whole dollars from $100 ($1,140, not $1.1k: a $50 change must show)."""
-    return fmt.money(x, digits=0) if abs(x) >= 100 else fmt.money_compact(x)
 
 
 def _usd_axis() -> FuncFormatter:
@@ -152,14 +150,14 @@ def _tint(color: str, amount: float) -> tuple[float, float, float]:
 
 
 def _figure(nrows: int = 1, height_ratios=None, *, left=0.075, right=0.985, top=0.875, bottom=0.075,
-            hspace=0.12) -> tuple[Figure, list]:
+            hspace=0.12, sharex: bool = True) -> tuple[Figure, list]:
     """A 1200x700 px figure on an Agg canvas (no pyplot registry) and its axes.
 
     Fixed margins rather than constrained layout: the layout engine costs a second full draw per chart."""
     fig = Figure(figsize=(WIDTH_IN, HEIGHT_IN), dpi=DPI, facecolor="white")
     FigureCanvasAgg(fig)
     kw = {"height_ratios": height_ratios} if height_ratios else None
-    axes = fig.subplots(nrows, 1, sharex=nrows > 1, gridspec_kw=kw, squeeze=False)[:, 0]
+    axes = fig.subplots(nrows, 1, sharex=sharex and nrows > 1, gridspec_kw=kw, squeeze=False)[:, 0]
     fig.subplots_adjust(left=left, right=right, top=top, bottom=bottom, hspace=hspace)
     for ax in axes:
         ax.grid(axis="y", color=GRID, linewidth=0.8)
@@ -219,18 +217,64 @@ def _no_data(ax, text: str) -> None:
 
 
 def _title(fig: Figure, title: str, subtitle: str = "") -> None:
-    _fit(fig, fig.suptitle(title, fontsize=18, fontweight="bold", x=0.01, y=0.985, ha="left", va="top", color=INK))
+    """Draw the view's title and subtitle lines (shrunk, and cut only if a line still does not fit)."""
+    _fit(fig, fig.suptitle(short(title, 300), fontsize=18, fontweight="bold", x=0.01, y=0.985, ha="left",
+                           va="top", color=INK))
     if subtitle:
         # a second title line in normal weight: the figures a reader needs first
-        _fit(fig, fig.text(0.01, 0.925, subtitle, fontsize=13.5, ha="left", va="top", color=MUTED_INK))
+        _fit(fig, fig.text(0.01, 0.925, short(subtitle, 300), fontsize=13.5, ha="left", va="top", color=MUTED_INK))
 
 
 def _fit(fig: Figure, text, min_size: float = 10.0) -> None:
-    """Shrink a title line until it fits the figure's width (long service names), down to min_size points."""
-    renderer = fig.canvas.get_renderer()
+    """Shrink a title line until it fits the figure's width (long service names), down to min_size points; a
+    line still too wide at min_size is cut with an ellipsis."""
     room = fig.bbox.width * 0.98
+    if len(text.get_text()) * text.get_fontsize() * DPI / 72 < room:  # no glyph is wider than 1 em: it fits
+        return
+    renderer = fig.canvas.get_renderer()
     while text.get_fontsize() > min_size and text.get_window_extent(renderer).width > room:
         text.set_fontsize(max(min_size, text.get_fontsize() * min(0.95, room / text.get_window_extent(renderer).width)))
+    while (width := text.get_window_extent(renderer).width) > room:
+        content = text.get_text()
+        keep = max(1, min(len(content) - 2, int(len(content) * room / width) - 1))
+        text.set_text(content[:keep].rstrip() + "…")
+
+
+def _extent(artist):
+    """An artist's window extent (px), measured without drawing the figure."""
+    return artist.get_window_extent(artist.figure.canvas.get_renderer())
+
+
+def _headroom(ax, lo: float, hi: float, boxes, *, below: float = 0.0, pad_px: float = HEADROOM_PAD_PX) -> None:
+    """Set ax's y range so the data [lo, hi] ends below the boxes (px) of what is drawn at the top of the axes
+    (legend, labels: anchored in axes coordinates, so their place does not depend on the range): they never
+    cover data. `below` is the margin under lo, as a fraction of the data's span; pad_px the gap above hi."""
+    box = ax.bbox
+    lowest = min((b.y0 for b in boxes), default=box.y1)
+    room = min(0.6, max(0.0, box.y1 - lowest + pad_px) / box.height)  # fraction of the axes kept free
+    span = (hi - lo) or 1.0
+    if hi == lo:  # a flat series: give it a visible range around its value
+        lo, hi = (lo - 0.5 * abs(lo), hi + 0.5 * abs(hi)) if lo else (0.0, 1.0)
+        span = hi - lo
+    bottom = lo - below * span
+    ax.set_ylim(bottom, bottom + (hi - bottom) / (1 - room))
+
+
+def _top_label(ax, text: str, x: float, avoid=None, fontsize: float = 13):
+    """A bold label at the top of ax (in its headroom), its right edge at data x (kept inside the axes); moved
+    under the box `avoid` (px: the legend's) when the two would overlap side by side. Returns the Text."""
+    renderer = ax.figure.canvas.get_renderer()
+    box = ax.bbox
+    label = ax.text(x, 1 - 4 / box.height, text, transform=ax.get_xaxis_transform(), ha="right", va="top",
+                    fontsize=fontsize, fontweight="bold", color=INK, zorder=7, clip_on=False)
+    ext = label.get_window_extent(renderer)
+    if ext.x0 < box.x0 + 2:  # x too far left: start the label at the axes' left edge instead
+        label.set_horizontalalignment("left")
+        label.set_x(ax.transData.inverted().transform((box.x0 + 4, 0))[0])
+        ext = label.get_window_extent(renderer)
+    if avoid is not None and ext.x0 < avoid.x1 + 12 and ext.x1 > avoid.x0 - 12:
+        label.set_y((avoid.y0 - 2 - box.y0) / box.height)
+    return label
 
 
 def _clean(series: pd.Series) -> pd.Series:
@@ -245,18 +289,16 @@ def _clean(series: pd.Series) -> pd.Series:
     return s.loc[first:].fillna(0.0)
 
 
-def _day_label(d) -> str:
-    return pd.Timestamp(d).strftime("%a %d %b %Y")
-
-
 # ---- the four chart kinds --------------------------------------------------------------------------------------
 
 
-def spike_chart(series: pd.Series, spike: Spike, params: AlertParams) -> Figure:
-    """Daily cost over the lookback (USD bars), days beyond the alert threshold highlighted, mean and threshold
-    lines, d marked."""
+def spike_chart(series: pd.Series, spike: Spike, params: AlertParams, title: str = "",
+                subtitle: str = "") -> Figure:
+    """Daily cost (USD bars) over the last 90 days, days beyond the alert threshold highlighted, mean and
+    threshold lines, d marked; above it a slim panel with the whole lookback for context. title/subtitle: the
+    view's words."""
     with matplotlib.rc_context(RC):
-        return _spike_chart(series, spike, params)
+        return _spike_chart(series, spike, params, title, subtitle)
 
 
 def _bar_width(n: int) -> float:
@@ -264,65 +306,107 @@ def _bar_width(n: int) -> float:
     return 1.06 if n > 150 else 0.82
 
 
-def _spike_chart(series: pd.Series, spike: Spike, params: AlertParams) -> Figure:
-    fig, (ax,) = _figure()
+def _spike_axes(context: bool) -> tuple[Figure, object, object | None]:
+    """The spike chart's figure: (fig, main axes, context axes above it or None)."""
+    if not context:
+        fig, (ax,) = _figure()
+        return fig, ax, None
+    fig, (ctx, ax) = _figure(2, height_ratios=[1, 5], top=0.835, hspace=0.28, sharex=False)
+    return fig, ax, ctx
+
+
+def _spike_chart(series: pd.Series, spike: Spike, params: AlertParams, title: str, subtitle: str) -> Figure:
     s = _clean(series)
-    name = short(spike.service, 64)
-    arrow = "▲ up" if spike.direction == "up" else "▼ down"
-    z = f"z = {spike.zscore:+.1f}" if spike.zscore is not None else "z n/a (flat baseline)"
-    pct = f" ({fmt.pct(spike.pct)})" if spike.pct is not None else ""
-    title_day = _day_label(s.index[-1]) if len(s) else ""
-    _title(fig, f"{name} — cost spike {arrow} {title_day}".rstrip(),
-           f"{usd(spike.cost)} on the day vs baseline mean {usd(spike.mean)}{pct} · σ {usd(spike.std)} · {z}"
-           f" · {spike.history_days} baseline days")
+    fig, ax, ctx = _spike_axes(len(s) > SPIKE_WINDOW_DAYS)
+    _title(fig, title, subtitle)
     if s.empty:
         _no_data(ax, "no cost data for this service")
         return fig
 
-    x = mdates.date2num(s.index)
-    v = s.to_numpy()
-    width = _bar_width(len(v))
+    x_all = mdates.date2num(s.index)
+    v_all = s.to_numpy()
     # The alert rule needs both z >= threshold and |delta| >= the minimum: the effective band is the wider one.
     band = max(params.spike_z_threshold * spike.std, params.spike_min_delta_usd)
     upper, lower = spike.mean + band, spike.mean - band
-    above, below = v >= upper, (v <= lower) & (spike.direction == "down")
-    normal = ~(above | below)
+    down = spike.direction == "down"
     base = service_color(spike.service)
+    mark = DOWN_COLOR if down else UP_COLOR
+    x, v = x_all[-SPIKE_WINDOW_DAYS:], v_all[-SPIKE_WINDOW_DAYS:]
+    xd, vd = x[-1], v[-1]
+    width = _bar_width(len(v))
+    if ctx is not None:
+        _spike_context(ctx, x_all, v_all, x[0], base, mark, v_all >= upper, (v_all <= lower) & down)
+
+    above, below = v >= upper, (v <= lower) & down
+    normal = ~(above | below)
+    normal[-1] = False  # d is drawn on its own, outlined
+    # d's column: a light band behind the bars from the axis to the label in the headroom
+    ax.axvspan(xd - 0.5, xd + 0.5, color=_tint(mark, 0.82), linewidth=0, zorder=1)
     _bars(ax, x[normal], v[normal], color=_soft(base), width=width)
     handles = [Patch(facecolor=_soft(base), label="daily cost")]
-    if above.any():
-        _bars(ax, x[above], v[above], color=UP_COLOR, width=max(width, 1.2), zorder=3)
-        handles.append(Patch(facecolor=UP_COLOR, label=f"above threshold ({_days(int(above.sum()))})"))
-    if below.any():
-        _bars(ax, x[below], v[below], color=DOWN_COLOR, width=max(width, 1.2), zorder=3)
-        handles.append(Patch(facecolor=DOWN_COLOR, label=f"below threshold ({_days(int(below.sum()))})"))
+    for hit, color, side in ((above, UP_COLOR, "above"), (below, DOWN_COLOR, "below")):
+        if hit.any():
+            rest = hit & (np.arange(len(v)) < len(v) - 1)  # d is drawn on its own
+            _bars(ax, x[rest], v[rest], color=color, width=width, zorder=3)
+            handles.append(Patch(facecolor=color, label=f"{side} threshold ({_days(int(hit.sum()))})"))
+    d_color = mark if (above[-1] or below[-1]) else _soft(base)
+    _bars(ax, [xd], [vd], color=d_color, width=max(width, 0.9), edgecolor=INK, zorder=5)
     handles.append(ax.axhline(spike.mean, color=INK, linewidth=1.6, zorder=4,
                               label=f"baseline mean {usd(spike.mean)}"))
     handles.append(ax.axhline(upper, color=UP_COLOR, linewidth=1.8, linestyle="--", zorder=4,
                               label=_band_label("+", params, spike.std)))
-    if spike.direction == "down":
+    if down:
         handles.append(ax.axhline(lower, color=DOWN_COLOR, linewidth=1.8, linestyle="--", zorder=4,
                                   label=_band_label("−", params, spike.std)))
 
-    xd, vd = x[-1], v[-1]
-    _xlim_days(ax, s.index[0], s.index[-1])
-    lo = min(0.0, float(np.nanmin(v)), lower if spike.direction == "down" else 0.0)
-    hi = max(float(np.nanmax(v)), upper, spike.mean, 0.0)
-    span = (hi - lo) or 1.0
-    ax.set_ylim(lo - (0.06 * span if lo < 0 else 0), hi + 0.22 * span)
-    # d: a marker on the bar's top and its date and cost
-    ax.plot([xd], [vd], marker="v" if vd >= 0 else "^", markersize=13, color=INK, linestyle="none", zorder=6,
-            clip_on=False)
-    ax.annotate(f"{pd.Timestamp(s.index[-1]):%a %d %b}\n{usd(vd)}", xy=(xd, vd),
-                xytext=(-14, 10 if vd >= 0 else -34), textcoords="offset points", ha="right", fontsize=13,
-                fontweight="bold", color=INK, zorder=7,
-                bbox={"boxstyle": "round,pad=0.25", "facecolor": "white", "edgecolor": "none", "alpha": 0.85})
+    _xlim_days(ax, s.index[-len(v)], s.index[-1])
     ax.yaxis.set_major_formatter(_usd_axis())
     ax.yaxis.set_major_locator(MaxNLocator(6))
     _date_axis(ax)
     ax.set_ylabel("USD per day")
-    ax.legend(handles=handles, loc="upper left", frameon=False, ncols=2)
+    legend = ax.legend(handles=handles, loc="upper left", frameon=False, ncols=2, fontsize=11.5,
+                       borderaxespad=0.3)
+    day = pd.Timestamp(s.index[-1]).date()
+    legend_box = _extent(legend)
+    label = _top_label(ax, f"{fmt.weekday(day)}: {usd(vd)}", xd + 0.5, avoid=legend_box)
+    lo = min(0.0, float(np.min(v)), lower if down else 0.0)
+    hi = max(float(np.max(v)), upper, spike.mean, 0.0)
+    _headroom(ax, lo, hi, [legend_box, _extent(label)], below=0.06 if lo < 0 else 0.0)
     return fig
+
+
+def _spike_context(ax, x, v, window_start: float, base: str, mark: str, above: np.ndarray,
+                   below: np.ndarray) -> None:
+    """The whole lookback as a thin area, the main panel's window shaded, days beyond the threshold dotted and d
+    marked."""
+    # the area as one polygon down to 0, limits set below (fill_between or add_patch cost ~6 ms more each)
+    area = np.concatenate([[(x[0], 0.0)], np.column_stack([x, v]), [(x[-1], 0.0)]])
+    ax.add_collection(PolyCollection([area], facecolors=[_soft(base)], linewidths=0, zorder=2), autolim=False)
+    ax.plot(x, v, color=base, linewidth=0.8, zorder=3)
+    ax.axvspan(window_start - 0.5, x[-1] + 0.5, color="#000000", alpha=0.07, linewidth=0, zorder=1)
+    for hit, color in ((above, UP_COLOR), (below, DOWN_COLOR)):
+        if hit.any():
+            ax.plot(x[hit], v[hit], linestyle="none", marker="o", markersize=3, color=color, zorder=4)
+    ax.plot([x[-1]], [v[-1]], linestyle="none", marker="o", markersize=7, color=mark, markeredgecolor=INK,
+            zorder=5, clip_on=False)
+    ax.set_xlim(x[0] - 0.5, x[-1] + 0.5 + 0.012 * (x[-1] - x[0]))
+    lo, hi = min(0.0, float(np.min(v))), max(0.0, float(np.max(v)))
+    ax.set_ylim(lo - 0.05 * ((hi - lo) or 1.0), hi + 0.12 * ((hi - lo) or 1.0))
+    # No axis machinery (a second set of ticks costs ~15 ms a chart): a baseline and the quarters named by hand,
+    # enough to place the earlier spikes; the scale is the main panel's.
+    ax.set_axis_off()
+    ax.axhline(0, color="#888888", linewidth=0.8, zorder=2)
+    first = mdates.num2date(x[0]).replace(tzinfo=None)
+    quarters = pd.date_range(pd.Timestamp(first).to_period("Q").start_time, periods=len(v) // 90 + 2, freq="QS")
+    under = ax.get_xaxis_transform()  # x in days, y in axes fractions (below the panel: < 0)
+    shown = [(mdates.date2num(q), q) for q in quarters if x[0] <= mdates.date2num(q) <= x[-1]]
+    for xq, q in shown:
+        ax.text(xq, -0.1, f"{q:%b %Y}" if q.month == 1 else f"{q:%b}", transform=under, ha="center", va="top",
+                fontsize=10.5, color=MUTED_INK)
+    ticks = np.array([(xq, y) for xq, _ in shown for y in (0.0, -0.06, np.nan)]).reshape(-1, 2)
+    ax.plot(ticks[:, 0], ticks[:, 1], transform=under, color="#888888", linewidth=0.8, clip_on=False)
+    ax.set_title(f"lookback, {_days(len(v))} (shaded: the {SPIKE_WINDOW_DAYS} below)", loc="left", fontsize=11,
+                 color=MUTED_INK, pad=3)
 
 
 def _days(n: int) -> str:
@@ -335,22 +419,18 @@ def _band_label(sign: str, params: AlertParams, std: float) -> str:
     return f"alert threshold: mean {sign} {usd(params.spike_min_delta_usd)} (minimum change)"
 
 
-def trend_chart(series: pd.Series, trend: Trend, params: AlertParams) -> Figure:
-    """Top: daily cost (USD) with EMA fast/slow; bottom: MACD, signal and histogram; the crossover on d marked."""
+def trend_chart(series: pd.Series, trend: Trend, params: AlertParams, title: str = "",
+                subtitle: str = "") -> Figure:
+    """Top: daily cost (USD) with EMA fast/slow; bottom: MACD, signal and histogram; the crossover marked.
+    title/subtitle: the view's words."""
     with matplotlib.rc_context(RC):
-        return _trend_chart(series, trend, params)
+        return _trend_chart(series, trend, params, title, subtitle)
 
 
-def _trend_chart(series: pd.Series, trend: Trend, params: AlertParams) -> Figure:
+def _trend_chart(series: pd.Series, trend: Trend, params: AlertParams, title: str, subtitle: str) -> Figure:
     fig, (top, bottom) = _figure(2, height_ratios=[3, 2])
     s = _clean(series)
-    name = short(trend.service, 64)
-    arrow = "▲ turning up" if trend.direction == "up" else "▼ turning down"
-    pct = f" ({fmt.pct(trend.pct)})" if trend.pct is not None else ""
-    title_day = _day_label(s.index[-1]) if len(s) else ""
-    _title(fig, f"{name} — trend {arrow} {title_day}".rstrip(),
-           f"{usd(trend.cost)} on the day · 7-day avg {usd(trend.avg7)} vs 28-day avg {usd(trend.avg28)}{pct}"
-           f" · MACD({params.macd_fast}, {params.macd_slow}, {params.macd_signal})")
+    _title(fig, title, subtitle)
     if s.empty:
         _no_data(top, "no cost data for this service")
         bottom.set_visible(False)
@@ -368,30 +448,31 @@ def _trend_chart(series: pd.Series, trend: Trend, params: AlertParams) -> Figure
     mark = UP_COLOR if trend.direction == "up" else DOWN_COLOR
 
     # Cost as a light line with dots: the EMAs (the signal) stand out; the y axis need not start at 0.
-    top.plot(x, s.to_numpy()[shown], color=_soft(base, 0.55), linewidth=1.2, marker="o", markersize=3.2,
-             label="daily cost")
-    top.plot(x, fast.to_numpy()[shown], color=FAST_COLOR, linewidth=2.6, label=f"EMA {params.macd_fast} days")
-    top.plot(x, slow.to_numpy()[shown], color=SLOW_COLOR, linewidth=2.6, linestyle="--",
-             label=f"EMA {params.macd_slow} days")
+    cost, fast_shown, slow_shown = s.to_numpy()[shown], fast.to_numpy()[shown], slow.to_numpy()[shown]
+    top.plot(x, cost, color=_soft(base, 0.55), linewidth=1.2, marker="o", markersize=3.2, label="daily cost")
+    top.plot(x, fast_shown, color=FAST_COLOR, linewidth=2.6, label=f"EMA {params.macd_fast} days")
+    top.plot(x, slow_shown, color=SLOW_COLOR, linewidth=2.6, linestyle="--", label=f"EMA {params.macd_slow} days")
     top.yaxis.set_major_formatter(_usd_axis())
     top.yaxis.set_major_locator(MaxNLocator(5))
     top.set_ylabel("USD per day")
-    top.legend(loc="upper left", frameon=False, ncols=3)
-    top.margins(y=0.18)
+    _xlim_days(bottom, idx[0], idx[-1])  # shared with the top panel; labels below are placed in data x
+    top_legend = top.legend(loc="upper left", frameon=False, ncols=3, borderaxespad=0.3)
+    shown_values = np.concatenate([cost, fast_shown, slow_shown])
+    _headroom(top, float(shown_values.min()), float(shown_values.max()), [_extent(top_legend)], below=0.08)
 
     hist = (macd - signal).to_numpy()[shown]
+    macd_shown, signal_shown = macd.to_numpy()[shown], signal.to_numpy()[shown]
     _bars(bottom, x, hist, colors=np.where(hist >= 0, POS_COLOR, NEG_COLOR).tolist(), width=0.8)
-    bottom.plot(x, macd.to_numpy()[shown], color=FAST_COLOR, linewidth=2.2, label="MACD")
-    bottom.plot(x, signal.to_numpy()[shown], color=SLOW_COLOR, linewidth=2.2, linestyle="--",
+    bottom.plot(x, macd_shown, color=FAST_COLOR, linewidth=2.2, label="MACD")
+    bottom.plot(x, signal_shown, color=SLOW_COLOR, linewidth=2.2, linestyle="--",
                 label=f"signal (EMA {params.macd_signal} of MACD)")
     bottom.axhline(0, color="#999999", linewidth=0.8)
     bottom.yaxis.set_major_formatter(_usd_axis())
     bottom.yaxis.set_major_locator(MaxNLocator(4))
     bottom.set_ylabel("USD per day")
-    bottom.legend(loc="upper left", frameon=False, ncols=4, fontsize=11.5, handles=[
+    legend = bottom.legend(loc="upper left", frameon=False, ncols=4, fontsize=11.5, borderaxespad=0.3, handles=[
         *bottom.get_lines()[:2], Patch(facecolor=POS_COLOR, label="MACD − signal > 0"),
         Patch(facecolor=NEG_COLOR, label="< 0")])
-    bottom.margins(y=0.25)
 
     for ax in (top, bottom):
         ax.axvline(x[-1], color=mark, linewidth=1.4, linestyle=":", zorder=1)
@@ -399,24 +480,29 @@ def _trend_chart(series: pd.Series, trend: Trend, params: AlertParams) -> Figure
     back = min(max(int(trend.crossed_days_ago), 0), len(idx) - 1)
     xd = x[-1 - back]
     md = float(macd.iloc[-1 - back])
+    if back:
+        bottom.axvline(xd, color=mark, linewidth=1.4, linestyle=":", zorder=1)
     bottom.plot([xd], [md], marker="o", markersize=13, markerfacecolor=mark, markeredgecolor=INK, zorder=6,
                 linestyle="none", clip_on=False)
     where = "above" if trend.direction == "up" else "below"
-    above_mid = md >= float(np.mean(bottom.get_ylim()))
-    bottom.annotate(f"{pd.Timestamp(idx[-1 - back]):%d %b}: MACD crossed {where} signal", xy=(xd, md),
-                    xytext=(-22, -26 if above_mid else 26), textcoords="offset points", ha="right",
-                    va="center", fontsize=12.5, fontweight="bold", color=INK, zorder=7,
-                    arrowprops={"arrowstyle": "-", "color": INK, "linewidth": 1.0},
-                    bbox={"boxstyle": "round,pad=0.3", "facecolor": "white", "edgecolor": mark, "alpha": 0.92})
-    _xlim_days(bottom, idx[0], idx[-1])
+    crossed = pd.Timestamp(idx[-1 - back]).date()
+    # the note sits in the panel's headroom, its right edge on the crossing day's line: it covers no data
+    legend_box = _extent(legend)
+    note = _top_label(bottom, f"{fmt.day(crossed)}: MACD crossed {where} its signal", xd - 0.4,
+                      avoid=legend_box, fontsize=12.5)
+    lows = np.concatenate([hist, macd_shown, signal_shown, [0.0]])
+    marker_px = 13 * DPI / 72 / 2  # the crossing's dot may be the highest point: its radius too
+    _headroom(bottom, float(lows.min()), float(lows.max()), [legend_box, _extent(note)], below=0.1,
+              pad_px=HEADROOM_PAD_PX + marker_px)
     _date_axis(bottom)
     return fig
 
 
-def mtd_chart(mtd: list[ServiceCost], report_date: date, top_n: int = 12) -> Figure:
-    """Month-to-date spend by service (USD): horizontal bars sorted, top N + "Other", values labelled."""
+def mtd_chart(mtd: list[ServiceCost], title: str = "", subtitle: str = "", top_n: int = 12) -> Figure:
+    """Month-to-date spend by service (USD): horizontal bars sorted, top N + "Other", values labelled.
+    title/subtitle: the view's words."""
     with matplotlib.rc_context(RC):
-        return _mtd_chart(mtd, report_date, top_n)
+        return _mtd_chart(mtd, title, subtitle, top_n)
 
 
 def _top_with_other(names: list[str], values: np.ndarray, top_n: int) -> tuple[list[str], np.ndarray, int]:
@@ -430,7 +516,7 @@ def _top_with_other(names: list[str], values: np.ndarray, top_n: int) -> tuple[l
             np.append(values[head], values[rest].sum()), len(rest))
 
 
-def _mtd_chart(mtd: list[ServiceCost], report_date: date, top_n: int) -> Figure:
+def _mtd_chart(mtd: list[ServiceCost], title: str, subtitle: str, top_n: int) -> Figure:
     names, values, merged = _top_with_other([str(sc.service) for sc in mtd],
                                             np.array([sc.cost for sc in mtd], float), top_n)
     labels = [short(n, 42) for n in names]
@@ -441,11 +527,7 @@ def _mtd_chart(mtd: list[ServiceCost], report_date: date, top_n: int) -> Figure:
     ax.grid(axis="y", visible=False)
     ax.grid(axis="x", color=GRID, linewidth=0.8)
     total = float(sum(sc.cost for sc in mtd))
-    first = report_date.replace(day=1)
-    span = f"{fmt.day_range(first, report_date)}, {report_date.year}"
-    _title(fig, f"Month-to-date spend by service — total {usd(total)}",
-           f"{span} · {len(mtd)} service{'s' if len(mtd) != 1 else ''}"
-           + (f" · top {top_n} shown, the rest summed in Other" if merged else ""))
+    _title(fig, title, _with_note(subtitle, top_n, merged))
     if not mtd:
         _no_data(ax, "no cost recorded this month")
         return fig
@@ -467,13 +549,21 @@ def _mtd_chart(mtd: list[ServiceCost], report_date: date, top_n: int) -> Figure:
     return fig
 
 
-def daily_chart(daily_by_service: pd.DataFrame, report_date: date, top_n: int = 12) -> Figure:
-    """Daily spend by service (USD) over d's month: stacked bars, top N + "Other", daily total on each bar."""
+def _with_note(subtitle: str, top_n: int, merged: int) -> str:
+    """The subtitle and, when services were merged into "Other", the rendering note saying so."""
+    note = f"top {top_n} shown, the rest summed in Other" if merged else ""
+    return " · ".join(part for part in (subtitle, note) if part)
+
+
+def daily_chart(daily_by_service: pd.DataFrame, report_date: date, title: str = "", subtitle: str = "",
+                top_n: int = 12) -> Figure:
+    """Daily spend by service (USD) over d's month: stacked bars, top N + "Other", daily total on each bar; the
+    legend in stack order (the top of the stack first). title/subtitle: the view's words."""
     with matplotlib.rc_context(RC):
-        return _daily_chart(daily_by_service, report_date, top_n)
+        return _daily_chart(daily_by_service, report_date, title, subtitle, top_n)
 
 
-def _daily_chart(df: pd.DataFrame, report_date: date, top_n: int) -> Figure:
+def _daily_chart(df: pd.DataFrame, report_date: date, title: str, subtitle: str, top_n: int) -> Figure:
     frame = df.astype("float64").fillna(0.0)
     frame.columns = [str(c) for c in frame.columns]
     frame = frame.groupby(level=0, axis=1).sum() if frame.columns.duplicated().any() else frame
@@ -487,10 +577,7 @@ def _daily_chart(df: pd.DataFrame, report_date: date, top_n: int) -> Figure:
     FigureCanvasAgg(probe)
     legend_px = _text_width_px(probe, legend_labels, 11.5) + 70 if names else 0
     fig, (ax,) = _figure(right=max(0.6, 0.985 - legend_px / (WIDTH_IN * DPI)))
-    month_total = float(frame.to_numpy().sum()) if has_data else 0.0
-    _title(fig, f"Daily spend by service — {report_date:%B %Y}",
-           f"month to date {usd(month_total)} · {frame.shape[1]} service{'s' if frame.shape[1] != 1 else ''}"
-           f" · through {_day_label(report_date)}")
+    _title(fig, title, _with_note(subtitle, top_n, merged))
     if not has_data:
         _no_data(ax, "no cost recorded this month")
         return fig
@@ -516,14 +603,27 @@ def _daily_chart(df: pd.DataFrame, report_date: date, top_n: int) -> Figure:
     tops, bottoms = pos.sum(axis=1), neg.sum(axis=1)
     ymax, ymin = float(tops.max()), float(bottoms.min())
     span = (ymax - ymin) or 1.0
-    crowded = len(x) > 16
-    for xi, t, up, down in zip(x, totals, tops, bottoms, strict=True):
-        above = t >= 0
-        ax.text(xi, (up if above else down) + (0.012 if above else -0.012) * span, day_total(t),
-                ha="center", va="bottom" if above else "top", rotation=90 if crowded else 0,
-                fontsize=11 if crowded else 12, color=INK)
-    ax.set_ylim(ymin - (0.14 * span if ymin < 0 else 0), ymax + (0.15 if crowded else 0.09) * span)
+    labels = [usd(t) for t in totals]  # to the cent, as the subtitle and the message
     first = pd.Timestamp(report_date.replace(day=1))
+    days_shown = (pd.Timestamp(frame.index[-1]) - min(first, pd.Timestamp(frame.index[0]))).days + 1.2
+    # Upright totals when each fits its day's width, else turned (a month of days). Digits share one width, so
+    # the longest label is the widest: measured alone (measuring text costs ~0.3 ms a label).
+    longest = [max(labels, key=len)]
+    crowded = _text_width_px(fig, longest, 12) > 0.95 * ax.get_window_extent().width / max(days_shown, 1.0)
+    size = 11 if crowded else 12
+    for xi, t, up, down, text in zip(x, totals, tops, bottoms, labels, strict=True):
+        above = t >= 0
+        ax.text(xi, (up if above else down) + (0.012 if above else -0.012) * span, text,
+                ha="center", va="bottom" if above else "top", rotation=90 if crowded else 0,
+                fontsize=size, color=INK)
+    # Room for the totals above (and below) the bars: the longest label, measured, as a share of the axes.
+    height_px = ax.get_window_extent().height
+    label_px = _text_width_px(fig, longest, size) if crowded else size * 1.4 * DPI / 72
+    room = min(0.4, (label_px + HEADROOM_PAD_PX) / height_px)
+    room_below = room if (totals < 0).any() else 0.0
+    gap = 0.012 * span
+    limits = (ymax - ymin + 2 * gap) / (1 - room - room_below)
+    ax.set_ylim(ymin - (gap + room_below * limits if ymin < 0 else 0), ymax + gap + room * limits)
     _xlim_days(ax, min(first, pd.Timestamp(frame.index[0])), pd.Timestamp(frame.index[-1]), min_days=1)
     ax.xaxis.set_major_locator(mdates.DayLocator(bymonthday=[1, 5, 10, 15, 20, 25, 30] if crowded
                                                  else range(1, 32)))
@@ -533,9 +633,10 @@ def _daily_chart(df: pd.DataFrame, report_date: date, top_n: int) -> Figure:
     ax.set_ylabel("USD per day")
     if ymin < 0:
         ax.axhline(0, color="#888888", linewidth=0.8)
-    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize=11.5,
-              title="largest first", title_fontsize=11,
-              alignment="left", borderaxespad=0)
+    # The legend reads like the stack: its top first (positive parts stack up from 0, credits down).
+    in_stack_order = handles[::-1] if pos.sum() >= -neg.sum() else handles
+    ax.legend(handles=in_stack_order, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False,
+              fontsize=11.5, alignment="left", borderaxespad=0)
     return fig
 
 
@@ -575,8 +676,9 @@ def _render_job(job: tuple) -> tuple[str, str | None, str | None]:
 _KINDS = {"spike": spike_chart, "trend": trend_chart, "mtd": mtd_chart, "daily": daily_chart}
 
 
-def chart_jobs(analysis: Analysis, params: AlertParams, out_dir: Path) -> list[tuple]:
-    """The day's charts as small picklable jobs (only each chart's own data, not the whole Analysis)."""
+def chart_jobs(analysis: Analysis, day_view: DayView, params: AlertParams, out_dir: Path) -> list[tuple]:
+    """The day's charts (day_view.charts, in page order, with the view's titles) as small picklable jobs: only
+    each chart's own data, not the whole Analysis."""
     out_dir = Path(out_dir)
     jobs: list[tuple] = []
     empty = pd.Series(dtype="float64", index=pd.DatetimeIndex([]))
@@ -588,17 +690,17 @@ def chart_jobs(analysis: Analysis, params: AlertParams, out_dir: Path) -> list[t
 
     spikes = {sp.service: sp for sp in reversed(analysis.spikes)}  # the first of a service, as its chart id
     trends = {tr.service: tr for tr in reversed(analysis.trends)}
-    for spec in day_charts(analysis):
-        path = out_dir / spec.filename
-        if spec.kind == "mtd":
-            args: tuple = (list(analysis.mtd_by_service), analysis.report_date)
-        elif spec.kind == "daily":
-            args = (analysis.daily_by_service, analysis.report_date)
-        elif spec.kind == "spike":
-            args = (service_series(spec.service), spikes[spec.service], params)
+    for chart in day_view.charts:
+        path = out_dir / chart.filename
+        if chart.kind == "mtd":
+            args: tuple = (list(analysis.mtd_by_service), chart.title, chart.subtitle)
+        elif chart.kind == "daily":
+            args = (analysis.daily_by_service, analysis.report_date, chart.title, chart.subtitle)
+        elif chart.kind == "spike":
+            args = (service_series(chart.service), spikes[chart.service], params, chart.title, chart.subtitle)
         else:
-            args = (service_series(spec.service), trends[spec.service], params)
-        jobs.append((spec.id, spec.kind, args, path))
+            args = (service_series(chart.service), trends[chart.service], params, chart.title, chart.subtitle)
+        jobs.append((chart.id, chart.kind, args, path))
     return jobs
 
 
@@ -633,11 +735,12 @@ def _pool_context():
     return None
 
 
-def render_charts(analysis: Analysis, params: AlertParams, out_dir: Path, *,
+def render_charts(analysis: Analysis, day_view: DayView, params: AlertParams, out_dir: Path, *,
                   workers: int | None = None) -> dict[str, Path]:
-    """Render the day's charts (one per spike and trend, month-to-date, daily) as PNGs in out_dir, in parallel
-    processes; return {chart id: png path} for the charts that rendered (failures are logged and left out)."""
-    jobs = chart_jobs(analysis, params, out_dir)
+    """Render the day's charts (day_view.charts: month-to-date, daily, one per spike and trend) as PNGs in
+    out_dir, in parallel processes; return {chart id: png path} for the charts that rendered (failures are
+    logged and left out)."""
+    jobs = chart_jobs(analysis, day_view, params, out_dir)
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     workers = workers or min(len(jobs), os.cpu_count() or 1)
     results: list[tuple[str, str | None, str | None]] = []

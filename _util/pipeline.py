@@ -44,7 +44,7 @@ def render_and_publish(settings: Settings, analysis: Analysis, day_view: DayView
     folder = settings.output_dir / settings.day.isoformat() / "charts"
     with stage("charts", timings):
         try:
-            files = charts.render_charts(analysis, AlertParams.from_settings(settings), folder)
+            files = charts.render_charts(analysis, day_view, AlertParams.from_settings(settings), folder)
         except OSError as exc:  # a full or read-only OUTPUT_DIR: the message still goes out, without charts
             log.error("charts: cannot write %s (%s); no charts this run", folder, exc.strerror or exc)
             files = {}

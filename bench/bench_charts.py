@@ -20,7 +20,7 @@ from pathlib import Path
 
 from _util import charts
 from _util.model import AlertParams, Spike, Trend
-from tests.fixtures_analysis import build_analysis
+from tests.fixtures_analysis import build_analysis, day_view
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -66,7 +66,8 @@ def main(argv: list[str] | None = None) -> int:
     analysis = day_with_30_charts()
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
-        jobs = charts.chart_jobs(analysis, P, out / "serial")
+        titled = day_view(analysis)
+        jobs = charts.chart_jobs(analysis, titled, P, out / "serial")
         assert len(jobs) == 30, len(jobs)
         charts._render_job(jobs[0])  # warm-up: font cache, first-use imports
 
@@ -88,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         walls = []
         for i in range(3):
             started = time.perf_counter()
-            files = charts.render_charts(analysis, P, out / f"parallel{i}", workers=args.workers)
+            files = charts.render_charts(analysis, titled, P, out / f"parallel{i}", workers=args.workers)
             walls.append(time.perf_counter() - started)
             assert len(files) == 30
         print(f"30 charts, {args.workers} worker processes on {os.cpu_count()} CPU(s): "

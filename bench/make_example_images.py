@@ -13,13 +13,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from _util import charts
+from _util import charts, view
+from _util.config import Settings
 from _util.model import AlertParams
 from tests.fixtures_analysis import D, build_analysis, find_spikes, find_trends, synthetic_costs
 
 ROOT = Path(__file__).resolve().parents[1]
 
 P = AlertParams()
+RULES = view.Rules.from_settings(Settings())
 
 
 def spike_example():
@@ -31,7 +33,7 @@ def spike_example():
     s.iloc[-48] *= 2.3
     s.iloc[-131] *= 2.1
     spike = next(sp for sp in find_spikes(s.to_frame(), P) if sp.service == name)
-    return charts.spike_chart(s, spike, P)
+    return charts.spike_chart(s, spike, P, *view.spike_chart_text(spike, D))
 
 
 def trend_example():
@@ -51,7 +53,7 @@ def trend_example():
             s = pd.Series((level + 2.4 * ramp) * weekly * noise, index=index, name="Amazon SageMaker")
             found = [tr for tr in find_trends(s.to_frame(), P) if tr.direction == "up"]
             if found:
-                return charts.trend_chart(s, found[0], P)
+                return charts.trend_chart(s, found[0], P, *view.trend_chart_text(found[0], D, RULES))
     raise RuntimeError("no upward crossover on d in the synthetic series")
 
 
@@ -60,11 +62,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=ROOT / "_images")
     args = ap.parse_args(argv)
     analysis = build_analysis(D, n_services=30, days=365, seed=7)
+    titles = {c.kind: (c.title, c.subtitle) for c in view.build_view(analysis, RULES).charts}
     figures = {
         "spike_alert_example.png": spike_example(),
         "trend_alert_example.png": trend_example(),
-        "mtd_x_svc_example.png": charts.mtd_chart(analysis.mtd_by_service, D),
-        "svc_x_day_example.png": charts.daily_chart(analysis.daily_by_service, D),
+        "mtd_x_svc_example.png": charts.mtd_chart(analysis.mtd_by_service, *titles["mtd"]),
+        "svc_x_day_example.png": charts.daily_chart(analysis.daily_by_service, D, *titles["daily"]),
     }
     for name, fig in figures.items():
         path = charts.save_png(fig, args.out / name)

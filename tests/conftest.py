@@ -172,10 +172,10 @@ def quick_charts(monkeypatch):
 
     from _util import charts
 
-    def render(analysis, params, out_dir, **_):
+    def render(analysis, day_view, params, out_dir, **_):
         out = {}
         Path(out_dir).mkdir(parents=True, exist_ok=True)
-        for chart_id, _kind, _args, path in charts.chart_jobs(analysis, params, Path(out_dir)):
+        for chart_id, _kind, _args, path in charts.chart_jobs(analysis, day_view, params, Path(out_dir)):
             Image.new("RGB", (640, 320), "white").save(path, format="PNG")
             out[chart_id] = Path(path)
         return out

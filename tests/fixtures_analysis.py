@@ -148,3 +148,11 @@ def build_analysis(d: date = D, n_services: int = 30, days: int = 365, seed: int
                    params: AlertParams | None = None) -> Analysis:
     """The standard fixture: 30 realistic services over a year with spikes, a drop and trend reversals."""
     return analysis_from_costs(inject_events(synthetic_costs(d, n_services, days, seed), d), d, params)
+
+
+def day_view(analysis: Analysis):
+    """The view model of an Analysis under the default settings (the chart titles the renderer draws)."""
+    from _util import view
+    from _util.config import Settings
+
+    return view.build_view(analysis, view.Rules.from_settings(Settings()))

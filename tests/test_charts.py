@@ -13,13 +13,15 @@ from pathlib import Path
 
 import matplotlib.colors as mcolors
 import matplotlib.dates as mdates
+import matplotlib.text
 import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from matplotlib.path import Path as MPath
 
-from _util import charts
+from _util import charts, fmt, view
 from _util.model import (
     DAILY_CHART,
     MTD_CHART,
@@ -31,7 +33,7 @@ from _util.model import (
     trend_chart_id,
 )
 from _util.site import chart_filename
-from tests.fixtures_analysis import D, build_analysis
+from tests.fixtures_analysis import D, build_analysis, day_view
 
 P = AlertParams()
 HOSTILE = ["<script>alert(1)</script>", "../../etc/passwd", "<!channel>", "a/b (c) [d]", "Ünïcødé 東京 service",
@@ -52,9 +54,14 @@ def analysis():
 
 
 @pytest.fixture(scope="module")
-def rendered(analysis, tmp_path_factory):
+def titled(analysis):
+    return day_view(analysis)
+
+
+@pytest.fixture(scope="module")
+def rendered(analysis, titled, tmp_path_factory):
     out = tmp_path_factory.mktemp("charts")
-    return charts.render_charts(analysis, P, out, workers=2), out
+    return charts.render_charts(analysis, titled, P, out, workers=2), out
 
 
 def series(values, end=D) -> pd.Series:
@@ -80,17 +87,17 @@ def test_render_charts_renders_exactly_the_days_charts(analysis, rendered):
     assert sorted(p.name for p in out.iterdir()) == sorted(chart_filename(c) for c in expected)
 
 
-def test_serial_and_parallel_give_the_same_charts(analysis, rendered, tmp_path):
+def test_serial_and_parallel_give_the_same_charts(analysis, titled, rendered, tmp_path):
     files, _ = rendered
-    serial = charts.render_charts(analysis, P, tmp_path, workers=1)
+    serial = charts.render_charts(analysis, titled, P, tmp_path, workers=1)
     assert set(serial) == set(files)
     assert all(png_size(p) == (1200, 700) for p in serial.values())
 
 
-def test_no_figure_left_open_after_render(analysis, tmp_path):
+def test_no_figure_left_open_after_render(analysis, titled, tmp_path):
     import matplotlib.pyplot as plt
 
-    charts.render_charts(analysis, P, tmp_path, workers=1)
+    charts.render_charts(analysis, titled, P, tmp_path, workers=1)
     assert plt.get_fignums() == []
 
 
@@ -104,28 +111,66 @@ def test_save_png_releases_the_figure(tmp_path):
     assert png_size(tmp_path / "a.png") == (1200, 700)
 
 
-def test_workers_get_only_their_own_data(analysis, tmp_path):
+def test_workers_get_only_their_own_data(analysis, titled, tmp_path):
     """A job carries one service's series (or the month's table), never the whole Analysis."""
     whole = len(pickle.dumps(analysis))
-    for job in charts.chart_jobs(analysis, P, tmp_path):
+    for job in charts.chart_jobs(analysis, titled, P, tmp_path):
         assert not any(isinstance(arg, type(analysis)) for arg in job[2])
         assert len(pickle.dumps(job)) < whole / 5
 
 
-def test_a_failing_chart_does_not_lose_the_others(analysis, tmp_path, monkeypatch, caplog):
+def test_a_failing_chart_does_not_lose_the_others(analysis, titled, tmp_path, monkeypatch, caplog):
     def boom(*_args):
         raise ValueError("broken data")
 
     monkeypatch.setitem(charts._KINDS, "trend", boom)
     with caplog.at_level(logging.ERROR, logger="aws_cost_tracking"):
-        files = charts.render_charts(analysis, P, tmp_path, workers=1)
+        files = charts.render_charts(analysis, titled, P, tmp_path, workers=1)
     assert not any(cid.startswith("trend:") for cid in files)
     assert MTD_CHART in files and DAILY_CHART in files
     assert all(spike_chart_id(s.service) in files for s in analysis.spikes)
     assert "broken data" in caplog.text
 
 
+# ---- titles: the view's words ----------------------------------------------------------------------------------
+
+
+def _drawn_titles(fig) -> tuple[str, str]:
+    return fig._suptitle.get_text(), next((t.get_text() for t in fig.texts if t is not fig._suptitle), "")
+
+
+def test_every_chart_draws_its_title_and_subtitle_from_the_view(analysis, titled, tmp_path):
+    jobs = charts.chart_jobs(analysis, titled, P, tmp_path)
+    assert [job[0] for job in jobs] == [c.id for c in titled.charts]
+    for chart, (_, kind, args, _) in zip(titled.charts, jobs, strict=True):
+        assert chart.title and chart.subtitle
+        title, subtitle = _drawn_titles(charts._KINDS[kind](*args))
+        assert title == chart.title
+        assert subtitle.startswith(chart.subtitle)  # plus, at most, a rendering note
+
+
+def test_a_title_changed_in_the_view_alone_changes_the_chart(analysis, tmp_path, monkeypatch):
+    """The chart module words nothing: change the view's spike wording and the drawn title follows."""
+    monkeypatch.setattr(view, "spike_chart_text", lambda s, d: (f"{s.service}: look here", "sub"))
+    (job,) = [j for j in charts.chart_jobs(analysis, day_view(analysis), P, tmp_path) if j[1] == "spike"][:1]
+    assert _drawn_titles(charts._KINDS["spike"](*job[2])) == (f"{job[2][1].service}: look here", "sub")
+
+
+def test_rendering_note_when_services_are_merged_into_other():
+    fig = charts.mtd_chart([ServiceCost(f"S{i}", 100.0 - i) for i in range(20)], "T", "sub", top_n=5)
+    assert _drawn_titles(fig) == ("T", "sub · top 5 shown, the rest summed in Other")
+
+
 # ---- chart content ---------------------------------------------------------------------------------------------
+
+
+def _bar_colors(ax) -> list[str]:
+    """The facecolour of every bar drawn by _bars in ax (one entry per bar)."""
+    out = []
+    for coll in ax.collections:
+        faces = [mcolors.to_hex(c) for c in coll.get_facecolors()]
+        out += faces * len(coll.get_paths()) if len(faces) == 1 else faces
+    return out
 
 
 def test_spike_chart_highlights_every_day_beyond_the_threshold():
@@ -136,22 +181,37 @@ def test_spike_chart_highlights_every_day_beyond_the_threshold():
     base = values[:-1]
     mean, std = float(base.mean()), float(base.std(ddof=1))
     sp = Spike("Svc", "up", 180, mean, std, (180 - mean) / std, 180 - mean, 59)
-    fig = charts.spike_chart(series(values), sp, AlertParams(spike_z_threshold=3.0))
-    ax = fig.axes[0]
-    highlighted = [c for c in ax.collections if _colors(c) == {charts.UP_COLOR.lower()}]
-    assert len(highlighted) == 1
+    fig = charts.spike_chart(series(values), sp, AlertParams(spike_z_threshold=3.0), "Svc title", "sub")
+    (ax,) = fig.axes  # 60 days: no context panel needed
     threshold = mean + max(3.0 * std, P.spike_min_delta_usd)
-    assert len(highlighted[0].get_paths()) == int((values >= threshold).sum()) == 3
+    assert _bar_colors(ax).count(charts.UP_COLOR.lower()) == int((values >= threshold).sum()) == 3
     lines = {round(line.get_ydata()[0], 6) for line in ax.get_lines() if len(line.get_ydata()) == 2}
     assert {round(mean, 6), round(threshold, 6)} <= lines
-    assert fig._suptitle.get_text().startswith("Svc — cost spike ▲ up")
-    assert f"z = {sp.zscore:+.1f}" in fig.texts[-1].get_text()
+    assert _drawn_titles(fig) == ("Svc title", "sub")
 
 
-def test_spike_chart_with_flat_baseline_says_z_is_not_available():
-    sp = Spike("Flat", "up", 30, 10, 0, None, 20, 30)
-    fig = charts.spike_chart(series([10] * 30 + [30]), sp, P)
-    assert "z n/a" in fig.texts[-1].get_text()
+def test_spike_chart_shows_90_days_wide_with_the_year_as_context():
+    rng = np.random.default_rng(4)
+    values = 20 + rng.normal(0, 1, 365)
+    values[-1] = 90
+    sp = Spike("Svc", "up", 90, 20, 1, 70, 70, 364)
+    fig = charts.spike_chart(series(values), sp, P)
+    context, main = fig.axes
+    assert context.bbox.height < main.bbox.height / 3  # slim, above the main panel
+    assert context.bbox.y0 > main.bbox.y1
+    lo, hi = main.get_xlim()
+    assert charts.SPIKE_WINDOW_DAYS <= hi - lo < charts.SPIKE_WINDOW_DAYS + 3
+    bars = [p for c in main.collections for p in c.get_paths()]
+    assert len(bars) == charts.SPIKE_WINDOW_DAYS
+    d_bar = max(bars, key=lambda p: p.vertices[:, 0].max())
+    d_px = main.transData.transform(d_bar.vertices)
+    assert np.ptp(d_px[:, 0]) >= 8  # wide enough to see, not a 2-3 px sliver
+    line = next(x for x in context.get_lines() if len(x.get_xdata()) == 365)
+    np.testing.assert_allclose(line.get_ydata(), values)  # the whole lookback
+    d_mark = next(x for x in context.get_lines() if x.get_marker() == "o" and len(x.get_xdata()) == 1)
+    assert d_mark.get_xdata()[0] == pytest.approx(mdates.date2num(pd.Timestamp(D)))
+    shade = [p for p in context.patches if p.get_alpha()]
+    assert len(shade) == 1 and shade[0].get_bbox().x0 == pytest.approx(lo + 0.1, abs=1)
 
 
 def test_trend_chart_plots_the_alert_rule_emas_and_marks_d():
@@ -181,12 +241,12 @@ def test_trend_chart_marks_a_crossover_reported_days_later_on_its_own_day():
     marker = next(line for line in bottom.get_lines() if line.get_marker() == "o")
     assert marker.get_xdata()[0] == pytest.approx(mdates.date2num(crossed))
     assert marker.get_ydata()[0] == pytest.approx(macd.iloc[-5])
-    assert any(t.get_text() == f"{crossed:%d %b}: MACD crossed above signal" for t in bottom.texts)
+    assert any(t.get_text() == f"{fmt.day(crossed.date())}: MACD crossed above its signal" for t in bottom.texts)
 
 
-def test_mtd_chart_top_n_plus_other_sorted_with_total_in_title():
+def test_mtd_chart_top_n_plus_other_sorted():
     mtd = [ServiceCost(f"S{i}", 100.0 - i) for i in range(20)]
-    fig = charts.mtd_chart(mtd, D, top_n=5)
+    fig = charts.mtd_chart(mtd, top_n=5)
     ax = fig.axes[0]
     widths = [p.get_width() for p in ax.patches]
     assert len(widths) == 6
@@ -195,27 +255,54 @@ def test_mtd_chart_top_n_plus_other_sorted_with_total_in_title():
     labels = [t.get_text() for t in ax.get_yticklabels()]
     assert labels[:5] == ["S0", "S1", "S2", "S3", "S4"]
     assert "Other (15 services)" in labels
-    assert charts.usd(sum(sc.cost for sc in mtd)) in fig._suptitle.get_text()
     values = [t.get_text() for t in ax.texts]
     assert any(v.startswith("$100.00") for v in values)
 
 
-def test_daily_chart_labels_each_day_with_its_total():
+def test_daily_chart_labels_each_day_with_its_total_to_the_cent():
+    """$1,140.46 as in the subtitle and the message, not "$1,140" or "$1.1k"."""
     idx = pd.date_range("2026-11-01", periods=5)
-    df = pd.DataFrame({f"S{i}": np.arange(5) + i for i in range(14)}, index=idx, dtype=float)
+    df = pd.DataFrame({f"S{i}": np.arange(5) + i + 0.005 for i in range(14)}, index=idx, dtype=float)
+    df["S0"] += [1000.455, 0, 0, 0, 0]
     fig = charts.daily_chart(df, date(2026, 11, 5), top_n=10)
     ax = fig.axes[0]
     totals = [t.get_text() for t in ax.texts]
-    assert totals == [charts.usd_short(v) for v in df.sum(axis=1)]
+    assert totals == [fmt.money(v) for v in df.sum(axis=1)]
+    assert totals[0].startswith("$1,")
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert len(legend) == 11 and legend[-1] == "Other (4 services)"
+    assert len(legend) == 11 and "Other (4 services)" in legend
+
+
+def _stack_order(ax, day: float) -> list[str]:
+    """The colours of the day's stacked bars from the top of the stack down."""
+    parts = []
+    for coll in ax.collections:
+        for path, color in zip(coll.get_paths(), np.broadcast_to(coll.get_facecolors(), (len(coll.get_paths()), 4)),
+                               strict=True):
+            if abs(path.vertices[:, 0].mean() - day) < 0.5:
+                parts.append((path.vertices[:, 1].max(), mcolors.to_hex(color)))
+    return [c for _, c in sorted(parts, reverse=True)]
+
+
+@pytest.mark.parametrize("credits", [False, True])
+def test_daily_legend_lists_the_stack_from_its_top(credits):
+    idx = pd.date_range("2026-11-01", periods=6)
+    rng = np.random.default_rng(2)
+    df = pd.DataFrame(rng.uniform(1, 50, (6, 8)) * (-1 if credits else 1), index=idx,
+                      columns=[f"service {i}" for i in range(8)])
+    fig = charts.daily_chart(df, date(2026, 11, 6), top_n=5)
+    ax = fig.axes[0]
+    legend = [mcolors.to_hex(h.get_facecolor()) for h in ax.get_legend().legend_handles]
+    order = _stack_order(ax, mdates.date2num(idx[2]))
+    # (credits stack down from 0: the part nearest 0 is the top of that stack)
+    assert legend == order and len(legend) == 6  # 5 services and Other
 
 
 def test_one_colour_per_service_across_charts(analysis):
     name = analysis.mtd_by_service[0].service
     assert charts.service_color(name) == charts.service_color(name)
     assert charts.service_color(name) in charts._slots()
-    fig = charts.mtd_chart(analysis.mtd_by_service, D)
+    fig = charts.mtd_chart(analysis.mtd_by_service)
     top_bar = max(fig.axes[0].patches, key=lambda p: p.get_width())
     assert mcolors.to_hex(top_bar.get_facecolor()) == charts.service_color(name).lower()
 
@@ -236,14 +323,101 @@ def test_a_service_keeps_its_colour_whatever_the_days_ranking():
     assert day1 == day2
 
 
-def test_a_long_service_name_fits_the_title(analysis):
-    name = "Amazon Elastic Container Service for Kubernetes - us-east-1"  # 59 of the 64 characters kept
+def test_a_long_service_name_fits_the_title():
+    name = "Amazon Elastic Container Service for Kubernetes - us-east-1"
     spike = Spike(name, "up", 93.75, 21.76, 3.3, 21.8, 71.99, 364)
-    fig = charts.spike_chart(series([21.0] * 40 + [93.75]), spike, P)
+    title, subtitle = view.spike_chart_text(spike, D)
+    fig = charts.spike_chart(series([21.0] * 40 + [93.75]), spike, P, title, subtitle)
     renderer = fig.canvas.get_renderer()
-    title = fig._suptitle
-    assert title.get_text().startswith(name) and title.get_text().endswith("2026")
-    assert title.get_window_extent(renderer).x1 <= fig.bbox.width
+    assert fig._suptitle.get_text() == title  # shrunk, not cut
+    assert fig._suptitle.get_window_extent(renderer).x1 <= fig.bbox.width
+
+
+# ---- annotations never cover data ------------------------------------------------------------------------------
+
+
+def _data_paths(ax) -> list[MPath]:
+    """Every bar (filled) and line (outline) of ax, in display coordinates."""
+    paths = [MPath(coll.get_transform().transform(p.vertices)) for coll in ax.collections for p in coll.get_paths()]
+    for line in ax.get_lines():
+        xy = line.get_transform().transform(line.get_xydata())
+        paths.append(MPath(xy) if len(xy) > 1 else MPath(np.r_[xy, xy]))
+    return paths
+
+
+def _assert_clear(fig, ax, texts) -> None:
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    assert texts
+    for item in texts:
+        box = item.get_window_extent(renderer)
+        assert fig.bbox.contains(box.x0, box.y0) and fig.bbox.contains(box.x1, box.y1)
+        for path in _data_paths(ax):
+            assert not path.intersects_bbox(box, filled=len(path.vertices) == 4), item
+
+
+def _spike_shape(shape: str) -> tuple[np.ndarray, Spike]:
+    rng = np.random.default_rng(9)
+    noise = rng.normal(0, 1.5, 200)
+    if shape == "spike at the max":
+        v = np.r_[30 + noise[:-1], 140.0]
+        return v, Spike("S", "up", 140, 30, 1.5, 73, 110, 199)
+    if shape == "drop to near zero":
+        v = np.r_[60 + noise[:-1], 0.4]
+        return v, Spike("S", "down", 0.4, 60, 1.5, -40, -59.6, 199)
+    if shape == "flat series":
+        return np.full(200, 12.0), Spike("S", "up", 12, 12, 0, None, 0, 199)
+    v = np.r_[-20 + 4 * noise[:-1], -95.0]  # credits
+    return v, Spike("S", "down", -95, -20, 6, -12.5, -75, 199)
+
+
+@pytest.mark.parametrize("shape", ["spike at the max", "drop to near zero", "flat series", "negative values"])
+def test_spike_chart_labels_sit_clear_of_the_bars_and_lines(shape):
+    values, spike = _spike_shape(shape)
+    fig = charts.spike_chart(series(values), spike, P)
+    main = fig.axes[-1]
+    (label,) = [t for t in main.texts if t.get_text().startswith(fmt.weekday(D))]
+    assert label.get_text() == f"{fmt.weekday(D)}: {fmt.money(values[-1])}"
+    _assert_clear(fig, main, [label, main.get_legend()])
+
+
+@pytest.mark.parametrize("shape", ["crossing at the top", "falling", "flat series", "negative values"])
+def test_trend_crossover_note_sits_clear_of_the_bars_and_lines(shape):
+    t = np.arange(150, dtype=float)
+    values = {"crossing at the top": 20 + 0.3 * t + 15 * (t > 140),
+              "falling": 80 - 0.3 * t - 10 * (t > 145),
+              "flat series": np.full(150, 7.0),
+              "negative values": -30 + 10 * np.sin(t / 9)}[shape]
+    tr = Trend("S", "up" if shape != "falling" else "down", 1, 0.5, float(values[-1]), 1, 1, crossed_days_ago=2)
+    fig = charts.trend_chart(series(values), tr, P)
+    top, bottom = fig.axes
+    note = next(t for t in bottom.texts if "MACD crossed" in t.get_text())
+    _assert_clear(fig, bottom, [note, bottom.get_legend()])
+    _assert_clear(fig, top, [top.get_legend()])
+
+
+# ---- one rounding: money a reader also reads elsewhere is to the cent --------------------------------------------
+
+CENTS = re.compile(r"\$[\d,]+\.\d\d")
+
+
+def _money_texts(fig) -> list[str]:
+    """Every text with a $ in the drawn figure except the axis tick labels (compact by design)."""
+    fig.canvas.draw()
+    ticks = {id(t) for ax in fig.axes for axis in (ax.xaxis, ax.yaxis)
+             for tick in axis.get_major_ticks() + axis.get_minor_ticks() for t in (tick.label1, tick.label2)}
+    return [t.get_text() for t in fig.findobj(matplotlib.text.Text)
+            if id(t) not in ticks and "$" in t.get_text() and t.get_visible()]
+
+
+def test_money_on_every_chart_is_to_the_cent(analysis, titled, tmp_path):
+    seen = 0
+    for _, kind, args, _ in charts.chart_jobs(analysis, titled, P, tmp_path):
+        for text in _money_texts(charts._KINDS[kind](*args)):
+            for amount in re.findall(r"\$[\d,.]*\w*", text):
+                assert CENTS.fullmatch(amount), (kind, text)
+                seen += 1
+    assert seen > 50  # titles, legends, bar labels, day totals, the d label
 
 
 # ---- edge cases: still a valid, readable chart -----------------------------------------------------------------
@@ -261,10 +435,10 @@ EDGE = {
     "trend leading NaN": lambda: charts.trend_chart(series([np.nan] * 50 + [3.0] * 40),
                                                     Trend("Late", "up", 0, 0, 3, 3, 3), P),
     "mtd 300 services": lambda: charts.mtd_chart(
-        [ServiceCost(f"Service number {i} with a long name", 1000 / (i + 1)) for i in range(300)], D),
-    "mtd empty": lambda: charts.mtd_chart([], D),
-    "mtd negative": lambda: charts.mtd_chart([ServiceCost("A", 100), ServiceCost("Refund", -300)], D),
-    "mtd all zeros": lambda: charts.mtd_chart([ServiceCost("A", 0), ServiceCost("B", 0)], D),
+        [ServiceCost(f"Service number {i} with a long name", 1000 / (i + 1)) for i in range(300)]),
+    "mtd empty": lambda: charts.mtd_chart([]),
+    "mtd negative": lambda: charts.mtd_chart([ServiceCost("A", 100), ServiceCost("Refund", -300)]),
+    "mtd all zeros": lambda: charts.mtd_chart([ServiceCost("A", 0), ServiceCost("B", 0)]),
     "daily 300 services": lambda: charts.daily_chart(pd.DataFrame(
         np.random.default_rng(1).gamma(1, 10, (25, 300)), index=pd.date_range("2026-11-01", periods=25),
         columns=[f"svc {i}" for i in range(300)]), D),
@@ -284,18 +458,23 @@ def test_edge_cases_render(case, tmp_path):
 
 
 def test_mtd_300_services_shows_top_n_and_other():
-    fig = charts.mtd_chart([ServiceCost(f"S{i}", 1000 / (i + 1)) for i in range(300)], D, top_n=12)
+    fig = charts.mtd_chart([ServiceCost(f"S{i}", 1000 / (i + 1)) for i in range(300)], top_n=12)
     assert len(fig.axes[0].patches) == 13
     assert "Other (288 services)" in [t.get_text() for t in fig.axes[0].get_yticklabels()]
 
 
 @pytest.mark.parametrize("name", HOSTILE)
 def test_hostile_service_names_render_as_plain_text(name, tmp_path):
-    """Dollar signs are not mathtext, long names are cut, odd characters do not break rendering."""
-    fig = charts.spike_chart(series([1, 2, 3, 50]), Spike(name, "up", 50, 2, 1, 48, 48, 3), P)
-    title = fig._suptitle.get_text()
-    assert title.startswith(charts.short(name, 64))
-    assert len(title) < 130
+    """Dollar signs are not mathtext, a title too long even when shrunk is cut, odd characters do not break
+    rendering."""
+    spike = Spike(name, "up", 50, 2, 1, 48, 48, 3)
+    title, subtitle = view.spike_chart_text(spike, D)
+    fig = charts.spike_chart(series([1, 2, 3, 50]), spike, P, title, subtitle)
+    drawn = fig._suptitle
+    flat = " ".join(title.split())
+    assert drawn.get_text() == flat or (drawn.get_text().endswith("…")
+                                        and flat.startswith(drawn.get_text()[:-1].rstrip()))
+    assert drawn.get_window_extent(fig.canvas.get_renderer()).x1 <= fig.bbox.width
     assert png_size(charts.save_png(fig, tmp_path / "x.png")) == (1200, 700)
 
 
@@ -326,7 +505,7 @@ def test_names_differing_only_in_punctuation_get_different_files():
     assert len({chart_filename(spike_chart_id(n)) for n in names}) == len(names)
 
 
-def test_parallel_render_while_other_threads_run(analysis, rendered, tmp_path):
+def test_parallel_render_while_other_threads_run(analysis, titled, rendered, tmp_path):
     """With threads alive (e.g. an HTTP server) the pool avoids plain fork and still renders every chart."""
     import threading
 
@@ -335,17 +514,9 @@ def test_parallel_render_while_other_threads_run(analysis, rendered, tmp_path):
     thread.start()
     try:
         assert charts._pool_context().get_start_method() != "fork"
-        files = charts.render_charts(analysis, P, tmp_path, workers=2)
+        files = charts.render_charts(analysis, titled, P, tmp_path, workers=2)
     finally:
         stop.set()
         thread.join()
     assert set(files) == set(rendered[0])
     assert all(png_size(p) == (1200, 700) for p in files.values())
-
-
-def test_daily_totals_above_100_are_whole_dollars():
-    """$1,140 and $1,089, not "$1.1k" twice: a $50 day-to-day change must be readable."""
-    idx = pd.date_range("2026-11-01", periods=3)
-    df = pd.DataFrame({"EC2": [1140.46, 1088.98, 57.5]}, index=idx)
-    fig = charts.daily_chart(df, date(2026, 11, 3))
-    assert [t.get_text() for t in fig.axes[0].texts] == ["$1,140", "$1,089", "$57.5"]

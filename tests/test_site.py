@@ -27,7 +27,7 @@ from _util import charts, fmt, site, view
 from _util.config import Settings
 from _util.model import MTD_CHART, AlertParams, Spike, Trend, trend_chart_id
 from tests.conftest import chromium_dom, chromium_screenshot
-from tests.fixtures_analysis import D, analysis_from_costs, build_analysis, synthetic_costs
+from tests.fixtures_analysis import D, analysis_from_costs, build_analysis, day_view, synthetic_costs
 
 ROOT = Path(__file__).resolve().parents[1]
 BUCKET = "cost-site"
@@ -42,7 +42,7 @@ HOSTILE = ["<script>alert(1)</script>", "../../etc/passwd", "<!channel>", "a/b (
 def day(tmp_path_factory):
     """A small realistic Analysis and its rendered charts (rendered once for the module)."""
     analysis = build_analysis(n_services=14, days=150)
-    files = charts.render_charts(analysis, AlertParams(), tmp_path_factory.mktemp("charts"))
+    files = charts.render_charts(analysis, day_view(analysis), AlertParams(), tmp_path_factory.mktemp("charts"))
     assert analysis.spikes and analysis.trends
     return day_view(analysis), files
 
@@ -55,13 +55,8 @@ def hostile_day(tmp_path_factory):
     spikes = [Spike(n, "up", 100.0, 10.0, 2.0, 45.0, 90.0, 59) for n in HOSTILE]
     trends = [Trend(n, "down", -1.0, 0.5, 10.0, 9.0, 11.0) for n in HOSTILE[:2]]
     analysis = analysis_from_costs(costs, D, spikes=spikes, trends=trends)
-    files = charts.render_charts(analysis, AlertParams(), tmp_path_factory.mktemp("hostile"))
+    files = charts.render_charts(analysis, day_view(analysis), AlertParams(), tmp_path_factory.mktemp("hostile"))
     return day_view(analysis), files
-
-
-def day_view(analysis) -> view.DayView:
-    """The view model of an Analysis under the default rules."""
-    return view.build_view(analysis, view.Rules.from_settings(Settings()))
 
 
 def s3(endpoint: str, **config):

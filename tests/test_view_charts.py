@@ -39,7 +39,8 @@ def test_renderer_site_and_slack_use_the_same_list_in_the_same_order(tmp_path):
     a.series = pd.DataFrame({"Amazon EC2": [1.0] * len(a.series.index), "AWS Lambda": 1.0},
                             index=a.series.index)
     ids = [s.id for s in view.day_charts(a)]
-    jobs = charts.chart_jobs(a, AlertParams(), tmp_path)
+    jobs = charts.chart_jobs(a, view.build_view(a, view.Rules.from_settings(_settings(tmp_path))), AlertParams(),
+                             tmp_path)
     assert [job[0] for job in jobs] == ids
     assert [job[1] for job in jobs] == [s.kind for s in view.day_charts(a)]
     assert [Path(job[3]).name for job in jobs] == [site.chart_filename(i) for i in ids]
@@ -98,11 +99,12 @@ def test_one_wording_of_estimated_days_feeds_every_output(monkeypatch):
 
 
 def test_legend_money_has_the_subtitles_rounding():
-    """The baseline mean in the legend reads as in the subtitle ($175.92, not $176 under $175.92)."""
+    """The baseline mean in the legend reads as in the view's subtitle ($175.92, not $176 under $175.92)."""
     idx = pd.date_range(end=pd.Timestamp(D), periods=40)
     s = pd.Series([175.92] * 39 + [400.0], index=idx)
     spike = Spike("Amazon EC2", "up", 400.0, 175.92, 3.0, 74.7, 224.08, 39)
-    fig = charts.spike_chart(s, spike, AlertParams())
+    fig = charts.spike_chart(s, spike, AlertParams(), *view.spike_chart_text(spike, D))
     legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
     subtitle = " ".join(t.get_text() for t in fig.texts)
-    assert "baseline mean $175.92" in legend and "vs baseline mean $175.92" in subtitle
+    assert "baseline mean $175.92" in legend and "its normal $175.92/day" in subtitle
+    assert f"{fmt.weekday(D)}: $400.00" in [t.get_text() for t in fig.axes[0].texts]
