@@ -81,14 +81,16 @@ def _view(a) -> view.DayView:
 
 
 def test_one_wording_of_estimated_days_feeds_every_output(monkeypatch):
-    """Change the wording in fmt alone: the Slack message, the site page and the alerts table all follow."""
+    """Change the wording in fmt alone: the Slack message, the site page, the terminal and report.json follow."""
     a = golden_analysis()
     a.estimated_dates = [D - timedelta(days=1), D]
 
     def outputs():
         (top,) = build_messages(day_view(a, all_urls(a)))
         page = pages.day_page(_view(a), {}, index_href="", prev=None, next=None)
-        return json.dumps(top, ensure_ascii=False), page, report.format_alerts_table(_view(a))
+        data = report.report_dict(_view(a), {}, 0)
+        return (json.dumps(top, ensure_ascii=False), page, report.format_alerts_table(_view(a)),
+                json.dumps(data["freshness"], ensure_ascii=False))
 
     before = outputs()
     assert all(fmt.estimated_days(a.estimated_dates) in text for text in before)
@@ -108,3 +110,30 @@ def test_legend_money_has_the_subtitles_rounding():
     subtitle = " ".join(t.get_text() for t in fig.texts)
     assert "baseline mean $175.92" in legend and "its normal $175.92/day" in subtitle
     assert f"{fmt.weekday(D)}: $400.00" in [t.get_text() for t in fig.axes[0].texts]
+
+
+def test_one_threshold_setting_feeds_every_output():
+    """SPIKE_Z_THRESHOLD is defined once (Settings): the message, the site page, report.json, the terminal and the
+    spike chart all state the value of the run's settings, and none states the default."""
+    from dataclasses import replace
+
+    from tests.demo_day import demo_analysis, demo_settings
+
+    settings = replace(demo_settings(), spike_z_threshold=3.1)
+    a = demo_analysis()
+    v = view.build_view(a, view.Rules.from_settings(settings))
+    (top, *_) = build_messages(v)
+    data = report.report_dict(v, settings.public(), 0)
+    spike = next(s for s in a.spikes if s.service == "Amazon CloudFront")
+    fig = charts.spike_chart(a.series[spike.service], spike, AlertParams.from_settings(settings),
+                             *view.spike_chart_text(spike, a.report_date))
+    legend = " ".join(t.get_text() for ax in fig.axes if ax.get_legend() for t in ax.get_legend().get_texts())
+    texts = {"slack": json.dumps(top, ensure_ascii=False),
+             "site": pages.day_page(v, {}, index_href="", prev=None, next=None),
+             "report.json": json.dumps(data["rules"], ensure_ascii=False),
+             "chart": legend}
+    for where, text in texts.items():
+        assert "3.1" in text, where
+        assert "2.75" not in text, where
+    assert data["settings"]["spike_z_threshold"] == 3.1
+    assert "at least 3.1 standard deviations" in texts["slack"] and "mean + 3.1σ" in legend
