@@ -6,7 +6,7 @@ import argparse
 import logging
 import sys
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import date
 from pathlib import Path
 
@@ -31,24 +31,34 @@ def parse_date(raw: str) -> date:
         raise argparse.ArgumentTypeError(f"--date must be YYYY-MM-DD, got {raw!r}") from None
 
 
-def add_common_arguments(parser: argparse.ArgumentParser) -> None:
-    """The flags every stage script shares (README "Using it with your AWS account")."""
-    parser.add_argument("--date", type=parse_date, metavar="YYYY-MM-DD",
-                        help="report date d (default: yesterday, UTC)")
-    parser.add_argument("--source", choices=SOURCES, help="cost source (env COST_SOURCE, default ce)")
-    parser.add_argument("--input", nargs="+", type=Path, metavar="FILE",
-                        help="saved GetCostAndUsage JSON response(s) for --source file")
-    parser.add_argument("--db-url", metavar="URL", help="SQLAlchemy database URL (env DATABASE_URL)")
-    parser.add_argument("--output-dir", type=Path, metavar="DIR", help="where report.json etc. go (env OUTPUT_DIR)")
-    parser.add_argument("--env-file", type=Path, metavar="FILE", help="settings file (default ./.env if present)")
-    parser.add_argument("--dry-run", action="store_true",
-                        help="no Slack post, no S3 upload; write previews under OUTPUT_DIR")
-    parser.add_argument("--demo", action="store_true",
-                        help=f"built-in sample data for report date {DEMO_DATE} (unless --date), dry run, own "
-                             "database under OUTPUT_DIR/demo/")
-    parser.add_argument("--force", action="store_true", help="post again for a date already posted")
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="more detail: this tool's debug lines (settings in effect, stage starts…); "
-                             "libraries (boto3, slack_sdk, matplotlib…) stay at warnings")
+def _common_flags() -> list[tuple[tuple[str, ...], dict]]:
+    """(option strings, add_argument keywords) of the flags every stage script shares."""
+    return [
+        (("--date",), {"type": parse_date, "metavar": "YYYY-MM-DD", "help": "report date d (default: yesterday, UTC)"}),
+        (("--source",), {"choices": SOURCES, "help": "cost source (env COST_SOURCE, default ce)"}),
+        (("--input",), {"nargs": "+", "type": Path, "metavar": "FILE",
+                        "help": "saved GetCostAndUsage JSON response(s) for --source file"}),
+        (("--db-url",), {"metavar": "URL", "help": "SQLAlchemy database URL (env DATABASE_URL)"}),
+        (("--output-dir",), {"type": Path, "metavar": "DIR", "help": "where report.json etc. go (env OUTPUT_DIR)"}),
+        (("--env-file",), {"type": Path, "metavar": "FILE", "help": "settings file (default ./.env if present)"}),
+        (("--dry-run",), {"action": "store_true",
+                          "help": "no Slack post, no S3 upload; write previews under OUTPUT_DIR"}),
+        (("--demo",), {"action": "store_true",
+                       "help": f"built-in sample data for report date {DEMO_DATE} (unless --date), dry run, own "
+                               "database under OUTPUT_DIR/demo/"}),
+        (("--force",), {"action": "store_true", "help": "post again for a date already posted"}),
+        (("-v", "--verbose"), {"action": "count", "default": 0,
+                               "help": "more detail: this tool's debug lines (settings in effect, stage starts…); "
+                                       "libraries (boto3, slack_sdk, matplotlib…) stay at warnings"}),
+    ]
+
+
+def add_common_arguments(parser: argparse.ArgumentParser, only: Collection[str] | None = None) -> None:
+    """The flags every stage script shares (README "Using it with your AWS account"); `only` keeps those whose
+    long option is listed (a tool that needs just the database: --db-url, --env-file…)."""
+    for names, kwargs in _common_flags():
+        if only is None or names[-1] in only:
+            parser.add_argument(*names, **kwargs)
 
 
 class Parser(argparse.ArgumentParser):
@@ -59,12 +69,13 @@ class Parser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
-def build_parser(prog: str, description: str, examples: str) -> argparse.ArgumentParser:
-    """An argparse parser with the common flags and an examples epilog."""
+def build_parser(prog: str, description: str, examples: str,
+                 only: Collection[str] | None = None) -> argparse.ArgumentParser:
+    """An argparse parser with the common flags (or `only` those, by long option) and an examples epilog."""
     parser = Parser(
         prog=prog, description=description, formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=f"examples:\n{examples}\n\n{COMMON_EPILOG}")
-    add_common_arguments(parser)
+    add_common_arguments(parser, only)
     parser.add_argument("-q", "--quiet", action="store_true",
                         help="stderr shows only warnings and the error line (LOG_FILE keeps every INFO line): "
                              "for cron, which mails whatever is printed")

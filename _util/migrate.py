@@ -298,8 +298,9 @@ def body(settings, args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     from .cli import build_parser, run_main
 
+    # Only the flags that reach the database: --date, --source, --dry-run… mean nothing to a schema upgrade.
     parser = build_parser("python -m _util.migrate", "Create or upgrade the database schema (DATABASE_URL).",
-                          EXAMPLES)
+                          EXAMPLES, only=("--db-url", "--env-file", "--output-dir", "--verbose"))
     parser.add_argument("--check", action="store_true", help="print the schema version; exit 1 unless current")
     parser.add_argument("--forget-until", type=date.fromisoformat, metavar="YYYY-MM-DD",
                         help="delete stored costs up to this day (after a currency or COST_METRIC change)")

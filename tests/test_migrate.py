@@ -346,3 +346,14 @@ def test_the_schema_lock_serialises_migrations(raw):
             migrate.upgrade(raw, lock_timeout=1)
     assert migrate.upgrade(raw) is None
 
+
+
+def test_its_help_lists_only_the_flags_that_reach_the_database(capsys):
+    """A schema upgrade takes the database flags; --date, --source, --dry-run… would mean nothing and are refused."""
+    assert migrate.main(["--help"]) == 0
+    out = capsys.readouterr().out
+    assert "--db-url" in out and "--env-file" in out and "--check" in out
+    for flag in ("--date", "--source", "--dry-run", "--demo", "--force", "--input"):
+        assert flag not in out, flag
+    assert migrate.main(["--date", "2026-11-25"]) == 2
+    assert "unrecognized arguments: --date" in capsys.readouterr().err
