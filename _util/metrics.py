@@ -453,7 +453,8 @@ def breakdown_alerts(breakdowns: pd.DataFrame, series: pd.DataFrame, report_date
     level's). One event, one alert: a breakdown alert in the direction of its service's own alert of the same kind
     (or of a service new on d) is that alert's root cause, not a second alert; what remains is a move the service
     total hides (offset by another breakdown, or too small a share). A remaining spike carries the breakdown of
-    the same service that moved most the other way on d (offset_by, offset in USD) and the service's net move.
+    the same service that moved most the other way on d (offset_by, offset in USD) and the service's net move;
+    that offsetting breakdown is not reported again as a spike of its own (one event: +X here, -X there).
     """
     if breakdowns.shape[1] == 0:
         return [], [], []
@@ -474,14 +475,17 @@ def breakdown_alerts(breakdowns: pd.DataFrame, series: pd.DataFrame, report_date
         s_delta = dict(zip(series.columns, spike_stats(_upto(series, report_date))["delta"], strict=True))
         owners = breakdowns.columns.get_level_values(0)
         names = breakdowns.columns.get_level_values(1)
-        out = []
-        for s in b_spikes:
+        out, told = [], set()
+        for s in b_spikes:  # the largest $ first
+            if (s.service, s.breakdown) in told:
+                continue  # the offset of a larger spike already reported: the same event
             sign = 1.0 if s.direction == "up" else -1.0
             other = np.where(owners == s.service, -sign * b_delta, 0.0)  # moves the other way, > 0
             i = int(np.argmax(other))
             by, offset = (str(names[i]), float(b_delta[i])) if other[i] > 0 else ("", 0.0)
             net = float(s_delta[s.service])
             out.append(replace(s, offset_by=by, offset=offset, service_delta=net if np.isfinite(net) else None))
+            told.add((s.service, by))
         b_spikes = out
     return b_spikes, b_trends, b_new
 
