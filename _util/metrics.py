@@ -454,7 +454,8 @@ def breakdown_alerts(breakdowns: pd.DataFrame, series: pd.DataFrame, report_date
     (or of a service new on d) is that alert's root cause, not a second alert; what remains is a move the service
     total hides (offset by another breakdown, or too small a share). A remaining spike carries the breakdown of
     the same service that moved most the other way on d (offset_by, offset in USD) and the service's net move;
-    that offsetting breakdown is not reported again as a spike of its own (one event: +X here, -X there).
+    that offsetting breakdown is not reported again as a spike of its own (one event: +X here, -X there), nor is a
+    spike offset by a breakdown new on d (a move to a new account is reported once, as new).
     """
     if breakdowns.shape[1] == 0:
         return [], [], []
@@ -475,7 +476,7 @@ def breakdown_alerts(breakdowns: pd.DataFrame, series: pd.DataFrame, report_date
         s_delta = dict(zip(series.columns, spike_stats(_upto(series, report_date))["delta"], strict=True))
         owners = breakdowns.columns.get_level_values(0)
         names = breakdowns.columns.get_level_values(1)
-        out, told = [], set()
+        out, told = [], {(f.service, f.breakdown) for f in b_new}
         for s in b_spikes:  # the largest $ first
             if (s.service, s.breakdown) in told:
                 continue  # the offset of a larger spike already reported: the same event
@@ -483,6 +484,8 @@ def breakdown_alerts(breakdowns: pd.DataFrame, series: pd.DataFrame, report_date
             other = np.where(owners == s.service, -sign * b_delta, 0.0)  # moves the other way, > 0
             i = int(np.argmax(other))
             by, offset = (str(names[i]), float(b_delta[i])) if other[i] > 0 else ("", 0.0)
+            if (s.service, by) in told and by:
+                continue  # the other side of a move already reported (to a new breakdown, or a larger spike)
             net = float(s_delta[s.service])
             out.append(replace(s, offset_by=by, offset=offset, service_delta=net if np.isfinite(net) else None))
             told.add((s.service, by))

@@ -678,6 +678,7 @@ def test_a_new_account_of_a_steady_service_is_first_seen_at_breakdown_level():
     a = analyse(costs, D, AlertParams(first_seen_min_usd=10.0, monthly_charge_filter=False))
     assert [(f.service, f.breakdown, f.first_date) for f in a.first_seen] == [
         ("AWS Lambda", "444444444444", D - timedelta(days=2))]
+    assert a.spikes == []  # the drop in the account it moved from is the same event
 
 
 def test_without_breakdown_data_nothing_changes():
