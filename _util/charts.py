@@ -36,6 +36,7 @@ from . import fmt
 from .model import (
     AlertParams,
     Analysis,
+    FirstSeen,
     ServiceCost,
     Spike,
     Trend,
@@ -409,6 +410,33 @@ def _spike_context(ax, x, v, window_start: float, base: str, mark: str, above: n
                  color=MUTED_INK, pad=3)
 
 
+def first_seen_chart(series: pd.Series, first_seen: FirstSeen, params: AlertParams, title: str = "",
+                     subtitle: str = "") -> Figure:
+    """A new service's daily cost (USD bars) since its first day (at most the last 90), d marked, the
+    FIRST_SEEN_MIN_USD line. title/subtitle: the view's words."""
+    with matplotlib.rc_context(RC):
+        fig, (ax,) = _figure()
+        _title(fig, title, subtitle)
+        s = _clean(series).iloc[-SPIKE_WINDOW_DAYS:]
+        if s.empty:
+            _no_data(ax, "no cost data for this service")
+            return fig
+        x, v = mdates.date2num(s.index), s.to_numpy()
+        width = _bar_width(len(v))
+        _bars(ax, x[:-1], v[:-1], color=_soft(service_color(first_seen.service)), width=width)
+        _bars(ax, [x[-1]], [v[-1]], color=UP_COLOR, width=max(width, 0.9), edgecolor=INK, zorder=5)
+        line = ax.axhline(params.first_seen_min_usd, color=UP_COLOR, linewidth=1.8, linestyle="--", zorder=4,
+                          label=f"reported from {usd(params.first_seen_min_usd)}/day")
+        _xlim_days(ax, s.index[0], s.index[-1])
+        ax.yaxis.set_major_formatter(_usd_axis())
+        ax.yaxis.set_major_locator(MaxNLocator(6))
+        _date_axis(ax)
+        ax.set_ylabel("USD per day")
+        ax.legend(handles=[line], loc="upper left", frameon=False, fontsize=11.5)
+        ax.set_ylim(min(0.0, float(np.min(v))), max(float(np.max(v)), params.first_seen_min_usd) * 1.25)
+        return fig
+
+
 def _days(n: int) -> str:
     return f"{n} day" if n == 1 else f"{n} days"
 
@@ -673,7 +701,8 @@ def _render_job(job: tuple) -> tuple[str, str | None, str | None]:
         return chart_id, None, f"{type(exc).__name__}: {exc}"
 
 
-_KINDS = {"spike": spike_chart, "trend": trend_chart, "mtd": mtd_chart, "daily": daily_chart}
+_KINDS = {"spike": spike_chart, "trend": trend_chart, "mtd": mtd_chart, "daily": daily_chart,
+          "first_seen": first_seen_chart}
 
 
 def chart_jobs(analysis: Analysis, day_view: DayView, params: AlertParams, out_dir: Path) -> list[tuple]:
@@ -683,23 +712,27 @@ def chart_jobs(analysis: Analysis, day_view: DayView, params: AlertParams, out_d
     jobs: list[tuple] = []
     empty = pd.Series(dtype="float64", index=pd.DatetimeIndex([]))
 
-    def service_series(service: str) -> pd.Series:
+    def service_series(service: str, breakdown: str = "") -> pd.Series:
+        if breakdown:
+            return analysis.breakdown_series.get((service, breakdown), empty).copy()
         if service in analysis.series.columns:
             return analysis.series[service].copy()
         return empty
 
-    spikes = {sp.service: sp for sp in reversed(analysis.spikes)}  # the first of a service, as its chart id
-    trends = {tr.service: tr for tr in reversed(analysis.trends)}
+    # the first of a (service, breakdown), as its chart id
+    spikes = {(sp.service, sp.breakdown): sp for sp in reversed(analysis.spikes)}
+    trends = {(tr.service, tr.breakdown): tr for tr in reversed(analysis.trends)}
+    new = {(f.service, f.breakdown): f for f in analysis.first_seen}
     for chart in day_view.charts:
         path = out_dir / chart.filename
         if chart.kind == "mtd":
             args: tuple = (list(analysis.mtd_by_service), chart.title, chart.subtitle)
         elif chart.kind == "daily":
             args = (analysis.daily_by_service, analysis.report_date, chart.title, chart.subtitle)
-        elif chart.kind == "spike":
-            args = (service_series(chart.service), spikes[chart.service], params, chart.title, chart.subtitle)
         else:
-            args = (service_series(chart.service), trends[chart.service], params, chart.title, chart.subtitle)
+            key = (chart.service, chart.breakdown)
+            alert = {"spike": spikes, "trend": trends, "first_seen": new}[chart.kind][key]
+            args = (service_series(*key), alert, params, chart.title, chart.subtitle)
         jobs.append((chart.id, chart.kind, args, path))
     return jobs
 

@@ -7,6 +7,7 @@ Nothing here reads the environment, the clock or the network.
 from __future__ import annotations
 
 import calendar
+from dataclasses import replace
 from datetime import date
 
 import numpy as np
@@ -58,19 +59,50 @@ def build_series(costs: pd.DataFrame, report_date: date, lookback_days: int) -> 
                               f"— run procAmzData.py first or check the date")
         raise NoDataError(f"no cost data for {d.date()} — run procAmzData.py first or check the date")
 
+    return _matrix(costs, in_window, start, index, pd.Index(costs["service"].to_numpy()[in_window]))
+
+
+def build_breakdown_series(costs: pd.DataFrame, report_date: date, lookback_days: int) -> pd.DataFrame:
+    """Daily USD per (service, breakdown) over [d - lookback_days, d], built as build_series builds the service
+    series (columns: a MultiIndex service x breakdown); empty when no stored row has a breakdown."""
+    d = _day(report_date)
+    start = d - pd.Timedelta(days=lookback_days)
+    index = pd.date_range(start, d, freq="D")
+    broken_down = costs["breakdown"].to_numpy() != "" if len(costs) and "breakdown" in costs else np.zeros(0, bool)
+    if not broken_down.any():
+        return pd.DataFrame(index=index, columns=pd.MultiIndex.from_tuples([], names=["service", "breakdown"]))
+    dates = pd.DatetimeIndex(costs["usage_date"]).normalize()
+    in_window = (dates >= start) & (dates <= d) & broken_down  # "" (no breakdown) is no breakdown series
+    keys = pd.MultiIndex.from_arrays([costs["service"].to_numpy()[in_window],
+                                      costs["breakdown"].to_numpy()[in_window]], names=["service", "breakdown"])
+    return _matrix(costs, in_window, start, index, keys)
+
+
+def _matrix(costs: pd.DataFrame, in_window: np.ndarray, start: pd.Timestamp, index: pd.DatetimeIndex,
+            keys: pd.Index) -> pd.DataFrame:
+    """days x keys of summed amounts (rows in_window), NaN before each column's first nonzero day."""
+    dates = pd.DatetimeIndex(costs["usage_date"]).normalize()
     amounts = costs["amount"].to_numpy(dtype="float64")[in_window]
     day_codes = ((dates[in_window] - start) // pd.Timedelta(days=1)).to_numpy()
-    service_codes, services = pd.factorize(costs["service"].to_numpy()[in_window], sort=True)
-    n_days, n_services = len(index), len(services)
-    flat = np.bincount(day_codes * n_services + service_codes, weights=amounts, minlength=n_days * n_services)
-    matrix = np.round(flat.reshape(n_days, n_services), AMOUNT_DECIMALS)
+    key_codes, names = keys.factorize(sort=True)
+    n_days, n_keys = len(index), len(names)
+    flat = np.bincount(day_codes * n_keys + key_codes, weights=amounts, minlength=n_days * n_keys)
+    matrix = np.round(flat.reshape(n_days, n_keys), AMOUNT_DECIMALS)
 
     nonzero = matrix != 0
     has_cost = nonzero.any(axis=0)
     matrix, nonzero = matrix[:, has_cost], nonzero[:, has_cost]
     first = nonzero.argmax(axis=0)
     matrix[np.arange(n_days)[:, None] < first[None, :]] = np.nan
-    return pd.DataFrame(matrix, index=index, columns=pd.Index(services[has_cost], dtype=object))
+    columns = names[has_cost] if isinstance(names, pd.MultiIndex) else pd.Index(names[has_cost], dtype=object)
+    return pd.DataFrame(matrix, index=index, columns=columns)
+
+
+def _names(column) -> dict[str, str]:
+    """service (and breakdown) of a series column: a service name, or a (service, breakdown) pair."""
+    if isinstance(column, tuple):
+        return {"service": str(column[0]), "breakdown": str(column[1])}
+    return {"service": str(column)}
 
 
 def _upto(series: pd.DataFrame, report_date: date) -> np.ndarray:
@@ -123,12 +155,12 @@ def detect_spikes(series: pd.DataFrame, report_date: date, params: AlertParams) 
     hits = np.flatnonzero(eligible & (up | down))
     names = series.columns
     spikes = [
-        Spike(service=str(names[i]), direction="up" if up[i] else "down", cost=float(cost[i]),
+        Spike(**_names(names[i]), direction="up" if up[i] else "down", cost=float(cost[i]),
               mean=float(mean[i]), std=float(std[i]), zscore=None if flat[i] else float(z[i]),
               delta=float(delta[i]), history_days=int(n[i]))
         for i in hits
     ]
-    return sorted(spikes, key=lambda s: (-abs(s.delta), s.service))  # the biggest $ surprise first
+    return sorted(spikes, key=lambda s: (-abs(s.delta), s.service, s.breakdown))  # the biggest $ surprise first
 
 
 # --- first seen --------------------------------------------------------------------------------
@@ -151,9 +183,9 @@ def detect_first_seen(series: pd.DataFrame, report_date: date, params: AlertPara
         hits = np.flatnonzero(np.isnan(values[0]) & (cost >= params.first_seen_min_usd)
                               & (earlier_max < params.first_seen_min_usd) & (n < params.min_history_days))
     first_row = (~np.isnan(values)).argmax(axis=0)
-    found = [FirstSeen(service=str(series.columns[i]), first_date=series.index[first_row[i]].date(),
+    found = [FirstSeen(**_names(series.columns[i]), first_date=series.index[first_row[i]].date(),
                        cost=float(cost[i])) for i in hits]
-    return sorted(found, key=lambda f: (-f.cost, f.service))
+    return sorted(found, key=lambda f: (-f.cost, f.service, f.breakdown))
 
 
 # --- trends ------------------------------------------------------------------------------------
@@ -326,12 +358,12 @@ def detect_trends(series: pd.DataFrame, report_date: date, params: AlertParams) 
         ok &= np.isfinite(cost)
     names = series.columns
     trends = [
-        Trend(service=str(names[i]), direction="up" if up[i] else "down", macd=float(st["macd"][i]),
+        Trend(**_names(names[i]), direction="up" if up[i] else "down", macd=float(st["macd"][i]),
               signal=float(st["signal"][i]), cost=float(cost[i]), avg7=float(st["avg7"][i]),
               avg28=float(avg28[i]), crossed_days_ago=int(st["crossed_days_ago"][i]))
         for i in np.flatnonzero(ok)
     ]
-    return sorted(trends, key=lambda t: (-t.cost, t.service))
+    return sorted(trends, key=lambda t: (-t.cost, t.service, t.breakdown))
 
 
 # --- totals ------------------------------------------------------------------------------------
@@ -400,14 +432,65 @@ def drop_spike_echoes(trends: list[Trend], spikes: list[Spike]) -> list[Trend]:
     its signal line: the same event would be reported twice. A trend of a spiking service stays when at least
     half of its move remains without d's excess (a real turn that also spikes on d).
     """
-    excess = {(s.service, s.direction): s.delta for s in spikes}
+    excess = {(s.service, s.breakdown, s.direction): s.delta for s in spikes}
     kept = []
     for t in trends:
-        delta = excess.get((t.service, t.direction))
+        delta = excess.get((t.service, t.breakdown, t.direction))
         move = t.avg7 - t.avg28
         if delta is None or abs(move - delta * (1 / 7 - 1 / 28)) >= 0.5 * abs(move):
             kept.append(t)
     return kept
+
+
+# --- alerts per breakdown ----------------------------------------------------------------------
+
+def breakdown_alerts(breakdowns: pd.DataFrame, series: pd.DataFrame, report_date: date, params: AlertParams,
+                     shown: tuple[list[Spike], list[Trend], list[FirstSeen]],
+                     ) -> tuple[list[Spike], list[Trend], list[FirstSeen]]:
+    """Spikes, trends and first-seen items of the (service, breakdown) series that the service totals do not show.
+
+    Each series is judged by the same rules as a service (so the false-alert rate per series-day is the service
+    level's). One event, one alert: a breakdown alert in the direction of its service's own alert of the same kind
+    (or of a service new on d) is that alert's root cause, not a second alert; what remains is a move the service
+    total hides (offset by another breakdown, or too small a share). A remaining spike carries the breakdown of
+    the same service that moved most the other way on d (offset_by, offset in USD) and the service's net move;
+    that offsetting breakdown is not reported again as a spike of its own (one event: +X here, -X there), nor is a
+    spike offset by a breakdown new on d (a move to a new account is reported once, as new).
+    """
+    if breakdowns.shape[1] == 0:
+        return [], [], []
+    spikes, trends, first_seen = shown
+    b_spikes = detect_spikes(breakdowns, report_date, params)
+    b_trends = detect_trends(breakdowns, report_date, params)
+    if params.trend_filter:
+        b_trends = drop_spike_echoes(b_trends, b_spikes)
+    b_new = detect_first_seen(breakdowns, report_date, params)
+    new = {f.service for f in first_seen}
+    spiked = {(s.service, s.direction) for s in spikes}
+    turned = {(t.service, t.direction) for t in trends}
+    b_spikes = [s for s in b_spikes if s.service not in new and (s.service, s.direction) not in spiked]
+    b_trends = [t for t in b_trends if t.service not in new and (t.service, t.direction) not in turned]
+    b_new = [f for f in b_new if f.service not in new and (f.service, "up") not in spiked]
+    if b_spikes:
+        b_delta = np.nan_to_num(spike_stats(_upto(breakdowns, report_date))["delta"])
+        s_delta = dict(zip(series.columns, spike_stats(_upto(series, report_date))["delta"], strict=True))
+        owners = breakdowns.columns.get_level_values(0)
+        names = breakdowns.columns.get_level_values(1)
+        out, told = [], {(f.service, f.breakdown) for f in b_new}
+        for s in b_spikes:  # the largest $ first
+            if (s.service, s.breakdown) in told:
+                continue  # the offset of a larger spike already reported: the same event
+            sign = 1.0 if s.direction == "up" else -1.0
+            other = np.where(owners == s.service, -sign * b_delta, 0.0)  # moves the other way, > 0
+            i = int(np.argmax(other))
+            by, offset = (str(names[i]), float(b_delta[i])) if other[i] > 0 else ("", 0.0)
+            if (s.service, by) in told and by:
+                continue  # the other side of a move already reported (to a new breakdown, or a larger spike)
+            net = float(s_delta[s.service])
+            out.append(replace(s, offset_by=by, offset=offset, service_delta=net if np.isfinite(net) else None))
+            told.add((s.service, by))
+        b_spikes = out
+    return b_spikes, b_trends, b_new
 
 
 # --- everything --------------------------------------------------------------------------------
@@ -427,6 +510,15 @@ def analyse(costs: pd.DataFrame, report_date: date, params: AlertParams) -> Anal
     trends = detect_trends(series, report_date, params)
     if params.trend_filter:
         trends = drop_spike_echoes(trends, spikes)
+    first_seen = detect_first_seen(series, report_date, params)
+    # With COST_GROUP_BY stored, every (service, breakdown) series is judged too (breakdown_alerts).
+    breakdowns = build_breakdown_series(costs, report_date, params.lookback_days)
+    b_spikes, b_trends, b_new = breakdown_alerts(breakdowns, series, report_date, params,
+                                                 (spikes, trends, first_seen))
+    alerted = dict.fromkeys((a.service, a.breakdown) for a in (*b_spikes, *b_trends, *b_new))
+    spikes = sorted(spikes + b_spikes, key=lambda s: (-abs(s.delta), s.service, s.breakdown))
+    trends = sorted(trends + b_trends, key=lambda t: (-t.cost, t.service, t.breakdown))
+    first_seen = sorted(first_seen + b_new, key=lambda f: (-f.cost, f.service, f.breakdown))
     return Analysis(
         report_date=report_date,
         spikes=spikes,
@@ -437,11 +529,13 @@ def analyse(costs: pd.DataFrame, report_date: date, params: AlertParams) -> Anal
         series=series,
         daily_by_service=daily_by_service(series, report_date),
         estimated_dates=estimated,
+        first_seen=first_seen,
+        breakdown_series={key: breakdowns[key].rename(None) for key in alerted},
     )
 
 
 __all__ = [
-    "NoDataError", "build_series", "detect_first_seen", "detect_spikes", "detect_trends", "month_to_date", "daily_totals",
+    "NoDataError", "build_series", "build_breakdown_series", "breakdown_alerts", "detect_first_seen", "detect_spikes", "detect_trends", "month_to_date", "daily_totals",
     "daily_by_service", "summary", "analyse", "drop_spike_echoes", "macd_last", "monthly_charges", "spike_stats",
     "trend_stats",
 ]

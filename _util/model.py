@@ -17,14 +17,23 @@ MTD_CHART = "mtd_by_service"
 DAILY_CHART = "daily_by_service"
 
 
-def spike_chart_id(service: str) -> str:
-    """Chart id of a service's spike chart."""
-    return f"spike:{service}"
+def _chart_key(service: str, breakdown: str) -> str:
+    return f"{service}|{breakdown}" if breakdown else service
 
 
-def trend_chart_id(service: str) -> str:
-    """Chart id of a service's trend chart."""
-    return f"trend:{service}"
+def spike_chart_id(service: str, breakdown: str = "") -> str:
+    """Chart id of a service's (or service x breakdown's) spike chart."""
+    return f"spike:{_chart_key(service, breakdown)}"
+
+
+def trend_chart_id(service: str, breakdown: str = "") -> str:
+    """Chart id of a service's (or service x breakdown's) trend chart."""
+    return f"trend:{_chart_key(service, breakdown)}"
+
+
+def first_seen_chart_id(service: str, breakdown: str = "") -> str:
+    """Chart id of a new service's (or service x breakdown's) chart."""
+    return f"new:{_chart_key(service, breakdown)}"
 
 
 # Longest service / breakdown name stored as given. Both sit in the primary key: with utf8mb4 (4 bytes a character,
@@ -92,6 +101,12 @@ class Spike:
     zscore: float | None
     delta: float  # cost - mean
     history_days: int
+    breakdown: str = ""  # "" = the service total
+    # A breakdown spike the service total does not show: the other breakdown of the service that moved most the
+    # other way on d (its cost - its normal), and the service's own net move (None for service spikes).
+    offset_by: str = ""
+    offset: float = 0.0
+    service_delta: float | None = None
 
     @property
     def pct(self) -> float | None:
@@ -111,6 +126,7 @@ class Trend:
     avg7: float  # mean daily cost over the 7 days ending d
     avg28: float  # mean daily cost over the 28 days ending d
     crossed_days_ago: int = 0  # days between the crossover and d (the filter may confirm a turn a few days late)
+    breakdown: str = ""  # "" = the service total
 
     @property
     def pct(self) -> float | None:
@@ -172,7 +188,10 @@ class Analysis:
     # days of d's month x services, 0 where no cost (for the stacked chart).
     daily_by_service: pd.DataFrame
     estimated_dates: list[date] = field(default_factory=list)
+    first_seen: list[FirstSeen] = field(default_factory=list)  # most expensive first
+    # The daily series (index as `series`) of each alerted (service, breakdown) with a breakdown, for its chart.
+    breakdown_series: dict[tuple[str, str], pd.Series] = field(default_factory=dict)
 
     @property
     def alerts(self) -> int:
-        return len(self.spikes) + len(self.trends)
+        return len(self.spikes) + len(self.trends) + len(self.first_seen)

@@ -9,7 +9,7 @@ from typing import Any
 
 from . import fmt
 from .files import write_atomic
-from .model import Spike, Trend
+from .model import FirstSeen, Spike, Trend
 from .view import Comparison, DayView, Entry
 
 
@@ -26,12 +26,21 @@ def _num(value: float | None) -> float | None:
 
 
 def spike_dict(s: Spike) -> dict[str, Any]:
-    return {"service": s.service, "direction": s.direction, "cost": _usd(s.cost), "mean": _usd(s.mean),
-            "std": _usd(s.std), "zscore": _num(s.zscore), "delta": _usd(s.delta), "history_days": s.history_days}
+    out = {"service": s.service, "breakdown": s.breakdown, "direction": s.direction, "cost": _usd(s.cost),
+           "mean": _usd(s.mean), "std": _usd(s.std), "zscore": _num(s.zscore), "delta": _usd(s.delta),
+           "history_days": s.history_days}
+    if s.breakdown:  # what hid it from the service total
+        out.update(offset_by=s.offset_by, offset=_usd(s.offset), service_delta=_usd(s.service_delta))
+    return out
+
+
+def first_seen_dict(f: FirstSeen) -> dict[str, Any]:
+    return {"service": f.service, "breakdown": f.breakdown, "first_date": f.first_date.isoformat(),
+            "cost": _usd(f.cost)}
 
 
 def trend_dict(t: Trend) -> dict[str, Any]:
-    out = {"service": t.service, "direction": t.direction, "macd": _usd(t.macd), "signal": _usd(t.signal),
+    out = {"service": t.service, "breakdown": getattr(t, "breakdown", ""), "direction": t.direction, "macd": _usd(t.macd), "signal": _usd(t.signal),
            "cost": _usd(t.cost), "avg7": _usd(t.avg7), "avg28": _usd(t.avg28)}
     if hasattr(t, "crossed_days_ago"):
         out["crossed_days_ago"] = int(t.crossed_days_ago)
@@ -44,7 +53,7 @@ def comparison_dict(c: Comparison) -> dict[str, Any]:
 
 
 def alert_dict(e: Entry) -> dict[str, Any]:
-    return {"service": e.service, "group": e.group, "direction": e.direction, "kinds": list(e.kinds),
+    return {"service": e.service, "breakdown": e.breakdown, "group": e.group, "direction": e.direction, "kinds": list(e.kinds),
             "impact": _usd(e.impact), "text": e.text, "sentence": e.sentence, "detail": e.detail,
             "chart_ids": list(e.chart_ids)}
 
@@ -58,6 +67,7 @@ def report_dict(day_view: DayView, settings_public: dict, ce_requests: int, extr
         "report_date": v.report_date.isoformat(),
         "spikes": [spike_dict(x) for x in v.spikes],
         "trends": [trend_dict(x) for x in v.trends],
+        "first_seen": [first_seen_dict(x) for x in v.first_seen],
         "mtd_by_service": [{"service": x.service, "cost": _usd(x.cost)} for x in v.mtd_by_service],
         "daily_totals": [{"date": x.date.isoformat(), "cost": _usd(x.cost)} for x in v.daily_totals],
         "charts": v.urls,

@@ -84,7 +84,10 @@ def load_day(settings: Settings, engine: Engine) -> Analysis:
     from . import metrics
 
     d = settings.day
-    costs = db.load_service_costs(engine, d - timedelta(days=settings.lookback_days), d)
+    start = d - timedelta(days=settings.lookback_days)
+    # With COST_GROUP_BY the alerts also judge each (service, breakdown) series: the rows as stored; else the
+    # database sums over breakdown (less to read).
+    costs = (db.load_costs if settings.group_by else db.load_service_costs)(engine, start, d)
     return metrics.analyse(costs, d, AlertParams.from_settings(settings))
 
 

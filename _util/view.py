@@ -22,9 +22,11 @@ from .model import (
     MTD_CHART,
     Analysis,
     DayCost,
+    FirstSeen,
     ServiceCost,
     Spike,
     Trend,
+    first_seen_chart_id,
     spike_chart_id,
     trend_chart_id,
 )
@@ -83,14 +85,16 @@ class Rules:
 # ---- charts -------------------------------------------------------------------------------------------------------
 
 CAPTIONS = {"mtd": "Month-to-date spend by service", "daily": "Daily spend by service this month",
-            "spike": "Spike", "trend": "Trend"}
-BUTTONS = {"mtd": "Plot month to date", "daily": "Plot daily by service", "spike": "Plot", "trend": "Plot"}
+            "spike": "Spike", "trend": "Trend", "first_seen": "New service"}
+BUTTONS = {"mtd": "Plot month to date", "daily": "Plot daily by service", "spike": "Plot", "trend": "Plot",
+           "first_seen": "Plot"}
 
 
 @dataclass(frozen=True)
 class ChartView:
-    """One chart of the day: id (a key, never shown), kind (mtd | daily | spike | trend), service (None for the
-    all-services charts), caption (what a reader sees), title and subtitle (drawn on the PNG), url once published."""
+    """One chart of the day: id (a key, never shown), kind (mtd | daily | spike | trend | first_seen), service
+    (None for the all-services charts) and breakdown ("" = the service total), caption (what a reader sees), title
+    and subtitle (drawn on the PNG), url once published."""
 
     id: str
     kind: str
@@ -99,6 +103,7 @@ class ChartView:
     title: str = ""
     subtitle: str = ""
     url: str | None = None
+    breakdown: str = ""
 
     @property
     def button(self) -> str:
@@ -121,18 +126,28 @@ def chart_filename(chart_id: str) -> str:
 
 
 def day_charts(analysis: Analysis) -> list[ChartView]:
-    """Every chart of the day in page order (month to date, daily by service, spikes, trends; one per id), with
+    """Every chart of the day in page order (month to date, daily by service, spikes, new, trends; one per id), with
     captions but no titles (build_view adds them)."""
     specs = [ChartView(MTD_CHART, "mtd", None, CAPTIONS["mtd"]),
              ChartView(DAILY_CHART, "daily", None, CAPTIONS["daily"])]
-    specs += [ChartView(spike_chart_id(s.service), "spike", s.service, f"{CAPTIONS['spike']}: {s.service}")
+    specs += [ChartView(spike_chart_id(s.service, s.breakdown), "spike", s.service,
+                        f"{CAPTIONS['spike']}: {label(s.service, s.breakdown)}", breakdown=s.breakdown)
               for s in analysis.spikes]
-    specs += [ChartView(trend_chart_id(t.service), "trend", t.service, f"{CAPTIONS['trend']}: {t.service}")
+    specs += [ChartView(first_seen_chart_id(f.service, f.breakdown), "first_seen", f.service,
+                        f"{CAPTIONS['first_seen']}: {label(f.service, f.breakdown)}", breakdown=f.breakdown)
+              for f in analysis.first_seen]
+    specs += [ChartView(trend_chart_id(t.service, t.breakdown), "trend", t.service,
+                        f"{CAPTIONS['trend']}: {label(t.service, t.breakdown)}", breakdown=t.breakdown)
               for t in analysis.trends]
     unique: dict[str, ChartView] = {}
     for spec in specs:
         unique.setdefault(spec.id, spec)
     return list(unique.values())
+
+
+def label(service: str, breakdown: str = "") -> str:
+    """A series' name: the service, or "service in breakdown"."""
+    return f"{service} in {breakdown}" if breakdown else service
 
 
 def captions(charts, chart_ids) -> list[str]:
@@ -178,18 +193,21 @@ class Comparison:
 
 
 HEADLINE_LEAD = "Biggest change"  # before the headline entry's sentence
-GROUPS = {"spikes": "Spikes", "trends": "Trending up", "savings": "Savings"}
+# New services sit after spikes (a day's surprise, like them: ranked by the day's cost) and before trends.
+GROUPS = {"spikes": "Spikes", "new": "New services", "trends": "Trending up", "savings": "Savings"}
 
 
 @dataclass(frozen=True)
 class Entry:
-    """One service's alerts of the day, as one entry: a spike, a trend, or both (direction: the spike's).
+    """One service's alerts of the day, as one entry: a spike, a trend, or both (direction: the spike's), or a
+    first-seen service. With COST_GROUP_BY an entry may be one (service, breakdown) series the total hides.
 
-    `impact` (USD/day) ranks entries: a spike's distance from normal, else the trend's 7-day vs 28-day move.
-    `text` follows the service name ("spiked to $61.43 …"); `detail` holds the statistics (site and charts)."""
+    `impact` (USD/day) ranks entries: a spike's distance from normal, a new service's cost, else the trend's 7-day
+    vs 28-day move. `text` follows the service name ("spiked to $61.43 …", "in 2222… spiked …"); `detail` holds
+    the statistics (site and charts)."""
 
     service: str
-    group: str  # spikes | trends | savings
+    group: str  # spikes | new | trends | savings
     direction: str  # up | down
     impact: float
     text: str
@@ -197,10 +215,13 @@ class Entry:
     chart_ids: tuple[str, ...]
     spike: Spike | None = None
     trend: Trend | None = None
+    first_seen: FirstSeen | None = None
+    breakdown: str = ""  # "" = the service total
 
     @property
     def kinds(self) -> tuple[str, ...]:
-        return tuple(k for k, v in (("spike", self.spike), ("trend", self.trend)) if v is not None)
+        return tuple(k for k, v in (("spike", self.spike), ("trend", self.trend), ("first_seen", self.first_seen))
+                     if v is not None)
 
     @property
     def sentence(self) -> str:
@@ -243,6 +264,34 @@ def trend_text(t: Trend, lead: str = "is trending") -> str:
             f"{fmt.signed_money((t.avg7 - t.avg28) * DAYS_PER_MONTH)}/month at this pace")
 
 
+def offset_text(s: Spike) -> str:
+    """What hid a breakdown spike from its service total: ", while 333333333333 moved -$290.00; the service net
+    +$10.00" ("" for a service spike)."""
+    if not s.breakdown:
+        return ""
+    out = f", while {s.offset_by} moved {fmt.signed_money(s.offset)}" if s.offset_by else ""
+    if s.service_delta is not None:
+        out += f"; the service net {fmt.signed_money(s.service_delta)}"
+    return out
+
+
+def first_seen_text(f: FirstSeen, d: date) -> str:
+    """"is new: $412.50 on Wed, November 25, its first cost on Thu, November 19"."""
+    first = "its first day with cost" if f.first_date >= d else f"its first cost on {fmt.weekday(f.first_date)}"
+    return f"is new: {fmt.money(f.cost)} on {fmt.weekday(d)}, {first}"
+
+
+def first_seen_detail(f: FirstSeen, d: date, rules: Rules) -> str:
+    """"no cost in the 365 days before Thu, November 19; 6 days of history, too few for the spike rule"."""
+    history = (d - f.first_date).days
+    return (f"no cost in the {_count((f.first_date - d).days + rules.lookback_days, 'day')} before "
+            f"{fmt.weekday(f.first_date)}; {_count(history, 'day')} of history, too few for the spike rule")
+
+
+def _in(breakdown: str) -> str:
+    return f"in {breakdown} " if breakdown else ""
+
+
 def spike_detail(s: Spike) -> str:
     """The spike's statistics: "z = +14.0, σ $3.01 over 365 baseline days"."""
     z = f"z = {s.zscore:+.1f}" if s.zscore is not None else "flat baseline (σ = 0)"
@@ -262,24 +311,32 @@ def trend_detail(t: Trend, rules: Rules) -> str:
 def _entries(analysis: Analysis, rules: Rules) -> list[Entry]:
     """One entry per service, in reading order: spikes up, trends up, then savings; biggest $ first in each."""
     d = analysis.report_date
-    trends = {t.service: t for t in analysis.trends}
+    trends = {(t.service, t.breakdown): t for t in analysis.trends}
     out: list[Entry] = []
     for s in analysis.spikes:
-        t = trends.pop(s.service, None)
-        text, detail, ids = spike_text(s, d), spike_detail(s), [spike_chart_id(s.service)]
+        t = trends.pop((s.service, s.breakdown), None)
+        text = _in(s.breakdown) + spike_text(s, d) + offset_text(s)
+        detail, ids = spike_detail(s), [spike_chart_id(s.service, s.breakdown)]
         if t is not None:
             text += f", and {trend_text(t, 'is also trending')}"
             detail += f"; {trend_detail(t, rules)}"
-            ids.append(trend_chart_id(t.service))
+            ids.append(trend_chart_id(t.service, t.breakdown))
         group = "spikes" if s.direction == "up" else "savings"
-        out.append(Entry(s.service, group, s.direction, s.delta, text, detail, tuple(ids), s, t))
+        out.append(Entry(s.service, group, s.direction, s.delta, text, detail, tuple(ids), s, t,
+                         breakdown=s.breakdown))
+    for f in analysis.first_seen:
+        out.append(Entry(f.service, "new", f.direction, f.cost, _in(f.breakdown) + first_seen_text(f, d),
+                         first_seen_detail(f, d, rules), (first_seen_chart_id(f.service, f.breakdown),),
+                         first_seen=f, breakdown=f.breakdown))
     for t in trends.values():
         group = "trends" if t.direction == "up" else "savings"
-        out.append(Entry(t.service, group, t.direction, t.avg7 - t.avg28, trend_text(t), trend_detail(t, rules),
-                         (trend_chart_id(t.service),), None, t))
+        out.append(Entry(t.service, group, t.direction, t.avg7 - t.avg28, _in(t.breakdown) + trend_text(t),
+                         trend_detail(t, rules), (trend_chart_id(t.service, t.breakdown),), None, t,
+                         breakdown=t.breakdown))
     order = list(GROUPS)
     # Within savings, spikes (a day's drop) come before trends, as everywhere.
-    return sorted(out, key=lambda e: (order.index(e.group), e.spike is None, -abs(e.impact), e.service))
+    return sorted(out, key=lambda e: (order.index(e.group), e.spike is None, -abs(e.impact), e.service,
+                                      e.breakdown))
 
 
 # ---- the day ------------------------------------------------------------------------------------------------------
@@ -308,6 +365,7 @@ class DayView:
     spikes: tuple[Spike, ...]
     trends: tuple[Trend, ...]
     estimated_dates: tuple[date, ...] = ()
+    first_seen: tuple[FirstSeen, ...] = ()
     page_url: str | None = None  # the day's site page, once published
     missing: tuple[str, ...] = ()  # chart ids not published
     extra: dict = field(default_factory=dict)  # report.json keys added by later stages (never worded here)
@@ -349,7 +407,8 @@ def _headline(entries: list[Entry], total: float, week: Comparison) -> tuple[Ent
 
 
 def _counts(groups: list[Group]) -> str:
-    words = {"spikes": ("spike up", "spikes up"), "trends": ("trending up", "trending up"),
+    words = {"spikes": ("spike up", "spikes up"), "new": ("new service", "new services"),
+             "trends": ("trending up", "trending up"),
              "savings": ("saving", "savings")}
     return ", ".join(f"{len(g.entries)} {words[g.key][len(g.entries) != 1]}" for g in groups)
 
@@ -357,15 +416,21 @@ def _counts(groups: list[Group]) -> str:
 def spike_chart_text(s: Spike, d: date) -> tuple[str, str]:
     """(title, subtitle) of a spike chart."""
     kind = "spike up" if s.direction == "up" else "drop"
-    return (f"{s.service} — {kind} on {fmt.weekday(d)}",
+    return (f"{label(s.service, s.breakdown)} — {kind} on {fmt.weekday(d)}",
             f"{fmt.money(s.cost)} on the day, {_vs(s.delta, s.pct)} vs its normal {fmt.money(s.mean)}/day · "
             f"{spike_detail(s)}")
+
+
+def first_seen_chart_text(f: FirstSeen, d: date) -> tuple[str, str]:
+    """(title, subtitle) of a new service's chart."""
+    return (f"{label(f.service, f.breakdown)} — new on {fmt.weekday(d)}",
+            f"{fmt.money(f.cost)} on the day · first cost on {fmt.weekday(f.first_date)}")
 
 
 def trend_chart_text(t: Trend, d: date, rules: Rules) -> tuple[str, str]:
     """(title, subtitle) of a trend chart."""
     vs = f" ({fmt.pct(t.pct)})" if t.pct is not None else ""
-    return (f"{t.service} — trending {t.direction} ({fmt.weekday(d)})",
+    return (f"{label(t.service, t.breakdown)} — trending {t.direction} ({fmt.weekday(d)})",
             f"7-day average {fmt.money(t.avg7)}/day vs 28-day {fmt.money(t.avg28)}/day{vs} · "
             f"{trend_detail(t, rules)}")
 
@@ -382,11 +447,14 @@ def _titled(chart: ChartView, analysis: Analysis, rules: Rules, mtd_label: str) 
         return replace(chart, title=f"Daily spend by service — {d:%B %Y}",
                        subtitle=f"month to date {fmt.money(a.summary.mtd_total)} · {_count(n, 'service')} · "
                                 f"through {fmt.weekday(d)}")
+    key = (chart.service, chart.breakdown)
     if chart.kind == "spike":
-        spike = next(s for s in a.spikes if s.service == chart.service)
+        spike = next(s for s in a.spikes if (s.service, s.breakdown) == key)
         title, subtitle = spike_chart_text(spike, d)
+    elif chart.kind == "first_seen":
+        title, subtitle = first_seen_chart_text(next(f for f in a.first_seen if (f.service, f.breakdown) == key), d)
     else:
-        trend = next(t for t in a.trends if t.service == chart.service)
+        trend = next(t for t in a.trends if (t.service, t.breakdown) == key)
         title, subtitle = trend_chart_text(trend, d, rules)
     return replace(chart, title=title, subtitle=subtitle)
 
@@ -411,7 +479,7 @@ def build_view(analysis: Analysis, rules: Rules) -> DayView:
         charts=tuple(_titled(c, a, rules, mtd_label) for c in day_charts(a)),
         freshness=fmt.estimated_days(a.estimated_dates) or "All days final", rules=rules.lines(),
         mtd_by_service=tuple(a.mtd_by_service), daily_totals=tuple(a.daily_totals), spikes=tuple(a.spikes),
-        trends=tuple(a.trends), estimated_dates=tuple(a.estimated_dates))
+        trends=tuple(a.trends), estimated_dates=tuple(a.estimated_dates), first_seen=tuple(a.first_seen))
 
 
 def with_links(view: DayView, urls: dict[str, str], page_url: str | None, missing=()) -> DayView:

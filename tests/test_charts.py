@@ -520,3 +520,33 @@ def test_parallel_render_while_other_threads_run(analysis, titled, rendered, tmp
         thread.join()
     assert set(files) == set(rendered[0])
     assert all(png_size(p) == (1200, 700) for p in files.values())
+
+
+def test_a_new_service_and_a_breakdown_spike_get_their_own_series_charts(tmp_path):
+    from datetime import timedelta
+
+    from _util import metrics
+    from _util.config import Settings
+
+    d = date(2026, 11, 25)
+    rng = np.random.default_rng(4)
+    rows = [(d - timedelta(days=i), "AWS Lambda", acct, 400.0 + rng.normal(0, 3))
+            for i in range(60) for acct in ("111111111111", "222222222222")]
+    rows += [(d - timedelta(days=i), "Amazon Bedrock", "111111111111", cost)
+             for i, cost in enumerate([412.5, 8.0, 5.0])]
+    costs = pd.DataFrame(rows, columns=["usage_date", "service", "breakdown", "amount"])
+    costs["usage_date"] = pd.to_datetime(costs["usage_date"])
+    costs["estimated"] = False
+    on_d = costs["usage_date"] == pd.Timestamp(d)
+    lambda_d = on_d & (costs["service"] == "AWS Lambda")
+    costs.loc[lambda_d, "amount"] = [700.0, 110.0]  # +300 in one account, -290 in the other
+    params = AlertParams(monthly_charge_filter=False)
+    a = metrics.analyse(costs, d, params)
+    v = view.build_view(a, view.Rules.from_settings(Settings(report_date=d)))
+    jobs = {job[0]: job for job in charts.chart_jobs(a, v, params, tmp_path)}
+    assert {"spike:AWS Lambda|111111111111", "new:Amazon Bedrock"} <= set(jobs)
+    series = jobs["spike:AWS Lambda|111111111111"][2][0]
+    assert series.iloc[-1] == 700.0 and series.iloc[-2] < 450  # the account's series, not the service total
+    for chart_id in ("spike:AWS Lambda|111111111111", "new:Amazon Bedrock"):
+        got_id, path, error = charts._render_job(jobs[chart_id])
+        assert (got_id, error) == (chart_id, None) and Path(path).stat().st_size > 0

@@ -601,3 +601,139 @@ def test_first_seen_matches_a_plain_python_reference_and_fires_at_most_once(valu
     crossing = next((i for i, v in enumerate(values) if v >= threshold), None)
     expected = [days[lead + crossing]] if crossing is not None and crossing < history else []
     assert fired == expected
+
+
+def test_analyse_reports_first_seen_services():
+    days = [D - timedelta(days=i) for i in range(39, -1, -1)]
+    rows = [(day, "Old", "", 50.0) for day in days]
+    rows += [(D - timedelta(days=2), "New", "", 0.5), (D - timedelta(days=1), "New", "", 3.0), (D, "New", "", 12.0)]
+    a = analyse(long(rows), D, NEW_PARAMS)
+    assert a.first_seen == [FirstSeen("New", D - timedelta(days=2), 12.0)]
+    assert a.alerts == 1 and a.spikes == [] and a.trends == []
+
+
+# --- alerts per breakdown --------------------------------------------------------------------------------------------
+
+def breakdown_costs(series: dict[tuple[str, str], np.ndarray], end: date = D) -> pd.DataFrame:
+    """The long frame of (service, breakdown) -> daily USD ending at `end`."""
+    rows = [(end - timedelta(days=len(v) - 1 - i), svc, bd, float(x))
+            for (svc, bd), v in series.items() for i, x in enumerate(v)]
+    return long(rows)
+
+
+def lambda_accounts(seed: int = 3, days: int = 60) -> dict[tuple[str, str], np.ndarray]:
+    """AWS Lambda in three accounts, ~$100/day each with ~$3 of noise."""
+    rng = np.random.default_rng(seed)
+    return {("AWS Lambda", acct): 100.0 + rng.normal(0.0, 3.0, days)
+            for acct in ("111111111111", "222222222222", "333333333333")}
+
+
+def netting(series: dict[tuple[str, str], np.ndarray], moves: dict[str, float]) -> dict:
+    """Set d of each account to its baseline mean plus its move (USD)."""
+    for (_, acct), v in series.items():
+        v[-1] = v[:-1].mean() + moves.get(acct, 0.0)
+    return series
+
+
+def test_a_netting_pair_is_reported_once_with_its_offset():
+    series = netting(lambda_accounts(), {"222222222222": 300.0, "333333333333": -290.0})
+    a = analyse(breakdown_costs(series), D, RAW)
+    assert [(s.service, s.breakdown, s.direction) for s in a.spikes] == [("AWS Lambda", "222222222222", "up")]
+    (s,) = a.spikes
+    base = {acct: v[:-1].mean() for (_, acct), v in series.items()}
+    assert s.offset_by == "333333333333"
+    assert s.offset == pytest.approx(series[("AWS Lambda", "333333333333")][-1] - base["333333333333"])
+    assert s.offset == pytest.approx(-290.0) and s.delta == pytest.approx(300.0)
+    total = sum(series.values())
+    assert s.service_delta == pytest.approx(total[-1] - total[:-1].mean()) == pytest.approx(10.0)
+    assert set(a.breakdown_series) == {("AWS Lambda", "222222222222")}
+    assert a.breakdown_series[("AWS Lambda", "222222222222")].iloc[-1] == pytest.approx(
+        series[("AWS Lambda", "222222222222")][-1])
+
+
+def test_a_breakdown_spike_inside_a_service_spike_is_not_a_second_alert():
+    series = lambda_accounts()
+    series[("AWS Lambda", "222222222222")][-1] += 300.0
+    a = analyse(breakdown_costs(series), D, RAW)
+    assert [(s.service, s.breakdown, s.direction) for s in a.spikes] == [("AWS Lambda", "", "up")]
+    assert a.breakdown_series == {}
+
+
+def test_a_breakdown_spike_too_small_for_its_service_total_is_its_own_alert():
+    series = lambda_accounts()
+    rng = np.random.default_rng(5)
+    series[("AWS Lambda", "999999999999")] = 5000.0 + rng.normal(0.0, 300.0, 60)  # a big, noisy account
+    series[("AWS Lambda", "111111111111")][-1] += 60.0  # 20 sigma in its account, lost in the total's noise
+    a = analyse(breakdown_costs(series), D, RAW)
+    assert [(s.breakdown, s.direction) for s in a.spikes] == [("111111111111", "up")]
+    assert a.spikes[0].service_delta is not None
+
+
+def test_a_new_account_of_a_steady_service_is_first_seen_at_breakdown_level():
+    series = lambda_accounts()
+    rng = np.random.default_rng(8)
+    series[("AWS Lambda", "444444444444")] = np.r_[[np.nan] * 57, [5.0, 8.0, 20.0] + rng.normal(0, 0.1, 3)]
+    series[("AWS Lambda", "111111111111")][-3:] -= [5.0, 8.0, 20.0]  # moved from another account: total steady
+    costs = breakdown_costs(series).dropna()
+    a = analyse(costs, D, AlertParams(first_seen_min_usd=10.0, monthly_charge_filter=False))
+    assert [(f.service, f.breakdown, f.first_date) for f in a.first_seen] == [
+        ("AWS Lambda", "444444444444", D - timedelta(days=2))]
+    assert a.spikes == []  # the drop in the account it moved from is the same event
+
+
+def test_without_breakdown_data_nothing_changes():
+    series = netting(lambda_accounts(), {"222222222222": 300.0, "333333333333": -290.0})
+    by_account = breakdown_costs(series)
+    total = by_account.groupby(["usage_date", "service"], as_index=False).agg(
+        amount=("amount", "sum"), estimated=("estimated", "max"))
+    total["breakdown"] = ""
+    a = analyse(total, D, RAW)
+    services = build_series(total, D, 365)
+    assert (a.spikes, a.trends, a.first_seen) == (detect_spikes(services, D, RAW), detect_trends(services, D, RAW),
+                                                  metrics.detect_first_seen(services, D, RAW))
+    assert a.breakdown_series == {} and all(x.breakdown == "" for x in (*a.spikes, *a.trends))
+    assert metrics.build_breakdown_series(total, D, 365).shape[1] == 0
+    assert len(analyse(by_account, D, RAW).spikes) == len(a.spikes) + 1  # the stored breakdown shows the pair
+    no_column = analyse(total.drop(columns="breakdown"), D, RAW)
+    assert (no_column.spikes, no_column.trends, no_column.summary) == (a.spikes, a.trends, a.summary)
+
+
+def test_breakdown_series_sum_to_the_service_series():
+    series = lambda_accounts()
+    costs = breakdown_costs(series)
+    by = metrics.build_breakdown_series(costs, D, 365)
+    assert list(by.columns) == sorted(series)
+    pd.testing.assert_series_equal(by.T.groupby(level=0).sum(min_count=1).T["AWS Lambda"],
+                                   build_series(costs, D, 365)["AWS Lambda"], check_names=False)
+
+
+def test_false_alerts_per_series_day_on_noise_stay_at_the_service_level_figure():
+    """Pure noise: the same rule on 600 account series gives the per-series-day rate of 600 service series."""
+    rng = np.random.default_rng(20261125)
+    days, n, checked = 120, 600, range(0, 20)
+    index = pd.date_range(end=pd.Timestamp(D), periods=days, freq="D")
+    noise = 200.0 + rng.normal(0.0, 20.0, (days, 2 * n))
+    services = pd.DataFrame(noise[:, :n], index=index, columns=[f"S{i:03d}" for i in range(n)])
+    # the breakdown side: 30 services x 20 accounts of the same noise
+    cols = pd.MultiIndex.from_tuples([(f"B{i // 20:02d}", f"{i % 20:012d}") for i in range(n)],
+                                     names=["service", "breakdown"])
+    accounts = pd.DataFrame(noise[:, n:], index=index, columns=cols)
+    totals = accounts.T.groupby(level=0).sum().T
+    params = AlertParams()
+    service_level = {"spikes": 0, "trends": 0}
+    breakdown_level = {"spikes": 0, "trends": 0}
+    for k in checked:
+        d = D - timedelta(days=k)
+        service_level["spikes"] += len(detect_spikes(services, d, params))
+        service_level["trends"] += len(detect_trends(services, d, params))
+        shown = (detect_spikes(totals, d, params), detect_trends(totals, d, params), [])
+        b_spikes, b_trends, _ = metrics.breakdown_alerts(accounts, totals, d, params, shown)
+        breakdown_level["spikes"] += len(b_spikes)
+        breakdown_level["trends"] += len(b_trends)
+    series_days = n * len(checked)
+    for kind in ("spikes", "trends"):
+        s_rate, b_rate = service_level[kind] / series_days, breakdown_level[kind] / series_days
+        # 4 standard errors of the service-level count: the breakdown series add no false alerts of their own.
+        slack = 4 * math.sqrt(max(service_level[kind], 1)) / series_days
+        assert b_rate <= s_rate + slack, (kind, b_rate, s_rate)
+    assert service_level["spikes"] > 0  # the noise is loud enough to test the rule at all

@@ -13,7 +13,7 @@ import pytest
 
 from _util import metrics, report, view
 from _util.config import Settings
-from _util.model import AlertParams, Spike, Trend
+from _util.model import AlertParams, FirstSeen, Spike, Trend
 
 D = date(2026, 11, 25)
 
@@ -126,3 +126,24 @@ def test_the_terminal_text_words_entries_as_the_view_does(analysis):
     out = report.format_alerts_table(quiet).splitlines()
     assert out[1] == quiet.headline_text and "All days final" in out
     assert not any(line.endswith("):") for line in out)  # no group of entries
+
+
+def test_first_seen_and_breakdowns_are_in_the_report(analysis):
+    analysis.first_seen = [FirstSeen("Amazon Bedrock", D - timedelta(days=6), 412.5)]
+    analysis.spikes = analysis.spikes + [Spike("AWS Lambda", "up", 310.0, 10.0, 3.0, 100.0, 300.0, 59,
+                                               breakdown="222222222222", offset_by="333333333333", offset=-290.0,
+                                               service_delta=10.0)]
+    v = day_view(analysis)
+    data = report.report_dict(v, {}, 0)
+    assert data["first_seen"] == [{"service": "Amazon Bedrock", "breakdown": "",
+                                   "first_date": (D - timedelta(days=6)).isoformat(), "cost": 412.5}]
+    service_spike, hidden = data["spikes"]
+    assert service_spike["breakdown"] == "" and "offset_by" not in service_spike
+    assert (hidden["breakdown"], hidden["offset_by"], hidden["offset"], hidden["service_delta"]) == (
+        "222222222222", "333333333333", -290.0, 10.0)
+    assert all(t["breakdown"] == "" for t in data["trends"])
+    by_kind = {tuple(a["kinds"]): a for a in data["alerts"]}
+    assert by_kind[("first_seen",)]["group"] == "new" and by_kind[("first_seen",)]["breakdown"] == ""
+    assert [a["breakdown"] for a in data["alerts"] if a["service"] == "AWS Lambda" and "spike" in a["kinds"]] == [
+        "222222222222"]
+    assert "spike:AWS Lambda|222222222222" in {c.id for c in v.charts}

@@ -646,7 +646,8 @@ def test_s3_failure_still_posts_with_only_links_that_exist(job, monkeypatch, fai
     small_print = context_text(posted)
     n = len(report["missing_charts"])
     assert f"{n} chart{'s' if n > 1 else ''} not published (no Plot button)" in small_print
-    alerts = {kind: [SimpleNamespace(service=x["service"]) for x in report[kind]] for kind in ("spikes", "trends")}
+    alerts = {kind: [SimpleNamespace(service=x["service"], breakdown=x["breakdown"]) for x in report[kind]]
+              for kind in ("spikes", "trends", "first_seen")}
     captions = {c.id: c.caption for c in day_charts(SimpleNamespace(**alerts))}
     for chart in report["missing_charts"]:
         assert chart not in small_print  # a chart is named by its caption, never by its id

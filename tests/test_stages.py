@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import argparse
 from datetime import date, timedelta
+from decimal import Decimal
 
 import pytest
-from sqlalchemy import inspect
+from sqlalchemy import inspect, select, update
 
 from _util import db, metrics, stages
 from _util.config import DEMO_DATE, Settings, load_settings
 from _util.model import AlertParams
+from _util.sample_data import LINKED_ACCOUNTS
 
 D = date(2026, 11, 25)
 
@@ -116,3 +118,50 @@ def test_day_view_states_the_rules_of_these_settings():
     view = stages.day_view(Settings(report_date=a.report_date, spike_z_threshold=3.5, macd_signal=9), a)
     assert view.report_date == a.report_date
     assert "at least 3.5 standard deviations" in view.rules[0] and "its 9-day signal line" in view.rules[1]
+
+
+@pytest.fixture
+def by_account(tmp_path) -> Settings:
+    """The demo (sample source) stored per SERVICE x LINKED_ACCOUNT."""
+    return load_settings(argparse.Namespace(demo=True, output_dir=tmp_path / "out"),
+                         environ={"COST_GROUP_BY": "LINKED_ACCOUNT"})
+
+
+def test_with_cost_group_by_the_accounts_are_judged_and_add_no_alert_the_totals_explain(by_account):
+    s = by_account
+    with stages.open_database(s) as engine:
+        got = stages.load_day(s, engine)
+        start = s.day - timedelta(days=s.lookback_days)
+        costs = db.load_costs(engine, start, s.day)
+        totals = metrics.analyse(db.load_service_costs(engine, start, s.day), s.day, AlertParams.from_settings(s))
+    assert set(costs["breakdown"]) == set(LINKED_ACCOUNTS)
+    # The sample splits each service over its accounts in fixed shares: every account alert lies inside its
+    # service's alert, so the day's alerts are the service totals' (and the accounts were judged: they alert too).
+    assert (got.spikes, got.trends, got.first_seen, got.summary) == (totals.spikes, totals.trends,
+                                                                     totals.first_seen, totals.summary)
+    accounts = metrics.build_breakdown_series(costs, s.day, s.lookback_days)
+    raw = metrics.detect_spikes(accounts, s.day, AlertParams.from_settings(s))
+    assert raw and {(x.service, x.direction) for x in raw} <= {(x.service, x.direction) for x in totals.spikes}
+
+
+def test_with_cost_group_by_a_move_between_accounts_is_one_alert_with_its_offset(by_account):
+    s = by_account
+    with stages.open_database(s) as engine:
+        before = stages.load_day(s, engine)
+        alerted = {x.service for x in (*before.spikes, *before.trends)}
+        top = next(x.service for x in before.mtd_by_service if x.service not in alerted)
+        a, b = LINKED_ACCOUNTS[:2]
+        day = db.daily_cost.c
+        with engine.begin() as conn:
+            rows = dict(conn.execute(select(day.breakdown, day.amount).where(
+                (day.usage_date == s.day) & (day.service == top))).all())
+            moved = Decimal(rows[b]) * Decimal("0.6")  # 60% of account b's day moves to account a
+            for acct, amount in ((a, Decimal(rows[a]) + moved), (b, Decimal(rows[b]) - moved + Decimal("1"))):
+                conn.execute(update(db.daily_cost).where((day.usage_date == s.day) & (day.service == top)
+                                                        & (day.breakdown == acct)).values(amount=amount))
+        after = stages.load_day(s, engine)
+    new = [x for x in after.spikes if x.breakdown]
+    assert [(x.service, x.breakdown, x.direction, x.offset_by) for x in new] == [(top, a, "up", b)]
+    assert new[0].offset < 0 and new[0].delta > 0
+    assert [x for x in after.spikes if not x.breakdown] == before.spikes  # the total hardly moved: no other alert
+    assert list(after.breakdown_series) == [(top, a)]

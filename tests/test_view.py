@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from _util import fmt, view
-from _util.model import Analysis, DayCost, ServiceCost, Spike, Summary, Trend
+from _util.model import Analysis, DayCost, FirstSeen, ServiceCost, Spike, Summary, Trend
 from _util.view import Rules, build_view, with_links
 
 D = date(2026, 11, 25)  # a Wednesday
@@ -153,3 +153,56 @@ def test_every_alerted_service_is_exactly_one_entry_and_text_never_shows_ids(spi
         assert "spike:" not in text and "trend:" not in text and "_by_" not in text
         for m in MONEY.finditer(text):  # one precision: every dollar figure to the cent
             assert re.fullmatch(r"\$[\d,]+\.\d\d", m.group(0)), (m.group(0), text)
+
+
+# --- first seen and breakdown entries ---------------------------------------------------------------------------------
+
+def test_a_new_service_is_one_entry_in_new_services_after_spikes_and_before_trends():
+    a = make([spike("Amazon Redshift", 12.53)], [trend("AWS Glue", 4.05)])
+    a.first_seen = [FirstSeen("Amazon Bedrock", D - timedelta(days=6), 412.5)]
+    v = build_view(a, RULES)
+    assert [g.key for g in v.groups] == ["spikes", "new", "trends"]
+    assert v.groups[1].title == "New services"
+    (entry,) = v.groups[1].entries
+    assert entry.sentence == ("Amazon Bedrock is new: $412.50 on Wed, November 25, its first cost on "
+                              "Thu, November 19")
+    assert entry.kinds == ("first_seen",) and entry.impact == 412.5 and entry.direction == "up"
+    assert entry.detail == "no cost in the 359 days before Thu, November 19; 6 days of history, too few for the " \
+                           "spike rule"
+    assert entry.chart_ids == ("new:Amazon Bedrock",)
+    chart = v.chart("new:Amazon Bedrock")
+    assert chart.kind == "first_seen" and chart.caption == "New service: Amazon Bedrock"
+    assert "$412.50" in chart.subtitle and "Amazon Bedrock" in chart.title
+    assert v.headline is entry  # the largest $ of the day
+    assert "1 new service" in v.counts
+
+
+def test_a_service_new_on_the_day_says_so():
+    a = make()
+    a.first_seen = [FirstSeen("Amazon Bedrock", D, 20.0)]
+    (entry,) = build_view(a, RULES).entries
+    assert entry.text == "is new: $20.00 on Wed, November 25, its first day with cost"
+
+
+def test_a_netting_breakdown_spike_says_what_offset_it():
+    s = replace(spike("AWS Lambda", 300.0), breakdown="222222222222", offset_by="333333333333", offset=-290.0,
+                service_delta=10.0)
+    v = build_view(make([s]), RULES)
+    (entry,) = v.entries
+    assert entry.breakdown == "222222222222" and entry.group == "spikes"
+    assert entry.sentence == ("AWS Lambda in 222222222222 spiked to $350.00 on Wed, November 25, $300.00 (600.0%) "
+                              "above its normal $50.00/day, while 333333333333 moved -$290.00; the service net "
+                              "+$10.00")
+    assert entry.chart_ids == ("spike:AWS Lambda|222222222222",)
+    chart = v.chart("spike:AWS Lambda|222222222222")
+    assert chart.breakdown == "222222222222" and chart.caption == "Spike: AWS Lambda in 222222222222"
+    assert chart.title.startswith("AWS Lambda in 222222222222 — spike up")
+
+
+def test_a_breakdown_spike_and_the_service_spike_are_two_entries():
+    total = spike("AWS Lambda", -40.0)
+    hidden = replace(spike("AWS Lambda", 30.0), breakdown="111111111111", service_delta=-40.0)
+    v = build_view(make([total, hidden]), RULES)
+    assert [(e.service, e.breakdown, e.group) for e in v.entries] == [("AWS Lambda", "111111111111", "spikes"),
+                                                                      ("AWS Lambda", "", "savings")]
+    assert v.entries[0].text.endswith("above its normal $50.00/day; the service net -$40.00")
