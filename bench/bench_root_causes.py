@@ -62,6 +62,7 @@ NETTING_SIGMA = 5.0
 # 5σ move of a $2/day account series is cents to dollars, under SPIKE_MIN_DELTA_USD by design).
 MATERIAL_USD = 10.0
 END = costworld.BENCH_END
+ENDPOINT_ENV = "AWS_ENDPOINT_URL_COST_EXPLORER"
 SEP = " / "  # service / account: the breakdown series' names
 # Targets of issue 12.
 TOP_SPIKE, TOP_TREND, EXPLAINED = 0.95, 0.90, 0.80
@@ -244,6 +245,19 @@ def _by_account(costs: pd.DataFrame) -> pd.DataFrame:
     return costs.assign(service=costs["service"] + SEP + costs["breakdown"])
 
 
+def _client(endpoint: str):
+    """The product's Cost Explorer client, pointed at the stand-in the way a user would (the environment)."""
+    previous = os.environ.get(ENDPOINT_ENV)
+    os.environ[ENDPOINT_ENV] = endpoint
+    try:
+        return make_ce_client(max_attempts=1)
+    finally:
+        if previous is None:
+            del os.environ[ENDPOINT_ENV]
+        else:
+            os.environ[ENDPOINT_ENV] = previous
+
+
 def run_seed(seed: int, *, n_services: int = N_SERVICES, kinds: Sequence[str] = KINDS, run_days: int = RUN_DAYS,
              cap: int = Settings.drilldown_max_requests, workdir: Path) -> SeedResult:
     """Every daily run of one seed's world against the stand-in; the labeled outcomes and the request counts."""
@@ -258,8 +272,7 @@ def run_seed(seed: int, *, n_services: int = N_SERVICES, kinds: Sequence[str] = 
     first_day = END - timedelta(days=run_days - 1)
     try:
         with serve(frame) as (endpoint, server):
-            os.environ["AWS_ENDPOINT_URL_COST_EXPLORER"] = endpoint
-            client = make_ce_client(max_attempts=1)
+            client = _client(endpoint)
             ingest(_settings(url, first_day - timedelta(days=1), cap), engine, client=client, today=first_day)
             for k in range(run_days):
                 t = first_day + timedelta(days=k)
