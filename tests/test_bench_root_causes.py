@@ -105,6 +105,7 @@ def test_a_netting_side_is_scored_at_5_sigma_and_10_usd_and_reported_by_a_spike_
     assert bench.netting_reported(NETTING, {up: {"std": 13.0}, down: {"std": 13.0}}, []) is None
     small = Label("netting", "M", D, (OTHER, GROUP), (8.0, -8.0))  # 8σ but under $10
     assert bench.netting_reported(small, {up: {"std": 1.0}, down: {"std": 1.0}}, [spike(up)]) is None
+    assert bench.netting_reported(small, {up: {"std": 1.0}, down: {"std": 1.0}}, [spike(up)], min_usd=0.0) is True
 
 
 def test_a_breakdown_spike_inside_a_service_spike_is_not_its_own_alert():
