@@ -165,6 +165,12 @@ def top_cause_rate(scored: Iterable[Outcome], category: str) -> Rate:
     return rate
 
 
+def names_account(result: drilldown.RootCauseResult | None, label: costworld.Label) -> bool:
+    """The top root cause is the injected group AND names its account (the LINKED_ACCOUNT x USAGE_TYPE pair shown)."""
+    return (top_is_injected(result, label) and result is not None
+            and "LINKED_ACCOUNT" in result.causes[0].dimensions)
+
+
 def explained_shares(scored: Iterable[Outcome], categories: Sequence[str]) -> list[float]:
     """The kept causes' share of the change of each analysed outcome (0 when no share could be given)."""
     return [float(o.result.explained_share or 0.0) if o.result.status == drilldown.OK else 0.0
@@ -389,6 +395,12 @@ def table(results: Sequence[SeedResult], noise: Sequence[Mapping[str, tuple[int,
         rows.append((f"top root cause = injected group: {name}", figure,
                      "—" if target is None else f"≥ {target:.0%}",
                      "—" if target is None else verdict(rate.value, target)))
+    named = Rate()
+    for o in scored:
+        if o.category in ("spike", "trend") and o.analysed:
+            named.add(names_account(o.result, o.label))
+    rows.append(("  of which the cause shown names the account (LINKED_ACCOUNT x USAGE_TYPE, not REGION x OPERATION)",
+                 f"{_pct(named.value)} of {named.n}", "—", "—"))
     shares = explained_shares(scored, ("spike", "trend"))
     median = float(np.median(shares)) if shares else None
     rows.append(("top root causes explain (median share of the change), spikes + trend turns",

@@ -71,6 +71,13 @@ def test_the_top_root_cause_is_the_injected_group_only_when_its_dimensions_are_t
     assert bench.top_is_injected(res, label) is expected
 
 
+def test_the_account_is_named_only_by_a_matching_linked_account_cause():
+    assert bench.names_account(result({"LINKED_ACCOUNT": "111", "USAGE_TYPE": "USE1-Box"}), SPIKE)
+    assert not bench.names_account(result({"REGION": "us-east-1", "OPERATION": "Run"}), SPIKE)
+    assert not bench.names_account(result({"LINKED_ACCOUNT": "222", "USAGE_TYPE": "USE1-Box"}), SPIKE)
+    assert not bench.names_account(None, SPIKE)
+
+
 def test_outcomes_keep_each_turns_first_trend_and_the_results_of_its_day():
     day1, day2 = D - timedelta(days=2), D
     alerts = {day1: [trend("T")], day2: [trend("T"), spike("S"), spike("T"), spike("x")]}
