@@ -171,6 +171,11 @@ def count_ce(monkeypatch, factory=costexplorer.make_ce_client) -> list[dict]:
     return sent
 
 
+def is_drilldown(body: dict) -> bool:
+    """A root-cause request (GetDimensionValues, or GetCostAndUsage filtered to one service), not ingest's."""
+    return "Dimension" in body or "SERVICE" in json.dumps(body.get("Filter", {}))
+
+
 def sample_pages(start: date, end: date = D, page_groups: int = 5000) -> list[dict]:
     """Realistic GetCostAndUsage pages for the job's query [start, end] (paged like CE, Estimated like CE)."""
     sample = SampleCostExplorer(D, page_groups=page_groups, today=TODAY)
@@ -281,7 +286,11 @@ def test_end_to_end_then_rerun_is_one_request_and_no_second_post(db_job, monkeyp
     assert r.code == 0, r.err
     assert r.errors == [] and "Traceback" not in r.err
 
-    # Cost Explorer: one paged query for [d - LOOKBACK, d], every page one request.
+    # Cost Explorer: one paged query for [d - LOOKBACK, d], every page one request; then the root causes, at most
+    # one query per dimension pair per alert (and the account names) within the daily cap.
+    drill = [s for s in sent if is_drilldown(s)]
+    sent[:] = [s for s in sent if not is_drilldown(s)]
+    assert 1 <= len(drill) <= 20
     assert len(sent) == len(first)
     assert sent[0]["TimePeriod"] == {"Start": START.isoformat(), "End": TODAY.isoformat()}
     assert sent[0]["Granularity"] == "DAILY" and sent[0]["GroupBy"] == [{"Type": "DIMENSION", "Key": "SERVICE"}]
@@ -372,7 +381,9 @@ def test_end_to_end_then_rerun_is_one_request_and_no_second_post(db_job, monkeyp
 
     r2 = job.run()
     assert r2.code == 0, r2.err
-    # Only the days still Estimated are asked for again: exactly one request ($0.01) on a normal day.
+    # Only the days still Estimated are asked for again: exactly one request ($0.01) on a normal day; the root
+    # causes of the day are stored: none asked again.
+    assert not any(map(is_drilldown, sent))
     assert len(sent) == len(first) + 1
     assert sent[-1]["TimePeriod"] == {"Start": est.isoformat(), "End": TODAY.isoformat()}
     assert "Cost Explorer: 1 request(s) (USD 0.01)" in r2.err
@@ -482,6 +493,7 @@ def test_ce_throttled_then_answering_gives_a_correct_report(job, monkeypatch):
     # Throttled in the middle of the paged backfill (after adaptive mode has seen a throttle it paces every
     # later request, so the test throttles the last page to stay quick).
     last_token = pages[-2]["NextPageToken"]
+    monkeypatch.setenv("DRILLDOWN", "off")  # ingest's requests only: the root causes are tested apart
     with FakeCostExplorer(errors={last_token: [THROTTLED]}) as ce:
         monkeypatch.setenv("AWS_ENDPOINT_URL", ce.url)
         monkeypatch.setenv("AWS_ENDPOINT_URL_S3", job.moto)
