@@ -82,7 +82,7 @@ def _cause_table(entry: Entry) -> dict | None:
              "normal": fmt.money(c.normal), "delta": fmt.signed_money(c.delta), "share": share(c.share)}
             for c in result.causes]
     unexplained = result.unexplained or 0.0
-    return {"service": entry.service, "kind": "trend" if trend else "spike", "text": entry.cause_text,
+    return {"service": entry.service, "kind": "trend" if trend else "spike",
             "dimensions": [dimension_name(k) for k in result.pair], "rows": rows,
             "cost_heading": "7-day average" if trend else "Cost on the day",
             "normal_heading": "28-day average" if trend else "Normal (28 days)",
