@@ -13,6 +13,7 @@ import pytest
 
 from _util import metrics, report, view
 from _util.config import Settings
+from _util.drilldown import RootCause, RootCauseResult
 from _util.model import AlertParams, Spike, Trend
 
 D = date(2026, 11, 25)
@@ -126,3 +127,31 @@ def test_the_terminal_text_words_entries_as_the_view_does(analysis):
     out = report.format_alerts_table(quiet).splitlines()
     assert out[1] == quiet.headline_text and "All days final" in out
     assert not any(line.endswith("):") for line in out)  # no group of entries
+
+
+def test_each_spike_and_trend_carries_its_root_causes_as_design_md_says(analysis):
+    spike = analysis.spikes[0]
+    cause = RootCause({"LINKED_ACCOUNT": "111122223333", "USAGE_TYPE": "USE1-BoxUsage:m5.large"},
+                      {"LINKED_ACCOUNT": "prod"}, 1234.5, 400.0, 834.5, 0.92)
+    ok = RootCauseResult("ok", [cause], unexplained=72.56, explained_share=0.92,
+                         pair=("LINKED_ACCOUNT", "USAGE_TYPE"), dates=[D.isoformat()], daily=[[1234.5]], rest=[1.0])
+    limited = RootCauseResult("not analysed (daily limit)")
+    causes = {(spike.service, "", "spike"): ok, ("AWS Lambda", "", "trend"): limited}
+    v = view.with_links(view.build_view(analysis, RULES, causes), {}, None)
+    data = json.loads(json.dumps(report.report_dict(v, {}, 1), allow_nan=False))
+    (s,) = data["spikes"]
+    (t,) = data["trends"]
+    assert {"breakdown", "root_causes", "root_cause_status"} <= set(s) and s["breakdown"] == ""
+    assert s["root_cause_status"] == "ok"
+    assert s["root_causes"] == [{"dimensions": {"LINKED_ACCOUNT": "111122223333",
+                                                "USAGE_TYPE": "USE1-BoxUsage:m5.large"},
+                                 "names": {"LINKED_ACCOUNT": "prod"}, "cost": 1234.5, "normal": 400.0,
+                                 "delta": 834.5, "share": 0.92}]
+    assert (t["breakdown"], t["root_causes"], t["root_cause_status"]) == ("", [], "not analysed (daily limit)")
+    # the alert's words carry them too, as every medium does
+    entry = next(a for a in data["alerts"] if a["service"] == spike.service)
+    assert entry["cause_text"] == view.cause_text(ok)
+    # no drill-down asked (a stage run alone with nothing stored): said, not invented
+    plain = report.report_dict(day_view(analysis), {}, 1)
+    assert [(x["root_causes"], x["root_cause_status"]) for x in plain["spikes"] + plain["trends"]] == [
+        ([], "not analysed")] * 2
