@@ -41,7 +41,7 @@ from .model import (
     Spike,
     Trend,
 )
-from .view import DayView
+from .view import CauseStack, DayView
 
 log = logging.getLogger("aws_cost_tracking")
 
@@ -294,12 +294,13 @@ def _clean(series: pd.Series) -> pd.Series:
 
 
 def spike_chart(series: pd.Series, spike: Spike, params: AlertParams, title: str = "",
-                subtitle: str = "") -> Figure:
+                subtitle: str = "", causes: CauseStack | None = None) -> Figure:
     """Daily cost (USD bars) over the last 90 days, days beyond the alert threshold highlighted, mean and
     threshold lines, d marked; above it a slim panel with the whole lookback for context. title/subtitle: the
-    view's words."""
+    view's words. causes (the view's root causes of the spike): the drill-down window's days stacked by the top
+    contributors and the rest, so the cause shows."""
     with matplotlib.rc_context(RC):
-        return _spike_chart(series, spike, params, title, subtitle)
+        return _spike_chart(series, spike, params, title, subtitle, causes)
 
 
 def _bar_width(n: int) -> float:
@@ -316,7 +317,8 @@ def _spike_axes(context: bool) -> tuple[Figure, object, object | None]:
     return fig, ax, ctx
 
 
-def _spike_chart(series: pd.Series, spike: Spike, params: AlertParams, title: str, subtitle: str) -> Figure:
+def _spike_chart(series: pd.Series, spike: Spike, params: AlertParams, title: str, subtitle: str,
+                 causes: CauseStack | None = None) -> Figure:
     s = _clean(series)
     fig, ax, ctx = _spike_axes(len(s) > SPIKE_WINDOW_DAYS)
     _title(fig, title, subtitle)
@@ -339,19 +341,25 @@ def _spike_chart(series: pd.Series, spike: Spike, params: AlertParams, title: st
         _spike_context(ctx, x_all, v_all, x[0], base, mark, v_all >= upper, (v_all <= lower) & down)
 
     above, below = v >= upper, (v <= lower) & down
-    normal = ~(above | below)
+    stacked = _stack_mask(x, causes)
+    normal = ~(above | below | stacked)
     normal[-1] = False  # d is drawn on its own, outlined
     # d's column: a light band behind the bars from the axis to the label in the headroom
     ax.axvspan(xd - 0.5, xd + 0.5, color=_tint(mark, 0.82), linewidth=0, zorder=1)
     _bars(ax, x[normal], v[normal], color=_soft(base), width=width)
     handles = [Patch(facecolor=_soft(base), label="daily cost")]
     for hit, color, side in ((above, UP_COLOR, "above"), (below, DOWN_COLOR, "below")):
-        if hit.any():
-            rest = hit & (np.arange(len(v)) < len(v) - 1)  # d is drawn on its own
+        if (hit & ~stacked).any():  # days drawn by their root causes keep those colours
+            rest = hit & ~stacked & (np.arange(len(v)) < len(v) - 1)  # d is drawn on its own
             _bars(ax, x[rest], v[rest], color=color, width=width, zorder=3)
             handles.append(Patch(facecolor=color, label=f"{side} threshold ({_days(int(hit.sum()))})"))
-    d_color = mark if (above[-1] or below[-1]) else _soft(base)
-    _bars(ax, [xd], [vd], color=d_color, width=max(width, 0.9), edgecolor=INK, zorder=5)
+    stack_handles: list = []
+    if stacked.any():
+        stack_handles = _cause_bars(ax, x, v, stacked, causes, width)
+        _bars(ax, [xd], [vd], color="none", width=max(width, 0.9), edgecolor=INK, zorder=5)  # d outlined
+    else:
+        d_color = mark if (above[-1] or below[-1]) else _soft(base)
+        _bars(ax, [xd], [vd], color=d_color, width=max(width, 0.9), edgecolor=INK, zorder=5)
     handles.append(ax.axhline(spike.mean, color=INK, linewidth=1.6, zorder=4,
                               label=f"baseline mean {usd(spike.mean)}"))
     handles.append(ax.axhline(upper, color=UP_COLOR, linewidth=1.8, linestyle="--", zorder=4,
@@ -365,6 +373,10 @@ def _spike_chart(series: pd.Series, spike: Spike, params: AlertParams, title: st
     ax.yaxis.set_major_locator(MaxNLocator(6))
     _date_axis(ax)
     ax.set_ylabel("USD per day")
+    if stack_handles:  # the marks in the first column, the stack (top first) in the second
+        rows = max(len(handles), len(stack_handles))
+        blank = Patch(facecolor="none", edgecolor="none", label="")
+        handles = [*handles, *[blank] * (rows - len(handles)), *stack_handles, *[blank] * (rows - len(stack_handles))]
     legend = ax.legend(handles=handles, loc="upper left", frameon=False, ncols=2, fontsize=11.5,
                        borderaxespad=0.3)
     day = pd.Timestamp(s.index[-1]).date()
@@ -374,6 +386,35 @@ def _spike_chart(series: pd.Series, spike: Spike, params: AlertParams, title: st
     hi = max(float(np.max(v)), upper, spike.mean, 0.0)
     _headroom(ax, lo, hi, [legend_box, _extent(label)], below=0.06 if lo < 0 else 0.0)
     return fig
+
+
+def _stack_mask(x: np.ndarray, causes: CauseStack | None) -> np.ndarray:
+    """The main panel's days the root causes cover (d among them), as a mask of x."""
+    if causes is None or not causes.dates:
+        return np.zeros(len(x), dtype=bool)
+    days = mdates.date2num(pd.DatetimeIndex(causes.dates))
+    return np.isin(np.rint(x), np.rint(days)) if np.rint(days[-1]) == np.rint(x[-1]) else np.zeros(len(x), bool)
+
+
+def _cause_bars(ax, x: np.ndarray, v: np.ndarray, stacked: np.ndarray, causes: CauseStack,
+                width: float) -> list[Patch]:
+    """The stacked days: each root cause's daily cost from the bottom (the largest first), the rest of the day's
+    cost on top in grey; returns the legend handles in stack order (its top first)."""
+    days = np.rint(mdates.date2num(pd.DatetimeIndex(causes.dates)))
+    at = np.searchsorted(days, np.rint(x[stacked]))
+    parts = np.clip(np.asarray(causes.daily, dtype="float64").reshape(len(causes.labels), -1)[:, at], 0, None)
+    # The rest is what the chart's own series holds beyond the causes, so each stack is as tall as its day.
+    rest = np.clip(v[stacked] - parts.sum(axis=0), 0, None)
+    layers = [*parts, rest]
+    colors = [PALETTE[i % len(PALETTE)] for i in range(len(causes.labels))] + [OTHER_COLOR]
+    labels = [short(label, 42) for label in causes.labels] + [causes.rest_label]
+    bottom = np.zeros(int(stacked.sum()))
+    handles = []
+    for layer, color, label in zip(layers, colors, labels, strict=True):
+        _bars(ax, x[stacked], layer, bottoms=bottom, color=color, width=width, zorder=3)
+        bottom = bottom + layer
+        handles.append(Patch(facecolor=color, label=label))
+    return handles[::-1]
 
 
 def _spike_context(ax, x, v, window_start: float, base: str, mark: str, above: np.ndarray,
@@ -723,15 +764,19 @@ def chart_jobs(analysis: Analysis, day_view: DayView, params: AlertParams, out_d
     spikes = {(sp.service, sp.breakdown): sp for sp in reversed(analysis.spikes)}
     trends = {(tr.service, tr.breakdown): tr for tr in reversed(analysis.trends)}
     new = {(f.service, f.breakdown): f for f in analysis.first_seen}
+    stacks = {(e.service, e.breakdown): e.cause_stack for e in day_view.entries if e.spike is not None}
     for chart in day_view.charts:
         path = out_dir / chart.filename
         if chart.kind == "mtd":
             args: tuple = (list(analysis.mtd_by_service), chart.title, chart.subtitle)
         elif chart.kind == "daily":
             args = (analysis.daily_by_service, analysis.report_date, chart.title, chart.subtitle)
+        elif chart.kind == "spike":
+            key = (chart.service, chart.breakdown)
+            args = (service_series(*key), spikes[key], params, chart.title, chart.subtitle, stacks.get(key))
         else:
             key = (chart.service, chart.breakdown)
-            alert = {"spike": spikes, "trend": trends, "first_seen": new}[chart.kind][key]
+            alert = {"trend": trends, "first_seen": new}[chart.kind][key]
             args = (service_series(*key), alert, params, chart.title, chart.subtitle)
         jobs.append((chart.id, chart.kind, args, path))
     return jobs

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date, timedelta
 from typing import Any
 
@@ -29,6 +29,7 @@ Alert = Spike | Trend | FirstSeen
 # The dimension pairs asked for each alert (Cost Explorer takes at most 2 GroupBy keys). REGION is accepted in
 # GroupBy in practice but not documented there: a refusal drops that pair for the run, the other one still works.
 PAIRS: tuple[tuple[str, str], ...] = (("LINKED_ACCOUNT", "USAGE_TYPE"), ("REGION", "OPERATION"))
+FIRST_PAIR_PREFERENCE = 0.1  # share of the change by which another pair's top cause must beat the first pair's
 BASELINE_DAYS = 28  # a group's normal: the mean of the 28 days before d (a trend's long window is 28 days too)
 TREND_SHORT_DAYS = 7  # a trend's contribution: the group's 7-day mean minus its 28-day mean, both ending d
 TOP = 5  # causes kept at most per alert
@@ -62,6 +63,11 @@ class RootCauseResult:
     unexplained: float | None = None  # USD of the change the kept causes leave out
     explained_share: float | None = None  # the kept causes' part of the change (1.0 = all of it)
     pair: tuple[str, ...] = ()  # the dimensions the causes are grouped by
+    # The drill-down window day by day (for the spike chart, so a rerun draws it without asking): ISO dates, each
+    # kept cause's daily cost (USD, in causes' order) and the rest of the service's cost.
+    dates: list[str] = field(default_factory=list)
+    daily: list[list[float]] = field(default_factory=list)
+    rest: list[float] = field(default_factory=list)
 
     def to_json(self) -> str:
         """The result as stored (JSON)."""
@@ -73,7 +79,9 @@ class RootCauseResult:
         raw = json.loads(text)
         causes = [RootCause(**c) for c in raw.get("causes", [])]
         return cls(status=raw["status"], causes=causes, unexplained=raw.get("unexplained"),
-                   explained_share=raw.get("explained_share"), pair=tuple(raw.get("pair", ())))
+                   explained_share=raw.get("explained_share"), pair=tuple(raw.get("pair", ())),
+                   dates=list(raw.get("dates", ())), daily=[list(x) for x in raw.get("daily", ())],
+                   rest=list(raw.get("rest", ())))
 
 
 def kind_of(alert: Alert) -> str:
@@ -148,8 +156,11 @@ def root_causes(frame: pd.DataFrame, alert: Alert, report_date: date, *, top: in
         for i, row in zip(kept, keys, strict=True)
     ]
     explained = float(delta[kept].sum())
+    daily = values[kept]
     return RootCauseResult(OK, causes, unexplained=change - explained,
-                           explained_share=explained / change if shares else None, pair=tuple(dims))
+                           explained_share=explained / change if shares else None, pair=tuple(dims),
+                           dates=[x.date().isoformat() for x in days], daily=daily.round(6).tolist(),
+                           rest=(totals - daily.sum(axis=0)).round(6).tolist())
 
 
 def _pick(moved: np.ndarray, target: float, top: int) -> np.ndarray:
@@ -413,14 +424,29 @@ def _named(result: RootCauseResult, names: Mapping[str, Mapping[str, str]]) -> R
     causes = [RootCause(c.dimensions, {**c.names, **{k: names[k][v] for k, v in c.dimensions.items()
                                                      if v in names.get(k, {})}}, c.cost, c.normal, c.delta, c.share)
               for c in result.causes]
-    return RootCauseResult(result.status, causes, result.unexplained, result.explained_share, result.pair)
+    return replace(result, causes=causes)
 
 
 def best(results: Sequence[RootCauseResult]) -> RootCauseResult:
-    """The one result to show of an alert's pairs: an ok one whose top cause explains the most (the first pair on
-    a tie); else the first refusal or contradiction; else not analysed."""
+    """The one result to show of an alert's pairs: an ok one whose top cause explains the most (account x usage
+    type unless another explains FIRST_PAIR_PREFERENCE more; the first pair on a tie); else the first refusal or contradiction; else not analysed."""
     ok = [r for r in results if r.status == OK]
     if ok:
-        return max(ok, key=lambda r: (r.causes[0].share or 0.0) if r.causes else -1.0)
+        # Account x usage type names what to look at; region x operation often just names the one region a
+        # service runs in: it wins only when its top cause explains clearly more.
+        return max(ok, key=lambda r: ((r.causes[0].share or 0.0) if r.causes else -1.0)
+                   + (FIRST_PAIR_PREFERENCE if tuple(r.pair) == PAIRS[0] else 0.0))
     unavailable = [r for r in results if r.status.startswith(UNAVAILABLE)]
     return unavailable[0] if unavailable else RootCauseResult(DAILY_LIMIT)
+
+
+def stored(alerts: Iterable[Alert], engine, report_date: date) -> dict[tuple[str, str, str], RootCauseResult]:
+    """The root causes stored for report_date's alerts (explain's answer, asking nothing); alerts without any
+    stored outcome are left out."""
+    by_key: dict[tuple[str, str, str], list[RootCauseResult]] = {}
+    order = [",".join(p) for p in PAIRS]  # best() prefers the first pair on a tie, as explain() does
+    rows = sorted(db.load_root_causes(engine, report_date),
+                  key=lambda r: order.index(r.pair) if r.pair in order else len(order))
+    for r in rows:
+        by_key.setdefault((r.service, r.breakdown, r.kind), []).append(RootCauseResult.from_json(r.result))
+    return {key: best(by_key[key]) for key in map(alert_key, alerts) if key in by_key}

@@ -42,8 +42,15 @@ class IngestResult:
         return CE_REQUEST_USD * self.requests if self.source == "ce" else Decimal(0)
 
 
-def make_cost_client(settings: Settings, today: date):
-    """The GetCostAndUsage client for the source: real Cost Explorer, or the built-in sample."""
+def source_today(settings: Settings) -> date:
+    """Today as the source sees it (UTC): the sample world is anchored on d, so there it is always the morning
+    after d, whatever the clock says."""
+    return settings.day + timedelta(days=1) if settings.cost_source == "sample" else datetime.now(timezone.utc).date()
+
+
+def make_cost_client(settings: Settings, today: date | None = None):
+    """The GetCostAndUsage client for the source: real Cost Explorer, or the built-in sample (anchored on d)."""
+    today = source_today(settings) if today is None else today
     if settings.cost_source == "sample":
         return SampleCostExplorer(anchor=settings.day, today=today)
     return make_ce_client(max_attempts=settings.ce_max_attempts, read_timeout=settings.ce_timeout_seconds)
@@ -55,8 +62,7 @@ def ingest(settings: Settings, engine: Engine, *, client=None, today: date | Non
     One paged CE query per run of such days (costexplorer.plan_runs); all of them are stored together, or nothing.
     """
     if today is None:
-        # The sample world is anchored on d: it is always "the morning after d" there, whatever the clock says.
-        today = settings.day + timedelta(days=1) if settings.cost_source == "sample" else datetime.now(timezone.utc).date()
+        today = source_today(settings)
     d = settings.day
     first = d - timedelta(days=settings.lookback_days)
     if settings.cost_source == "file":

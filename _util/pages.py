@@ -10,7 +10,16 @@ from dataclasses import dataclass
 from datetime import date
 
 from . import fmt, templating
-from .view import Comparison, DayView, captions, chart_filename
+from .view import (
+    Comparison,
+    DayView,
+    Entry,
+    captions,
+    cause_change,
+    chart_filename,
+    dimension_name,
+    dimension_value,
+)
 
 
 @dataclass(frozen=True)
@@ -58,6 +67,30 @@ def _totals(view: DayView) -> list[dict]:
     return rows
 
 
+def _cause_table(entry: Entry) -> dict | None:
+    """The table of an entry's root causes (None when it has none): one row per cause, then the unexplained."""
+    result = entry.root_causes
+    if result is None or not result.causes:
+        return None
+    change = cause_change(result)
+    trend = entry.spike is None
+
+    def share(part: float | None) -> str:
+        return fmt.share(part) if part is not None else fmt.MISSING
+
+    rows = [{"cells": [dimension_value(c, k) for k in result.pair], "cost": fmt.money(c.cost),
+             "normal": fmt.money(c.normal), "delta": fmt.signed_money(c.delta), "share": share(c.share)}
+            for c in result.causes]
+    unexplained = result.unexplained or 0.0
+    return {"service": entry.service, "kind": "trend" if trend else "spike",
+            "dimensions": [dimension_name(k) for k in result.pair], "rows": rows,
+            "cost_heading": "7-day average" if trend else "Cost on the day",
+            "normal_heading": "28-day average" if trend else "Normal (28 days)",
+            "unexplained": fmt.signed_money(unexplained),
+            "unexplained_share": share(unexplained / change if result.explained_share is not None and change
+                                       else None)}
+
+
 def day_page(view: DayView, images: dict[str, str], *, index_href: str, prev: tuple[str, str] | None,
              next: tuple[str, str] | None) -> str:  # noqa: A002 - the page's "next" link
     """The day's page (images: chart id -> img src; prev/next: (ISO date, href) of the nearest published days)."""
@@ -68,8 +101,9 @@ def day_page(view: DayView, images: dict[str, str], *, index_href: str, prev: tu
         return {"caption": caption, "href": f"#{anchor(cid)}" if cid in images and cid in by_id else None}
 
     groups = [{"title": g.title, "note": g.note,
-               "entries": [{"service": e.service, "text": e.text, "detail": e.detail,
-                            "links": [link(cid) for cid in e.chart_ids]} for e in g.entries]}
+               "entries": [{"service": e.service, "text": e.text, "detail": e.detail, "cause_text": e.cause_text,
+                            "links": [link(cid) for cid in e.chart_ids]} for e in g.entries],
+               "causes": [t for t in map(_cause_table, g.entries) if t]}
               for g in view.groups]
     figures = [{"anchor": anchor(c.id), "src": images[c.id], "caption": c.caption}
                for c in view.charts if c.id in images]

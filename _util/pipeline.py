@@ -134,6 +134,42 @@ def write_report(settings: Settings, day: DayView, ce_requests: int, extra: dict
     return report.write_report(settings.output_dir / settings.day.isoformat() / "report.json", data)
 
 
+NO_CE_STATUS = "unavailable: root causes need Cost Explorer (COST_SOURCE=ce or sample)"
+OFF_STATUS = "not analysed (DRILLDOWN=off)"
+NO_REQUESTS_STATUS = "not analysed (DRILLDOWN_MAX_REQUESTS=0)"
+
+
+def find_root_causes(settings: Settings, engine: Engine, analysis: Analysis, *, client=None) -> dict:
+    """The root causes of the day's spikes, trends and new services ((service, breakdown, kind) ->
+    drilldown.RootCauseResult), asked of the source's Cost Explorer (client, else the source's own, made only when a request is needed).
+    Never raises: when the drill-down cannot run, each alert's status says why."""
+    from . import drilldown
+    from .ingest import make_cost_client
+
+    alerts = [*analysis.spikes, *analysis.trends, *analysis.first_seen]
+    if not alerts:
+        return {}
+
+    def every(status: str) -> dict:
+        return {drilldown.alert_key(a): drilldown.RootCauseResult(status) for a in alerts}
+
+    if not settings.drilldown:
+        return every(OFF_STATUS)
+    if settings.drilldown_max_requests == 0:
+        log.info("root causes: none asked (DRILLDOWN_MAX_REQUESTS=0)")
+        return every(NO_REQUESTS_STATUS)
+    if settings.cost_source not in ("ce", "sample"):
+        log.info("root causes: %s", NO_CE_STATUS)
+        return every(NO_CE_STATUS)
+    try:
+        found = drilldown.explain(alerts, settings, engine, client, settings.day,
+                                  client_factory=lambda: make_cost_client(settings))
+    except Exception as exc:  # the report goes out without root causes rather than not at all
+        log.warning("root causes: the drill-down failed (%s: %s); the report says so", type(exc).__name__, exc)
+        return every(f"unavailable: the drill-down failed ({type(exc).__name__})")
+    return {**every(drilldown.DAILY_LIMIT), **found}
+
+
 def run_all(settings: Settings, engine: Engine, *, ce_client=None, s3_client=None, slack_client=None,
             outcome: RunOutcome | None = None) -> RunOutcome:
     """The whole daily job; raises on the first stage that cannot go on. Slack is posted from memory before any
@@ -144,7 +180,10 @@ def run_all(settings: Settings, engine: Engine, *, ce_client=None, s3_client=Non
         out.ingest = ingest(settings, engine, client=ce_client)
     with stage("summaries+alerts", t):
         out.analysis = stages.load_day(settings, engine)
-        out.view = stages.day_view(settings, out.analysis)
+    with stage("root causes", t):
+        causes = find_root_causes(settings, engine, out.analysis,
+                                  client=ce_client if settings.cost_source in ("ce", "sample") else None)
+    out.view = stages.day_view(settings, out.analysis, causes)
     a = out.analysis
     log.info("d=%s: total %.2f USD, %d spike(s), %d trend reversal(s), %d service(s) this month",
              a.report_date, a.summary.total, len(a.spikes), len(a.trends), len(a.mtd_by_service))

@@ -47,6 +47,24 @@ def trend_dict(t: Trend) -> dict[str, Any]:
     return out
 
 
+NOT_ANALYSED = "not analysed"  # root_cause_status of an alert no drill-down was asked for (a stage run alone)
+
+
+def root_cause_dict(result) -> dict[str, Any]:
+    """DESIGN.md "Root causes" keys of one alert (result: drilldown.RootCauseResult or None)."""
+    causes = [] if result is None else result.causes
+    return {"root_causes": [{"dimensions": dict(c.dimensions), "names": dict(c.names), "cost": _usd(c.cost),
+                             "normal": _usd(c.normal), "delta": _usd(c.delta), "share": _num(c.share)}
+                            for c in causes],
+            "root_cause_status": NOT_ANALYSED if result is None else result.status}
+
+
+def with_root_causes(item: dict[str, Any], alert: Spike | Trend, day_view: DayView) -> dict[str, Any]:
+    """A spike's or trend's report.json dict with its breakdown and root causes."""
+    return {**item, "breakdown": getattr(alert, "breakdown", "") or "",
+            **root_cause_dict(day_view.root_cause(alert))}
+
+
 def comparison_dict(c: Comparison) -> dict[str, Any]:
     return {"label": c.label, "value": _usd(c.value), "base": _usd(c.base), "delta": _usd(c.delta),
             "pct": _num(c.pct)}
@@ -55,7 +73,7 @@ def comparison_dict(c: Comparison) -> dict[str, Any]:
 def alert_dict(e: Entry) -> dict[str, Any]:
     return {"service": e.service, "breakdown": e.breakdown, "group": e.group, "direction": e.direction, "kinds": list(e.kinds),
             "impact": _usd(e.impact), "text": e.text, "sentence": e.sentence, "detail": e.detail,
-            "chart_ids": list(e.chart_ids)}
+            "chart_ids": list(e.chart_ids), "cause_text": e.cause_text}
 
 
 def report_dict(day_view: DayView, settings_public: dict, ce_requests: int, extra: dict | None = None) -> dict:
@@ -65,9 +83,9 @@ def report_dict(day_view: DayView, settings_public: dict, ce_requests: int, extr
     day_before, week, avg7 = v.day_comparisons
     data = {
         "report_date": v.report_date.isoformat(),
-        "spikes": [spike_dict(x) for x in v.spikes],
-        "trends": [trend_dict(x) for x in v.trends],
-        "first_seen": [first_seen_dict(x) for x in v.first_seen],
+        "spikes": [with_root_causes(spike_dict(x), x, v) for x in v.spikes],
+        "trends": [with_root_causes(trend_dict(x), x, v) for x in v.trends],
+        "first_seen": [with_root_causes(first_seen_dict(x), x, v) for x in v.first_seen],
         "mtd_by_service": [{"service": x.service, "cost": _usd(x.cost)} for x in v.mtd_by_service],
         "daily_totals": [{"date": x.date.isoformat(), "cost": _usd(x.cost)} for x in v.daily_totals],
         "charts": v.urls,
@@ -107,4 +125,6 @@ def format_alerts_table(day_view: DayView) -> str:
         out += ["", f"{group.title} ({group.note}):"]
         for entry in group.entries:
             out += [f"  {entry.sentence}", f"    {entry.detail}"]
+            if entry.cause_text:
+                out.append(f"    {entry.cause_text}")
     return "\n".join(out)

@@ -155,12 +155,15 @@ class _Links:
 
 
 def _entry_block(entry: Entry, links: _Links) -> dict:
-    """`↑ *Service* <text>` with a Plot button to its first chart and a link to its second (a spike's trend)."""
+    """`↑ *Service* <text>` with a Plot button to its first chart and a link to its second (a spike's trend), and
+    its root causes on a second line."""
     text = f"{ARROWS[entry.direction]} *{_name(entry.service)}* {escape(entry.text)}"
     for chart_id in entry.chart_ids[1:]:
         url, chart = links.url(chart_id), links.view.chart(chart_id)
         if url and chart:
             text += f" · {_link(url, _chart_label(chart.kind))}"
+    if entry.cause_text:
+        text += f"\n{escape(entry.cause_text)}"
     button = links.button(entry.chart_ids[0]) if entry.chart_ids else None
     return _section(text, button)
 

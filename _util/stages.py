@@ -91,8 +91,9 @@ def load_day(settings: Settings, engine: Engine) -> Analysis:
     return metrics.analyse(costs, d, AlertParams.from_settings(settings))
 
 
-def day_view(settings: Settings, analysis: Analysis) -> DayView:
-    """The view model of d: built once from the analysis and the rule settings; every output is a view of it."""
+def day_view(settings: Settings, analysis: Analysis, root_causes=None) -> DayView:
+    """The view model of d: built once from the analysis, the rule settings and the alerts' root causes
+    ((service, breakdown, kind) -> drilldown.RootCauseResult); every output is a view of it."""
     from . import view
 
-    return view.build_view(analysis, view.Rules.from_settings(settings))
+    return view.build_view(analysis, view.Rules.from_settings(settings), root_causes)

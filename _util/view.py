@@ -13,8 +13,10 @@ import calendar
 import hashlib
 import re
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
+from typing import TYPE_CHECKING
 
 from . import fmt
 from .model import (
@@ -30,6 +32,9 @@ from .model import (
     spike_chart_id,
     trend_chart_id,
 )
+
+if TYPE_CHECKING:
+    from .drilldown import RootCause, RootCauseResult
 
 DAYS_PER_MONTH = 30  # "about +$X/month at this pace": a trend's daily move times this
 
@@ -217,6 +222,13 @@ class Entry:
     trend: Trend | None = None
     first_seen: FirstSeen | None = None
     breakdown: str = ""  # "" = the service total
+    root_causes: RootCauseResult | None = None  # the spike's (for a spike and trend entry), else the trend's
+    cause_text: str = ""  # the root causes in words ("" when none were asked)
+
+    @property
+    def cause_stack(self) -> CauseStack | None:
+        """The root causes' daily costs over the drill-down window, for the spike chart (None: none to draw)."""
+        return cause_stack(self.root_causes)
 
     @property
     def kinds(self) -> tuple[str, ...]:
@@ -339,6 +351,112 @@ def _entries(analysis: Analysis, rules: Rules) -> list[Entry]:
                                       e.breakdown))
 
 
+# ---- root causes -------------------------------------------------------------------------------------------------
+
+# Dimensions that say where the cost is (after "in"); the others say what it is (usage type, operation, ...).
+WHERE_DIMENSIONS = ("LINKED_ACCOUNT", "REGION")
+CAUSES_IN_TEXT = 3  # causes named in an entry's cause text; the rest are counted
+REST_LABEL = "the rest"  # the spike chart's stack above the named causes
+STATUS_OK = "ok"  # DESIGN.md "Root causes": root_cause_status of an analysed alert
+
+
+DIMENSION_NAMES = {"LINKED_ACCOUNT": "Account", "USAGE_TYPE": "Usage type", "REGION": "Region",
+                   "OPERATION": "Operation", "SERVICE": "Service", "RESOURCE_ID": "Resource", "SKU": "SKU"}
+
+
+def dimension_name(key: str) -> str:
+    """A Cost Explorer dimension key for a reader: "LINKED_ACCOUNT" -> "Account"."""
+    return DIMENSION_NAMES.get(key, key.replace("_", " ").capitalize())
+
+
+def dimension_value(cause: RootCause, key: str) -> str:
+    """One dimension's value of a root cause for a reader (an account with its name when known)."""
+    value = cause.dimensions.get(key, "")
+    if key == "LINKED_ACCOUNT":
+        return account_text(value, cause.names.get(key))
+    name = cause.names.get(key)
+    return f"{name} ({value})" if name and name != value else value
+
+
+def account_text(account_id: str, name: str | None) -> str:
+    """"prod (1111…3333)" when the account's name is known, else its id."""
+    if not name:
+        return account_id
+    short = f"{account_id[:4]}…{account_id[-4:]}" if len(account_id) > 9 else account_id
+    return f"{name} ({short})"
+
+
+def cause_label(cause: RootCause) -> str:
+    """One root cause's group in words: "USE1-BoxUsage:m5.2xlarge in prod (1111…3333)"."""
+    what = [v for k, v in cause.dimensions.items() if k not in WHERE_DIMENSIONS and v]
+    where = [account_text(v, cause.names.get(k)) if k == "LINKED_ACCOUNT" else cause.names.get(k) or v
+             for k, v in cause.dimensions.items() if k in WHERE_DIMENSIONS and v]
+    if not what:
+        return ", ".join(where) or "(no value)"
+    return " / ".join(what) + (f" in {', '.join(where)}" if where else "")
+
+
+def cause_change(result: RootCauseResult) -> float:
+    """The change the root causes explain part of (USD; per day for a trend): their deltas plus the unexplained."""
+    return sum(c.delta for c in result.causes) + (result.unexplained or 0.0)
+
+
+def cause_text(result: RootCauseResult | None, kind: str = "spike") -> str:
+    """An alert's root causes in plain words: "mostly USE1-BoxUsage:m5.2xlarge in prod (1111…3333), +$790.00 of
+    +$840.00"; the status when there are none ("root causes not analysed (daily limit)"); "" when none asked.
+    kind: spike | trend (a trend's figures are per day)."""
+    if result is None:
+        return ""
+    if result.status != STATUS_OK:
+        reason = result.status.removeprefix("unavailable: ")
+        return reason if reason.startswith("root causes") else f"root causes {result.status}"
+    if not result.causes:
+        return "root causes: no group moved by a cent or more"
+    unit = "/day" if kind == "trend" else ""
+    lead = "mostly" if (result.explained_share or 0.0) >= 0.5 else "partly"
+    change = f"{fmt.signed_money(cause_change(result))}{unit}"
+    named = [f"{cause_label(c)}, {fmt.signed_money(c.delta)}{unit}" for c in result.causes[:CAUSES_IN_TEXT]]
+    more = len(result.causes) - len(named)
+    if len(named) == 1 and not more:
+        return f"{lead} {named[0]} of {change}"
+    if more:
+        named.append(_count(more, "more group"))
+    return f"{lead} {', '.join(named[:-1])}, and {named[-1]}, of {change}"
+
+
+@dataclass(frozen=True)
+class CauseStack:
+    """Daily costs (USD) of an alert's root causes over the drill-down window, bottom of the stack first, and
+    "the rest" of the service's cost; labels worded by cause_label."""
+
+    dates: tuple[date, ...]
+    labels: tuple[str, ...]
+    daily: tuple[tuple[float, ...], ...]
+    rest: tuple[float, ...]
+    rest_label: str = REST_LABEL
+
+
+def cause_stack(result: RootCauseResult | None) -> CauseStack | None:
+    """The chart data of an analysed alert's root causes (None when there is nothing to draw)."""
+    if result is None or result.status != STATUS_OK or not result.causes or not result.dates:
+        return None
+    return CauseStack(tuple(date.fromisoformat(x) for x in result.dates),
+                      tuple(cause_label(c) for c in result.causes), tuple(tuple(x) for x in result.daily),
+                      tuple(result.rest))
+
+
+def alert_kind(alert: Spike | Trend | FirstSeen) -> str:
+    """spike | trend | first_seen: the kind part of an alert's root-cause key."""
+    return "spike" if isinstance(alert, Spike) else "trend" if isinstance(alert, Trend) else "first_seen"
+
+
+def _with_causes(entry: Entry, root_causes: Mapping) -> Entry:
+    alert = entry.spike or entry.trend or entry.first_seen
+    kind = alert_kind(alert)
+    result = root_causes.get((entry.service, getattr(alert, "breakdown", "") or "", kind))
+    return replace(entry, root_causes=result, cause_text=cause_text(result, "trend" if kind == "trend" else "spike"))
+
+
 # ---- the day ------------------------------------------------------------------------------------------------------
 
 
@@ -369,6 +487,12 @@ class DayView:
     page_url: str | None = None  # the day's site page, once published
     missing: tuple[str, ...] = ()  # chart ids not published
     extra: dict = field(default_factory=dict)  # report.json keys added by later stages (never worded here)
+    # (service, breakdown, kind) -> drilldown.RootCauseResult of every alert analysed (or said why not)
+    root_causes: Mapping = field(default_factory=dict)
+
+    def root_cause(self, alert: Spike | Trend | FirstSeen) -> RootCauseResult | None:
+        """The root causes of one of the day's alerts (None: none asked)."""
+        return self.root_causes.get((alert.service, getattr(alert, "breakdown", "") or "", alert_kind(alert)))
 
     @property
     def entries(self) -> tuple[Entry, ...]:
@@ -459,10 +583,12 @@ def _titled(chart: ChartView, analysis: Analysis, rules: Rules, mtd_label: str) 
     return replace(chart, title=title, subtitle=subtitle)
 
 
-def build_view(analysis: Analysis, rules: Rules) -> DayView:
-    """The view model of d from its Analysis and the rule settings."""
+def build_view(analysis: Analysis, rules: Rules, root_causes: Mapping | None = None) -> DayView:
+    """The view model of d from its Analysis and the rule settings; root_causes: (service, breakdown, kind) ->
+    drilldown.RootCauseResult of the alerts analysed (drilldown.explain's answer)."""
     a, s, d = analysis, analysis.summary, analysis.report_date
-    entries = _entries(a, rules)
+    root_causes = dict(root_causes or {})
+    entries = [_with_causes(e, root_causes) for e in _entries(a, rules)]
     groups = [Group(key, title, tuple(e for e in entries if e.group == key)) for key, title in GROUPS.items()]
     groups = [g for g in groups if g.entries]
     day_before = Comparison(f"{fmt.weekday(d - timedelta(days=1))} (the day before)", s.total, s.previous_day,
@@ -479,7 +605,8 @@ def build_view(analysis: Analysis, rules: Rules) -> DayView:
         charts=tuple(_titled(c, a, rules, mtd_label) for c in day_charts(a)),
         freshness=fmt.estimated_days(a.estimated_dates) or "All days final", rules=rules.lines(),
         mtd_by_service=tuple(a.mtd_by_service), daily_totals=tuple(a.daily_totals), spikes=tuple(a.spikes),
-        trends=tuple(a.trends), estimated_dates=tuple(a.estimated_dates), first_seen=tuple(a.first_seen))
+        trends=tuple(a.trends), estimated_dates=tuple(a.estimated_dates), first_seen=tuple(a.first_seen),
+        root_causes=root_causes)
 
 
 def with_links(view: DayView, urls: dict[str, str], page_url: str | None, missing=()) -> DayView:

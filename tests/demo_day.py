@@ -11,6 +11,7 @@ from pathlib import Path
 from _util import view
 from _util.config import load_settings
 from _util.model import Analysis
+from _util.pipeline import find_root_causes
 from _util.stages import load_day, open_database
 
 
@@ -22,13 +23,25 @@ def demo_settings():
 
 
 @functools.cache
-def demo_analysis() -> Analysis:
-    """The demo day's Analysis (sample data stored in SQLite, then analysed, as `make demo` does)."""
+def _demo_day() -> tuple[Analysis, dict]:
+    """The demo day's Analysis and its alerts' root causes (sample data stored in SQLite, analysed, then drilled
+    down through the sample Cost Explorer, as `make demo` does)."""
     settings = demo_settings()
     with open_database(settings) as engine:  # --demo: the sample data is stored first
-        return load_day(settings, engine)
+        analysis = load_day(settings, engine)
+        return analysis, find_root_causes(settings, engine, analysis)
+
+
+def demo_analysis() -> Analysis:
+    """The demo day's Analysis."""
+    return _demo_day()[0]
+
+
+def demo_root_causes() -> dict:
+    """The demo day's root causes: (service, breakdown, kind) -> drilldown.RootCauseResult."""
+    return _demo_day()[1]
 
 
 def demo_view() -> view.DayView:
     """The demo day's view model (no links yet)."""
-    return view.build_view(demo_analysis(), view.Rules.from_settings(demo_settings()))
+    return view.build_view(demo_analysis(), view.Rules.from_settings(demo_settings()), demo_root_causes())

@@ -22,6 +22,8 @@ from hypothesis import strategies as st
 from matplotlib.path import Path as MPath
 
 from _util import charts, fmt, view
+from _util.config import Settings
+from _util.drilldown import RootCause, RootCauseResult
 from _util.model import (
     DAILY_CHART,
     MTD_CHART,
@@ -271,6 +273,56 @@ def test_daily_chart_labels_each_day_with_its_total_to_the_cent():
     assert totals[0].startswith("$1,")
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
     assert len(legend) == 11 and "Other (4 services)" in legend
+
+
+def _cause_stack(values: np.ndarray, parts: list[np.ndarray]) -> view.CauseStack:
+    """A view.CauseStack over the last 29 days of values: parts (bottom first), the rest of each day above."""
+    days = tuple(x.date() for x in pd.date_range(end=pd.Timestamp(D), periods=29))
+    daily = tuple(tuple(p[-29:]) for p in parts)
+    return view.CauseStack(days, tuple(f"cause {i}" for i in range(len(parts))), daily,
+                           tuple(values[-29:] - np.sum(parts, axis=0)[-29:]))
+
+
+def _filled_stack(ax, day: float) -> list[str]:
+    """The colours of the day's filled bars from the top down (outlines, with no face, left out)."""
+    filled = [c for c in ax.collections if len(c.get_facecolors())]
+    parts = [(p.vertices[:, 1].max(), mcolors.to_hex(color)) for c in filled
+             for p, color in zip(c.get_paths(), np.broadcast_to(c.get_facecolors(), (len(c.get_paths()), 4)),
+                                 strict=True) if abs(p.vertices[:, 0].mean() - day) < 0.5]
+    return [c for _, c in sorted(parts, reverse=True)]
+
+
+def test_spike_chart_stacks_the_drill_down_window_by_its_root_causes():
+    rng = np.random.default_rng(5)
+    big, small = 60 + rng.normal(0, 1, 120), 10 + rng.normal(0, 0.5, 120)
+    big[-1] += 80  # the cause of the spike
+    values = big + small + 30
+    sp = Spike("Svc", "up", values[-1], 100, 1.5, 53, 80, 119)
+    fig = charts.spike_chart(series(values), sp, P, causes=_cause_stack(values, [big, small]))
+    _, main = fig.axes
+    x = mdates.date2num(pd.date_range(end=pd.Timestamp(D), periods=120))
+    grey, first, second = charts.OTHER_COLOR.lower(), charts.PALETTE[0].lower(), charts.PALETTE[1].lower()
+    for day in (x[-1], x[-10], x[-29]):  # the window, d included: the largest cause at the bottom, the rest on top
+        assert _filled_stack(main, day) == [grey, second, first]
+    assert _filled_stack(main, x[-30]) == [mcolors.to_hex(charts._soft(charts.service_color("Svc")))]  # as always
+    # each stack is as tall as its day's cost
+    tops = {round(float(np.mean(p.vertices[:, 0]))): p.vertices[:, 1].max() for c in main.collections
+            for p in c.get_paths() if charts.OTHER_COLOR.lower() in {mcolors.to_hex(f) for f in c.get_facecolors()}}
+    np.testing.assert_allclose([tops[round(xi)] for xi in x[-29:]], values[-29:])
+    legend = [t.get_text() for t in main.get_legend().get_texts()]
+    assert [t for t in legend if t in ("the rest", "cause 0", "cause 1")] == ["the rest", "cause 1", "cause 0"]
+
+
+def test_the_spike_job_carries_the_view_s_cause_stack(analysis, tmp_path):
+    sp = analysis.spikes[0]
+    days = [x.date().isoformat() for x in pd.date_range(end=pd.Timestamp(D), periods=29)]
+    result = RootCauseResult("ok", [RootCause({"USAGE_TYPE": "U"}, {}, 9.0, 1.0, 8.0, 1.0)], 0.0, 1.0,
+                             ("USAGE_TYPE",), days, [[1.0] * 29], [0.0] * 29)
+    v = view.build_view(analysis, view.Rules.from_settings(Settings()), {(sp.service, "", "spike"): result})
+    job = next(j for j in charts.chart_jobs(analysis, v, P, tmp_path) if j[1] == "spike" and j[2][1] is sp)
+    assert job[2][-1] == view.cause_stack(result) and job[2][-1].labels == ("U",)
+    plain = next(j for j in charts.chart_jobs(analysis, day_view(analysis), P, tmp_path) if j[1] == "spike")
+    assert plain[2][-1] is None
 
 
 def _stack_order(ax, day: float) -> list[str]:

@@ -402,6 +402,9 @@ def test_best_prefers_the_pair_with_the_most_concentrated_top_cause():
 
     assert drilldown.best([result(0.6, PAIR), result(0.9, REGION_PAIR)]).pair == REGION_PAIR
     assert drilldown.best([result(0.9, PAIR), result(0.9, REGION_PAIR)]).pair == PAIR
+    # account x usage type is kept unless the other pair explains clearly more (the region a service runs in)
+    assert drilldown.best([result(0.95, PAIR), result(0.99, REGION_PAIR)]).pair == PAIR
+    assert drilldown.best([result(0.8, PAIR), result(0.99, REGION_PAIR)]).pair == REGION_PAIR
     refused = RootCauseResult("unavailable: refused", pair=REGION_PAIR)
     assert drilldown.best([RootCauseResult(DAILY_LIMIT), refused]) == refused
     assert drilldown.best([RootCauseResult(DAILY_LIMIT)]).status == DAILY_LIMIT

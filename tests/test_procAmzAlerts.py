@@ -289,3 +289,37 @@ def test_the_error_line_is_also_in_the_log_file(capsys, isolated):
     assert line.startswith("error: no cost data")
     log = (isolated / "output" / "cost_reporting.log").read_text()
     assert f"ERROR aws_cost_tracking: {line} (exit 1)" in log
+
+
+def test_root_causes_stored_by_the_full_run_are_shown_without_asking(capsys, filled, monkeypatch):
+    from _util import drilldown, pipeline
+    from _util.sample_data import SampleCostExplorer
+
+    code, out, err = run(capsys, "--db-url", filled, "--date", D.isoformat(), "--json")
+    assert code == 0, err
+    before = json.loads(out)
+    assert {s["root_cause_status"] for s in before["spikes"] + before["trends"]} == {"not analysed"}
+
+    # The full run's root causes stage, on the same database.
+    settings = Settings(cost_source="sample", report_date=D, database_url=filled)
+    engine = db.make_engine(filled)
+    try:
+        found = pipeline.find_root_causes(settings, engine, expected_analysis(filled), client=SampleCostExplorer(D))
+    finally:
+        engine.dispose()
+
+    def no_request(*args, **kwargs):
+        raise AssertionError("procAmzAlerts.py asked Cost Explorer")
+
+    monkeypatch.setattr(drilldown, "explain", no_request)
+    monkeypatch.setattr(SampleCostExplorer, "get_cost_and_usage", no_request)
+    code, out, err = run(capsys, "--db-url", filled, "--date", D.isoformat(), "--json")
+    assert code == 0, err
+    data = json.loads(out)
+    lambda_spike = next(s for s in data["spikes"] if s["service"] == "AWS Lambda")
+    stored = found[("AWS Lambda", "", "spike")]
+    assert lambda_spike["root_cause_status"] == "ok"
+    assert [c["dimensions"] for c in lambda_spike["root_causes"]] == [c.dimensions for c in stored.causes]
+    code, out, err = run(capsys, "--db-url", filled, "--date", D.isoformat())
+    assert code == 0, err
+    assert view.cause_text(stored) in out  # the table says it too

@@ -13,6 +13,7 @@ import pytest
 
 from _util import metrics, report, view
 from _util.config import Settings
+from _util.drilldown import RootCause, RootCauseResult
 from _util.model import AlertParams, FirstSeen, Spike, Trend
 
 D = date(2026, 11, 25)
@@ -136,7 +137,8 @@ def test_first_seen_and_breakdowns_are_in_the_report(analysis):
     v = day_view(analysis)
     data = report.report_dict(v, {}, 0)
     assert data["first_seen"] == [{"service": "Amazon Bedrock", "breakdown": "",
-                                   "first_date": (D - timedelta(days=6)).isoformat(), "cost": 412.5}]
+                                   "first_date": (D - timedelta(days=6)).isoformat(), "cost": 412.5,
+                                   "root_causes": [], "root_cause_status": "not analysed"}]
     service_spike, hidden = data["spikes"]
     assert service_spike["breakdown"] == "" and "offset_by" not in service_spike
     assert (hidden["breakdown"], hidden["offset_by"], hidden["offset"], hidden["service_delta"]) == (
@@ -147,3 +149,31 @@ def test_first_seen_and_breakdowns_are_in_the_report(analysis):
     assert [a["breakdown"] for a in data["alerts"] if a["service"] == "AWS Lambda" and "spike" in a["kinds"]] == [
         "222222222222"]
     assert "spike:AWS Lambda|222222222222" in {c.id for c in v.charts}
+
+
+def test_each_spike_and_trend_carries_its_root_causes_as_design_md_says(analysis):
+    spike = analysis.spikes[0]
+    cause = RootCause({"LINKED_ACCOUNT": "111122223333", "USAGE_TYPE": "USE1-BoxUsage:m5.large"},
+                      {"LINKED_ACCOUNT": "prod"}, 1234.5, 400.0, 834.5, 0.92)
+    ok = RootCauseResult("ok", [cause], unexplained=72.56, explained_share=0.92,
+                         pair=("LINKED_ACCOUNT", "USAGE_TYPE"), dates=[D.isoformat()], daily=[[1234.5]], rest=[1.0])
+    limited = RootCauseResult("not analysed (daily limit)")
+    causes = {(spike.service, "", "spike"): ok, ("AWS Lambda", "", "trend"): limited}
+    v = view.with_links(view.build_view(analysis, RULES, causes), {}, None)
+    data = json.loads(json.dumps(report.report_dict(v, {}, 1), allow_nan=False))
+    (s,) = data["spikes"]
+    (t,) = data["trends"]
+    assert {"breakdown", "root_causes", "root_cause_status"} <= set(s) and s["breakdown"] == ""
+    assert s["root_cause_status"] == "ok"
+    assert s["root_causes"] == [{"dimensions": {"LINKED_ACCOUNT": "111122223333",
+                                                "USAGE_TYPE": "USE1-BoxUsage:m5.large"},
+                                 "names": {"LINKED_ACCOUNT": "prod"}, "cost": 1234.5, "normal": 400.0,
+                                 "delta": 834.5, "share": 0.92}]
+    assert (t["breakdown"], t["root_causes"], t["root_cause_status"]) == ("", [], "not analysed (daily limit)")
+    # the alert's words carry them too, as every medium does
+    entry = next(a for a in data["alerts"] if a["service"] == spike.service)
+    assert entry["cause_text"] == view.cause_text(ok)
+    # no drill-down asked (a stage run alone with nothing stored): said, not invented
+    plain = report.report_dict(day_view(analysis), {}, 1)
+    assert [(x["root_causes"], x["root_cause_status"]) for x in plain["spikes"] + plain["trends"]] == [
+        ([], "not analysed")] * 2

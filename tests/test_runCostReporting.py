@@ -26,7 +26,7 @@ from botocore.config import Config
 from sqlalchemy import select
 
 import runCostReporting
-from _util import costexplorer, db, fmt, site
+from _util import costexplorer, costworld, db, fmt, site
 from _util import ingest as ingest_module
 from _util import slack as slack_module
 from _util.costexplorer import CostQuery
@@ -35,6 +35,7 @@ from _util.sample_data import SampleCostExplorer
 from _util.slack_message import money
 from _util.view import day_charts
 from tests.ce_fakes import answer
+from tests.ce_standin import serve
 from tests.cli_helpers import fill_disk
 from tests.slack_server import Reply, SlackServer
 
@@ -44,6 +45,7 @@ TODAY = datetime.now(timezone.utc).date()
 D = TODAY - timedelta(days=1)  # the cron case: yesterday, UTC
 LOOKBACK = 200
 START = D - timedelta(days=LOOKBACK)  # the first run's backfill (well within CE's 13 months)
+D_DEMO = date(2026, 11, 25)  # --demo's report date
 BUCKET, PREFIX = "cost-site", "costs"
 CHANNEL = "C123"
 TOKEN = "xoxb-test-4242-SECRETtokenSECRET"
@@ -171,6 +173,11 @@ def count_ce(monkeypatch, factory=costexplorer.make_ce_client) -> list[dict]:
     return sent
 
 
+def is_drilldown(body: dict) -> bool:
+    """A root-cause request (GetDimensionValues, or GetCostAndUsage filtered to one service), not ingest's."""
+    return "Dimension" in body or "SERVICE" in json.dumps(body.get("Filter", {}))
+
+
 def sample_pages(start: date, end: date = D, page_groups: int = 5000) -> list[dict]:
     """Realistic GetCostAndUsage pages for the job's query [start, end] (paged like CE, Estimated like CE)."""
     sample = SampleCostExplorer(D, page_groups=page_groups, today=TODAY)
@@ -281,7 +288,11 @@ def test_end_to_end_then_rerun_is_one_request_and_no_second_post(db_job, monkeyp
     assert r.code == 0, r.err
     assert r.errors == [] and "Traceback" not in r.err
 
-    # Cost Explorer: one paged query for [d - LOOKBACK, d], every page one request.
+    # Cost Explorer: one paged query for [d - LOOKBACK, d], every page one request; then the root causes, at most
+    # one query per dimension pair per alert (and the account names) within the daily cap.
+    drill = [s for s in sent if is_drilldown(s)]
+    sent[:] = [s for s in sent if not is_drilldown(s)]
+    assert 1 <= len(drill) <= 20
     assert len(sent) == len(first)
     assert sent[0]["TimePeriod"] == {"Start": START.isoformat(), "End": TODAY.isoformat()}
     assert sent[0]["Granularity"] == "DAILY" and sent[0]["GroupBy"] == [{"Type": "DIMENSION", "Key": "SERVICE"}]
@@ -372,7 +383,9 @@ def test_end_to_end_then_rerun_is_one_request_and_no_second_post(db_job, monkeyp
 
     r2 = job.run()
     assert r2.code == 0, r2.err
-    # Only the days still Estimated are asked for again: exactly one request ($0.01) on a normal day.
+    # Only the days still Estimated are asked for again: exactly one request ($0.01) on a normal day; the root
+    # causes of the day are stored: none asked again.
+    assert not any(map(is_drilldown, sent))
     assert len(sent) == len(first) + 1
     assert sent[-1]["TimePeriod"] == {"Start": est.isoformat(), "End": TODAY.isoformat()}
     assert "Cost Explorer: 1 request(s) (USD 0.01)" in r2.err
@@ -482,6 +495,7 @@ def test_ce_throttled_then_answering_gives_a_correct_report(job, monkeypatch):
     # Throttled in the middle of the paged backfill (after adaptive mode has seen a throttle it paces every
     # later request, so the test throttles the last page to stay quick).
     last_token = pages[-2]["NextPageToken"]
+    monkeypatch.setenv("DRILLDOWN", "off")  # ingest's requests only: the root causes are tested apart
     with FakeCostExplorer(errors={last_token: [THROTTLED]}) as ce:
         monkeypatch.setenv("AWS_ENDPOINT_URL", ce.url)
         monkeypatch.setenv("AWS_ENDPOINT_URL_S3", job.moto)
@@ -852,6 +866,14 @@ def test_demo_is_the_same_report_everywhere_with_spikes_and_both_kinds_of_trend(
         ("Amazon Redshift", "up")}
     assert {(t["service"], t["direction"]) for t in report["trends"]} == {
         ("Amazon Redshift", "up"), ("Amazon ElastiCache", "down")}
+    # Root causes: the sample world's labeled group of each event is its top cause (account named).
+    for label in costworld.sample_labels(D_DEMO):
+        if label.day == D_DEMO and label.kind in ("spike", "drop"):
+            spike = next(s for s in report["spikes"] if s["service"] == label.service)
+            assert spike["root_cause_status"] == "ok"
+            top = spike["root_causes"][0]
+            assert top["dimensions"] == {k: label.groups[0][k] for k in ("LINKED_ACCOUNT", "USAGE_TYPE")}
+            assert top["names"] == {"LINKED_ACCOUNT": costworld.ACCOUNT_NAMES[top["dimensions"]["LINKED_ACCOUNT"]]}
     assert not (isolated / "data").exists()  # the demo keeps its own database, site and reports under OUTPUT_DIR/demo/
     assert (isolated / "one" / "demo" / "costs-2026-11-25.sqlite").exists()
 
@@ -889,3 +911,48 @@ def test_an_unusable_output_dir_or_lock_file_names_the_setting(isolated, monkeyp
     assert [line for line in err.splitlines() if line.startswith("error: ")] == [
         f"error: cannot create the lock file {isolated / 'a-file' / 'run.lock'} (File exists) — check LOCK_FILE "
         "/ OUTPUT_DIR"]
+
+
+# ---- root causes through a Cost Explorer over HTTP ----------------------------------------------------------------
+
+
+def test_root_causes_asked_of_cost_explorer_over_http_reach_slack_the_report_and_the_site(job, monkeypatch):
+    """boto3 against the CE stand-in (the real protocol, any GroupBy/Filter), S3 on moto: the sample world's labeled
+    group is the top cause in every output, and a rerun of the day asks no root cause again."""
+    monkeypatch.setenv("LOOKBACK_DAYS", "60")
+    world = costworld.sample_world(D - timedelta(days=60), D, D)
+    (label,) = [x for x in costworld.sample_labels(D) if x.service == "AWS Lambda" and x.day == D]
+    group = {k: label.groups[0][k] for k in ("LINKED_ACCOUNT", "USAGE_TYPE")}
+    with serve(world, account_names=costworld.ACCOUNT_NAMES) as (url, standin):
+        monkeypatch.setenv("AWS_ENDPOINT_URL_COST_EXPLORER", url)
+        r = job.run()
+        assert r.code == 0, r.err
+        posted = assert_sent_as_written(job)
+        first = list(standin.requests)
+        drill = [body for op, body in first if op == "GetDimensionValues" or "SERVICE" in json.dumps(
+            body.get("Filter", {}))]
+        assert 0 < len(drill) <= 20 and len(first) - len(drill) == 1  # one ingest request, the rest the causes'
+        r2 = job.run()
+        assert r2.code == 0, r2.err
+        assert len(standin.requests) == len(first)  # d is stored and final: nothing asked, root causes included
+
+    report = job.report()
+    spike = next(s for s in report["spikes"] if s["service"] == "AWS Lambda")
+    assert (spike["breakdown"], spike["root_cause_status"]) == ("", "ok")
+    top = spike["root_causes"][0]
+    assert top["dimensions"] == group and top["share"] > 0.5
+    name = costworld.ACCOUNT_NAMES[group["LINKED_ACCOUNT"]]
+    assert top["names"] == {"LINKED_ACCOUNT": name}
+
+    account = f"{name} ({group['LINKED_ACCOUNT'][:4]}…{group['LINKED_ACCOUNT'][-4:]})"
+    words = f"mostly {group['USAGE_TYPE']} in {account}, {fmt.signed_money(top['delta'])}"
+    line = next(t for t in texts_of(posted) if "*AWS Lambda*" in t)
+    assert f"\n{words}" in line
+    page = job.s3.get_object(Bucket=BUCKET, Key=f"{PREFIX}/{D.isoformat()}/index.html")["Body"].read().decode()
+    assert words in page and "<h3>Root causes: AWS Lambda (spike)</h3>" in page
+    assert f"<td>{account}</td><td>{group['USAGE_TYPE']}</td>" in page
+
+
+def texts_of(payloads: list[dict]) -> list[str]:
+    """The section texts of every posted message."""
+    return [b["text"]["text"] for p in payloads for b in p["blocks"] if b.get("type") == "section"]

@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from _util import fmt, view
+from _util.drilldown import RootCause, RootCauseResult
 from _util.model import Analysis, DayCost, FirstSeen, ServiceCost, Spike, Summary, Trend
 from _util.view import Rules, build_view, with_links
 
@@ -206,3 +207,83 @@ def test_a_breakdown_spike_and_the_service_spike_are_two_entries():
     assert [(e.service, e.breakdown, e.group) for e in v.entries] == [("AWS Lambda", "111111111111", "spikes"),
                                                                       ("AWS Lambda", "", "savings")]
     assert v.entries[0].text.endswith("above its normal $50.00/day; the service net -$40.00")
+
+
+# ---- root causes ------------------------------------------------------------------------------------------------
+
+ACCOUNT_PAIR = ("LINKED_ACCOUNT", "USAGE_TYPE")
+
+
+def cause(account: str, usage: str, delta: float, share: float | None, name: str | None = None) -> RootCause:
+    return RootCause({"LINKED_ACCOUNT": account, "USAGE_TYPE": usage},
+                     {"LINKED_ACCOUNT": name} if name else {}, 50.0 + delta, 50.0, delta, share)
+
+
+def analysed(*causes: RootCause, change: float) -> RootCauseResult:
+    explained = sum(c.delta for c in causes)
+    return RootCauseResult("ok", list(causes), unexplained=change - explained, explained_share=explained / change,
+                           pair=ACCOUNT_PAIR)
+
+
+def test_one_named_cause_reads_as_the_issue_example():
+    result = analysed(cause("111122223333", "USE1-BoxUsage:m5.2xlarge", 790.0, 790 / 840, "prod"), change=840.0)
+    assert view.cause_text(result) == "mostly USE1-BoxUsage:m5.2xlarge in prod (1111…3333), +$790.00 of +$840.00"
+
+
+def test_an_account_without_a_name_is_its_id():
+    result = analysed(cause("444455556666", "USE1-Lambda-GB-Second", 24.58, 0.96), change=25.50)
+    assert view.cause_text(result) == "mostly USE1-Lambda-GB-Second in 444455556666, +$24.58 of +$25.50"
+
+
+def test_two_causes_are_both_named_with_their_part_of_the_change():
+    result = analysed(cause("111122223333", "USE1-BoxUsage:m5.large", 500.0, 0.6, "prod"),
+                      cause("444455556666", "USE1-EBS:VolumeUsage.gp3", 300.0, 0.36), change=830.0)
+    assert view.cause_text(result) == ("mostly USE1-BoxUsage:m5.large in prod (1111…3333), +$500.00, and "
+                                       "USE1-EBS:VolumeUsage.gp3 in 444455556666, +$300.00, of +$830.00")
+
+
+def test_more_causes_than_the_text_names_are_counted_and_a_trend_is_per_day():
+    causes = [cause(f"{i}" * 12, f"U{i}", -1.0, 0.2) for i in range(1, 6)]
+    text = view.cause_text(analysed(*causes, change=-5.0), "trend")
+    assert text == ("mostly U1 in 111111111111, -$1.00/day, U2 in 222222222222, -$1.00/day, U3 in 333333333333, "
+                    "-$1.00/day, and 2 more groups, of -$5.00/day")
+
+
+def test_region_and_operation_read_as_what_in_where():
+    c = RootCause({"OPERATION": "RunInstances", "REGION": "us-east-1"}, {}, 90.0, 10.0, 80.0, 0.9)
+    assert view.cause_label(c) == "RunInstances in us-east-1"
+
+
+@pytest.mark.parametrize(("status", "text"), [
+    ("not analysed (daily limit)", "root causes not analysed (daily limit)"),
+    ("not analysed (DRILLDOWN=off)", "root causes not analysed (DRILLDOWN=off)"),
+    ("unavailable: root causes need Cost Explorer (COST_SOURCE=ce or sample)",
+     "root causes need Cost Explorer (COST_SOURCE=ce or sample)"),
+    ("unavailable: Cost Explorer refused grouping by REGION",
+     "root causes unavailable: Cost Explorer refused grouping by REGION"),
+])
+def test_without_causes_the_status_is_said(status, text):
+    assert view.cause_text(RootCauseResult(status)) == text
+
+
+def test_entries_carry_their_root_causes_the_spike_s_for_a_spike_and_trend():
+    by_spike = analysed(cause("111122223333", "USE1-Node:ra3.4xlarge", 10.65, 0.95, "data"), change=11.20)
+    by_trend = RootCauseResult("not analysed (daily limit)")
+    a = make([spike("Amazon Redshift", 12.53)], [trend("Amazon Redshift", 4.05), trend("Amazon EC2", 3.0)])
+    v = build_view(a, RULES, {("Amazon Redshift", "", "spike"): by_spike, ("Amazon Redshift", "", "trend"): by_trend})
+    redshift, ec2 = v.entries
+    assert redshift.root_causes is by_spike and redshift.cause_text == view.cause_text(by_spike)
+    assert ec2.root_causes is None and ec2.cause_text == ""  # nothing asked: nothing said
+    assert v.root_cause(a.trends[0]) is by_trend
+    assert build_view(a, RULES).entries[0].cause_text == ""
+
+
+def test_the_cause_stack_holds_each_cause_s_days_and_the_rest():
+    days = [(D - timedelta(days=i)).isoformat() for i in (2, 1, 0)]
+    result = replace(analysed(cause("111122223333", "U", 8.0, 0.8, "prod"), change=10.0), dates=days,
+                     daily=[[1.0, 1.0, 9.0]], rest=[5.0, 5.0, 7.0])
+    stack = view.cause_stack(result)
+    assert stack.dates == tuple(date.fromisoformat(x) for x in days)
+    assert stack.labels == ("U in prod (1111…3333)",) and stack.daily == ((1.0, 1.0, 9.0),)
+    assert stack.rest == (5.0, 5.0, 7.0) and stack.rest_label == "the rest"
+    assert view.cause_stack(RootCauseResult("not analysed (daily limit)")) is None
