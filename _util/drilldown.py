@@ -284,29 +284,15 @@ def run_query(client, query: DrillQuery, budget: Budget, max_pages: int) -> tupl
     return pages, len(pages)
 
 
-def account_names(client, start: date, end: date, budget: Budget) -> dict[str, str]:
-    """LINKED_ACCOUNT value -> account name, from GetDimensionValues' attributes (each page a request of the
-    budget); {} when it cannot be had."""
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    kwargs: dict[str, Any] = {"TimePeriod": {"Start": start.isoformat(), "End": (end + timedelta(days=1)).isoformat()},
-                              "Dimension": "LINKED_ACCOUNT", "Context": "COST_AND_USAGE"}
+def answer_names(pages: Sequence[dict[str, Any]], dimension: str = "LINKED_ACCOUNT") -> dict[str, str]:
+    """value -> name of a grouped GetCostAndUsage answer: Cost Explorer returns each linked account's name in
+    DimensionValueAttributes ({"Value", "Attributes": {"description": name}}) with the groups, at no extra request."""
     out: dict[str, str] = {}
-    while budget.left > 0:
-        try:
-            page = client.get_dimension_values(**kwargs)
-        except (ClientError, BotoCoreError) as exc:
-            log.warning("account names unavailable (GetDimensionValues: %s): accounts shown by number", exc)
-            return out
-        budget.take()
-        for item in page.get("DimensionValues", []):
+    for page in pages:
+        for item in page.get("DimensionValueAttributes") or []:
             name = (item.get("Attributes") or {}).get("description")
-            if name:
-                out[item["Value"]] = name
-        token = page.get("NextPageToken")
-        if not token:
-            break
-        kwargs["NextPageToken"] = token
+            if item.get("Value") and name:
+                out[str(item["Value"])] = str(name)
     return out
 
 
@@ -334,8 +320,8 @@ def explain(alerts: Iterable[Alert], settings, engine, client, report_date: date
     per_alert: dict[tuple[str, str, str], dict[tuple[str, ...], RootCauseResult]] = {}
     refused: set[str] = set()
     down: str | None = None  # Cost Explorer failed: the rest of the run asks nothing more
-    unrecorded = 0  # requests spent outside any stored outcome (account names, a query that failed midway)
-    start = report_date - timedelta(days=BASELINE_DAYS)
+    unrecorded = 0  # requests spent outside any stored outcome (a query that failed midway)
+    accounts: dict[str, str] = {}  # LINKED_ACCOUNT -> name, from the answers' DimensionValueAttributes
 
     def get_client():
         nonlocal client
@@ -400,13 +386,13 @@ def explain(alerts: Iterable[Alert], settings, engine, client, report_date: date
                                      f"({type(exc).__name__}: {exc})", pair=query.pair)
         else:
             result = root_causes(frame, alert, report_date, top=top)
+            if "LINKED_ACCOUNT" in query.pair:
+                accounts.update(answer_names(pages, "LINKED_ACCOUNT"))
         made[(*key, pair_name)] = result, spent_before + (left - budget.left)
         slot[query.pair] = result
 
-    if budget.left > 0 and down is None and any("LINKED_ACCOUNT" in r.pair and r.causes for r, _ in made.values()):
-        before = budget.spent
-        names = {"LINKED_ACCOUNT": account_names(get_client(), start, report_date, budget)}
-        unrecorded += budget.spent - before
+    if accounts:  # names from the answers themselves: no request of their own
+        names = {"LINKED_ACCOUNT": accounts}
         made = {k: (_named(r, names), n) for k, (r, n) in made.items()}
         per_alert = {key: {pair: _named(r, names) for pair, r in slot.items()} for key, slot in per_alert.items()}
     if budget.spent:

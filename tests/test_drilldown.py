@@ -189,7 +189,11 @@ def answer(groups: dict[tuple[str, ...], list[float]], pair=PAIR, pages: int = 1
     chunks = np.array_split(np.arange(DAYS), pages)
     out = []
     for n, chunk in enumerate(chunks):
-        page = {"ResultsByTime": [results[i] for i in chunk], "DimensionValueAttributes": [],
+        # As Cost Explorer does, an answer grouped by LINKED_ACCOUNT names its accounts.
+        accounts = sorted({key[pair.index("LINKED_ACCOUNT")] for key in groups} if "LINKED_ACCOUNT" in pair else ())
+        attributes = [{"Value": a, "Attributes": {"description": ACCOUNT_NAMES[a]}} for a in accounts
+                      if a in ACCOUNT_NAMES]
+        page = {"ResultsByTime": [results[i] for i in chunk], "DimensionValueAttributes": attributes,
                 "GroupDefinitions": [{"Type": "DIMENSION", "Key": k} for k in pair]}
         if n < pages - 1:
             page["NextPageToken"] = f"token-{n + 1}"
@@ -199,8 +203,7 @@ def answer(groups: dict[tuple[str, ...], list[float]], pair=PAIR, pages: int = 1
 
 PROD = {("111122223333", "USE1-BoxUsage:m5.large"): series(10.0, 110.0), ("444455556666", "USE1-EBS"): series(5.0, 5.0)}
 REGIONS = {("us-east-1", "RunInstances"): series(14.0, 114.0), ("eu-west-1", "CreateVolume"): series(1.0, 1.0)}
-NAMES = {"DimensionValues": [{"Value": "111122223333", "Attributes": {"description": "prod"}}],
-         "ReturnSize": 1, "TotalSize": 1}
+ACCOUNT_NAMES = {"111122223333": "prod"}
 
 
 @pytest.fixture
@@ -268,8 +271,6 @@ def test_stubbed_requests_are_valid_and_the_day_is_explained_named_and_stored(en
     client, stub = ce
     expect(stub, PROD)
     expect(stub, REGIONS, REGION_PAIR)
-    stub.add_response("get_dimension_values", NAMES, {"TimePeriod": {"Start": "2026-10-28", "End": "2026-11-26"},
-                                                      "Dimension": "LINKED_ACCOUNT", "Context": "COST_AND_USAGE"})
     alert = spike_of(PROD)
     with caplog.at_level(logging.INFO, logger="_util.drilldown"):
         out = drilldown.explain([alert], conf(), engine, client, D)
@@ -280,8 +281,8 @@ def test_stubbed_requests_are_valid_and_the_day_is_explained_named_and_stored(en
     assert cause.names == {"LINKED_ACCOUNT": "prod"} and cause.delta == pytest.approx(100.0)
     stored = db.load_root_causes(engine, D)
     assert sorted(r.pair for r in stored) == ["LINKED_ACCOUNT,USAGE_TYPE", "REGION,OPERATION"]
-    assert sum(r.requests for r in stored) == 3  # two queries and the account names
-    assert "3 Cost Explorer request(s)" in caplog.text
+    assert sum(r.requests for r in stored) == 2  # two queries; the account's name came with the first answer
+    assert "2 Cost Explorer request(s)" in caplog.text
 
 
 class Counting:
@@ -303,16 +304,12 @@ class Counting:
         token = kwargs.get("NextPageToken")
         return pages[int(token.rsplit("-", 1)[1]) if token else 0]
 
-    def get_dimension_values(self, **kwargs):
-        self.calls += 1
-        return NAMES
-
 
 def test_a_rerun_of_the_day_makes_no_request(engine):
     first = Counting({PAIR: answer(PROD), REGION_PAIR: answer(REGIONS)})
     alerts = [spike_of(PROD)]
     before = drilldown.explain(alerts, conf(), engine, first, D)
-    assert first.calls == 3
+    assert first.calls == 2
     again = drilldown.explain(alerts, conf(), engine, None, D, client_factory=never)
     assert again == before
 
@@ -371,7 +368,7 @@ def test_a_refused_region_is_one_warning_and_the_other_pair_is_used(engine, capl
         out = drilldown.explain(alerts, conf(), engine, client, D)
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1 and "REGION" in warnings[0] and "other dimension pair is still used" in warnings[0]
-    assert client.calls == 4  # both alerts by account x usage type, REGION once, then the names
+    assert client.calls == 3  # both alerts by account x usage type, REGION once; names come with the answers
     assert out[("S", "", "spike")].status == "ok" and out[("Lambda", "", "spike")].status == "ok"
     assert out[("Lambda", "", "spike")].causes[0].names == {"LINKED_ACCOUNT": "prod"}
     assert drilldown.explain(alerts, conf(), engine, None, D, client_factory=never) == out
@@ -433,7 +430,7 @@ def test_a_malformed_answer_is_unavailable_and_not_asked_again(engine, caplog):
 
 @pytest.fixture
 def ce_http(monkeypatch):
-    """A tiny Cost Explorer on 127.0.0.1 answering GetCostAndUsage (by GroupBy, paged) and GetDimensionValues;
+    """A tiny Cost Explorer on 127.0.0.1 answering GetCostAndUsage (by GroupBy, paged, accounts named);
     yields the list of (operation, request body) it received."""
     import json
     import threading
@@ -447,12 +444,9 @@ def ce_http(monkeypatch):
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             operation = self.headers["X-Amz-Target"].rsplit(".", 1)[1]
             seen.append((operation, body))
-            if operation == "GetDimensionValues":
-                out = NAMES
-            else:
-                pages = answers[tuple(g["Key"] for g in body["GroupBy"])]
-                token = body.get("NextPageToken")
-                out = pages[int(token.rsplit("-", 1)[1]) if token else 0]
+            pages = answers[tuple(g["Key"] for g in body["GroupBy"])]
+            token = body.get("NextPageToken")
+            out = pages[int(token.rsplit("-", 1)[1]) if token else 0]
             data = json.dumps(out).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/x-amz-json-1.1")
@@ -474,13 +468,13 @@ def ce_http(monkeypatch):
 
 def test_over_http_the_pages_pairs_and_names_are_asked_once_each(engine, ce_http):
     out = drilldown.explain([spike_of(PROD)], conf(), engine, None, D)  # the client made from the settings
-    assert [op for op, _ in ce_http] == ["GetCostAndUsage"] * 3 + ["GetDimensionValues"]
+    assert [op for op, _ in ce_http] == ["GetCostAndUsage"] * 3  # no request of its own for the account names
     assert ce_http[1][1]["NextPageToken"] == "token-1"
     assert ce_http[0][1]["Filter"]["And"][0]["Dimensions"]["Values"] == ["S"]
     (cause,) = out[("S", "", "spike")].causes
     assert cause.names == {"LINKED_ACCOUNT": "prod"} and cause.delta == pytest.approx(100.0)
     drilldown.explain([spike_of(PROD)], conf(), engine, None, D)
-    assert len(ce_http) == 4  # the rerun asked nothing
+    assert len(ce_http) == 3  # the rerun asked nothing
 
 
 def test_pages_taken_before_cost_explorer_failed_still_count_today(engine):
