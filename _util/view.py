@@ -414,7 +414,10 @@ def cause_text(result: RootCauseResult | None, kind: str = "spike") -> str:
         return "root causes: no group moved by a cent or more"
     unit = "/day" if kind == "trend" else ""
     lead = "mostly" if (result.explained_share or 0.0) >= 0.5 else "partly"
-    change = f"{fmt.signed_money(cause_change(result))}{unit}"
+    # The drill-down's change is against the groups' normal of its own window, not the alert's year: say which.
+    days = len(result.dates) - 1 if result.dates else 28  # the window's days before d
+    window = "the 7- vs 28-day move" if kind == "trend" else f"the change vs its {days}-day normal"
+    change = f"{fmt.signed_money(cause_change(result))}{unit} ({window})"
     named = [f"{cause_label(c)}, {fmt.signed_money(c.delta)}{unit}" for c in result.causes[:CAUSES_IN_TEXT]]
     more = len(result.causes) - len(named)
     if len(named) == 1 and not more:

@@ -227,26 +227,29 @@ def analysed(*causes: RootCause, change: float) -> RootCauseResult:
 
 def test_one_named_cause_reads_as_the_issue_example():
     result = analysed(cause("111122223333", "USE1-BoxUsage:m5.2xlarge", 790.0, 790 / 840, "prod"), change=840.0)
-    assert view.cause_text(result) == "mostly USE1-BoxUsage:m5.2xlarge in prod (1111…3333), +$790.00 of +$840.00"
+    assert view.cause_text(result) == ("mostly USE1-BoxUsage:m5.2xlarge in prod (1111…3333), +$790.00 of +$840.00 "
+                                       "(the change vs its 28-day normal)")
 
 
 def test_an_account_without_a_name_is_its_id():
     result = analysed(cause("444455556666", "USE1-Lambda-GB-Second", 24.58, 0.96), change=25.50)
-    assert view.cause_text(result) == "mostly USE1-Lambda-GB-Second in 444455556666, +$24.58 of +$25.50"
+    assert view.cause_text(result) == ("mostly USE1-Lambda-GB-Second in 444455556666, +$24.58 of +$25.50 "
+                                       "(the change vs its 28-day normal)")
 
 
 def test_two_causes_are_both_named_with_their_part_of_the_change():
     result = analysed(cause("111122223333", "USE1-BoxUsage:m5.large", 500.0, 0.6, "prod"),
                       cause("444455556666", "USE1-EBS:VolumeUsage.gp3", 300.0, 0.36), change=830.0)
     assert view.cause_text(result) == ("mostly USE1-BoxUsage:m5.large in prod (1111…3333), +$500.00, and "
-                                       "USE1-EBS:VolumeUsage.gp3 in 444455556666, +$300.00, of +$830.00")
+                                       "USE1-EBS:VolumeUsage.gp3 in 444455556666, +$300.00, of +$830.00 "
+                                       "(the change vs its 28-day normal)")
 
 
 def test_more_causes_than_the_text_names_are_counted_and_a_trend_is_per_day():
     causes = [cause(f"{i}" * 12, f"U{i}", -1.0, 0.2) for i in range(1, 6)]
     text = view.cause_text(analysed(*causes, change=-5.0), "trend")
     assert text == ("mostly U1 in 111111111111, -$1.00/day, U2 in 222222222222, -$1.00/day, U3 in 333333333333, "
-                    "-$1.00/day, and 2 more groups, of -$5.00/day")
+                    "-$1.00/day, and 2 more groups, of -$5.00/day (the 7- vs 28-day move)")
 
 
 def test_region_and_operation_read_as_what_in_where():
