@@ -494,3 +494,47 @@ def test_pages_taken_before_cost_explorer_failed_still_count_today(engine):
     stored = db.load_root_causes(engine, D)
     assert [r.pair for r in stored] == ["LINKED_ACCOUNT,USAGE_TYPE"]  # the failed pair is asked again next run
     assert sum(r.requests for r in stored) == 2  # its first page was paid for all the same
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_on_random_worlds_through_the_stand_in_the_contributions_match_an_independent_computation(
+        engine, monkeypatch, seed):
+    """Random groups under one service, served over HTTP by the Cost Explorer stand-in and asked through boto3:
+    every cause's cost, normal and delta equal a plain pandas computation of the same window, the kept causes and
+    the unexplained rest add up to the service's change, and the injected group is the top cause."""
+    from tests.ce_standin import serve
+
+    rng = np.random.default_rng(seed)
+    accounts = [f"{n:012d}" for n in rng.choice(10**6, size=4, replace=False)]
+    usages = [f"USE1-Usage{i}" for i in range(6)]
+    days = [START + timedelta(days=i) for i in range(DAYS)]
+    rows = [(day, "S", acc, usage, "us-east-1", "Op", "Usage", float(rng.lognormal(1.0, 0.8)))
+            for acc in accounts for usage in usages for day in days if rng.random() > 0.1]  # some days missing
+    frame = pd.DataFrame(rows, columns=["usage_date", "service", "linked_account", "usage_type", "region",
+                                        "operation", "record_type", "amount"])
+    hit = (accounts[int(rng.integers(4))], usages[int(rng.integers(6))])
+    frame.loc[len(frame)] = (D, "S", *hit, "us-east-1", "Op", "Usage", 300.0)  # the injected event on d
+    totals = frame.groupby("usage_date")["amount"].sum().reindex(days, fill_value=0.0).to_numpy()
+    mean = float(totals[:-1].mean())
+    spike = Spike("S", "up", float(totals[-1]), mean, 1.0, 9.9, float(totals[-1] - mean), DAYS - 1)
+
+    # The independent computation: cost on d minus the mean of the 28 days before (a missing day is 0).
+    wide = frame.pivot_table(index=["linked_account", "usage_type"], columns="usage_date", values="amount",
+                             aggfunc="sum").reindex(columns=days, fill_value=0.0).fillna(0.0)
+    expected = pd.DataFrame({"cost": wide[D], "normal": wide[days[:-1]].mean(axis=1)})
+    expected["delta"] = expected["cost"] - expected["normal"]
+
+    with serve(frame) as (url, server):
+        monkeypatch.setenv("AWS_ENDPOINT_URL_COST_EXPLORER", url)
+        out = drilldown.explain([spike], conf(), engine, None, D)
+        asked = server.calls()
+    result = out[("S", "", "spike")]
+    assert asked == 2 and result.status == "ok" and result.pair == PAIR
+    top = result.causes[0]
+    assert (top.dimensions["LINKED_ACCOUNT"], top.dimensions["USAGE_TYPE"]) == hit
+    for cause in result.causes:
+        want = expected.loc[(cause.dimensions["LINKED_ACCOUNT"], cause.dimensions["USAGE_TYPE"])]
+        assert (cause.cost, cause.normal, cause.delta) == pytest.approx(
+            (want["cost"], want["normal"], want["delta"]), abs=1e-6)
+        assert cause.share == pytest.approx(want["delta"] / spike.delta, abs=1e-6)
+    assert sum(c.delta for c in result.causes) + result.unexplained == pytest.approx(spike.delta, abs=1e-6)
