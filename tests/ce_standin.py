@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 
 from _util import ce_answer
+from tests.ce_fakes import answer
 
 TARGET_PREFIX = "AWSInsightsIndexService."
 
@@ -66,12 +67,7 @@ class _Handler(BaseHTTPRequestHandler):
             status, payload = exc.status, {"__type": exc.code, "message": exc.message}
         except json.JSONDecodeError as exc:
             status, payload = 400, {"__type": "SerializationException", "message": str(exc)}
-        body = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/x-amz-json-1.1")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        answer(self, status, payload)
 
     def log_message(self, *args):
         pass

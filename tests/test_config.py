@@ -44,8 +44,9 @@ def test_defaults():
     assert s.day == datetime.now(timezone.utc).date() - timedelta(days=1)
 
 
-def test_the_report_date_does_not_change_when_the_clock_passes_midnight(monkeypatch):
-    """A run started at 23:59:59 UTC keeps its d: it must not post one day's report and record the next."""
+@pytest.fixture
+def clock(monkeypatch):
+    """config's clock, frozen at 23:59:59 UTC on 2026-11-26; set `clock.now_value` to move it."""
     import _util.config as config
 
     class Clock(datetime):
@@ -56,25 +57,20 @@ def test_the_report_date_does_not_change_when_the_clock_passes_midnight(monkeypa
             return cls.now_value
 
     monkeypatch.setattr(config, "datetime", Clock)
+    return Clock
+
+
+def test_the_report_date_does_not_change_when_the_clock_passes_midnight(clock):
+    """A run started at 23:59:59 UTC keeps its d: it must not post one day's report and record the next."""
     s = load_settings(flags(), environ={})
-    Clock.now_value = datetime(2026, 11, 27, 0, 0, 1, tzinfo=timezone.utc)
+    clock.now_value = datetime(2026, 11, 27, 0, 0, 1, tzinfo=timezone.utc)
     assert s.day == date(2026, 11, 25)
 
 
-def test_settings_built_without_a_date_fix_d_when_built_not_when_read(monkeypatch):
+def test_settings_built_without_a_date_fix_d_when_built_not_when_read(clock):
     """Settings() made in code (tests, tools) also fix d once: `day` only returns it."""
-    import _util.config as config
-
-    class Clock(datetime):
-        now_value = datetime(2026, 11, 26, 23, 59, 59, tzinfo=timezone.utc)
-
-        @classmethod
-        def now(cls, tz=None):
-            return cls.now_value
-
-    monkeypatch.setattr(config, "datetime", Clock)
     s = Settings()
-    Clock.now_value = datetime(2026, 11, 28, 12, 0, tzinfo=timezone.utc)
+    clock.now_value = datetime(2026, 11, 28, 12, 0, tzinfo=timezone.utc)
     assert s.day == s.report_date == date(2026, 11, 25)
 
 

@@ -19,6 +19,7 @@ from _util import db, drilldown
 from _util.config import Settings
 from _util.drilldown import DAILY_LIMIT, RootCauseResult, root_causes
 from _util.model import FirstSeen, Spike, Trend
+from tests.ce_fakes import answer as send_answer
 
 D = date(2026, 11, 25)
 START = D - timedelta(days=drilldown.BASELINE_DAYS)
@@ -447,12 +448,7 @@ def ce_http(monkeypatch):
             pages = answers[tuple(g["Key"] for g in body["GroupBy"])]
             token = body.get("NextPageToken")
             out = pages[int(token.rsplit("-", 1)[1]) if token else 0]
-            data = json.dumps(out).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/x-amz-json-1.1")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            send_answer(self, 200, out)
 
         def log_message(self, *args):
             pass
