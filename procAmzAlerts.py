@@ -8,7 +8,7 @@ import argparse
 import json
 import sys
 
-from _util import drilldown, report
+from _util import report
 from _util.cli import build_parser, run_main
 from _util.config import Settings
 from _util.stages import day_view, load_day, open_database
@@ -22,9 +22,7 @@ EXAMPLES = """\
 def body(settings: Settings, args: argparse.Namespace) -> int:
     with open_database(settings) as engine:
         analysis = load_day(settings, engine)
-        # the root causes the full run stored for d (no Cost Explorer request from here)
-        causes = drilldown.stored([*analysis.spikes, *analysis.trends, *analysis.first_seen], engine, settings.day)
-    day = day_view(settings, analysis, causes)
+        day = day_view(settings, analysis, engine=engine)  # with the root causes the run stored: no request
     if args.json:
         print(json.dumps(report.report_dict(day, settings.public(), 0), indent=2, allow_nan=False,
                          ensure_ascii=False))

@@ -23,7 +23,8 @@ EXAMPLES = """\
 def body(settings: Settings, args: argparse.Namespace) -> int:
     with open_database(settings) as engine:
         analysis = load_day(settings, engine)
-    result = render_and_publish(settings, analysis, day_view(settings, analysis))
+        day = day_view(settings, analysis, engine=engine)  # with the root causes the run stored: no request
+    result = render_and_publish(settings, analysis, day)
     # procSummaries.py takes its Plot buttons from here (the full run hands them over in memory).
     published.write(settings, published.Published.from_result(settings.day, result))
     print(json.dumps({"page_url": result.page_url, "charts": result.urls, "missing": result.missing},

@@ -28,7 +28,8 @@ def body(settings: Settings, args: argparse.Namespace) -> int:
         analysis = load_day(settings, engine)
         # Chart links: what procPlotting published for the same date, when it did.
         links = published.read(settings) or published.Published(settings.day)
-        day = view.with_links(day_view(settings, analysis), links.urls, links.page_url, links.missing)
+        day = view.with_links(day_view(settings, analysis, engine=engine), links.urls, links.page_url,
+                              links.missing)
 
         def report(delivery):  # report.json, once the message went out (or not)
             return write_report(settings, day, 0, slack_extra(delivery))

@@ -68,9 +68,9 @@ def _run(settings: Settings, engine) -> int:
 def _finish(engine, run_id: int, out: RunOutcome, status: str, error: str | None = None) -> None:
     try:
         db.finish_run(engine, run_id, status=status,
-                      ce_requests=out.ingest.requests if out.ingest else 0,
+                      ce_requests=(out.ingest.requests if out.ingest else 0) + out.drilldown_requests,
                       rows_upserted=out.ingest.rows if out.ingest else 0,
-                      alerts=out.analysis.alerts if out.analysis else 0,
+                      alerts=out.view.alerts if out.view else 0,  # entries, as the message counts them
                       message_ts=getattr(out.delivery, "ts", None), error=error)
     except Exception:  # the run's own error matters more than its record
         log.warning("could not record the run's end", exc_info=True)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from . import published, stages, view
+from . import db, published, stages, view
 from .config import Settings
 from .ingest import IngestResult, ingest
 from .model import AlertParams, Analysis
@@ -25,6 +25,7 @@ class RunOutcome:
     """What a whole run produced (None where a stage did not run)."""
 
     ingest: IngestResult | None = None
+    drilldown_requests: int = 0  # Cost Explorer requests of the root-causes stage this run
     analysis: Analysis | None = None
     view: DayView | None = None  # the day's view model, with the published links once there are any
     publish: object | None = None  # site.PublishResult
@@ -137,6 +138,7 @@ def write_report(settings: Settings, day: DayView, ce_requests: int, extra: dict
 NO_CE_STATUS = "unavailable: root causes need Cost Explorer (COST_SOURCE=ce or sample)"
 OFF_STATUS = "not analysed (DRILLDOWN=off)"
 NO_REQUESTS_STATUS = "not analysed (DRILLDOWN_MAX_REQUESTS=0)"
+WITH_SPIKE_STATUS = "not analysed (explained with its spike)"  # a trend of a service that also spikes on d
 
 
 def find_root_causes(settings: Settings, engine: Engine, analysis: Analysis, *, client=None) -> dict:
@@ -146,12 +148,16 @@ def find_root_causes(settings: Settings, engine: Engine, analysis: Analysis, *, 
     from . import drilldown
     from .ingest import make_cost_client
 
-    alerts = [*analysis.spikes, *analysis.trends, *analysis.first_seen]
+    # A service that spikes and turns is one entry, explained by its spike: its trend costs no request.
+    spiking = {(s.service, s.breakdown) for s in analysis.spikes}
+    with_spike = [t for t in analysis.trends if (t.service, t.breakdown) in spiking]
+    alerts = [*analysis.spikes, *(t for t in analysis.trends if t not in with_spike), *analysis.first_seen]
     if not alerts:
         return {}
 
     def every(status: str) -> dict:
-        return {drilldown.alert_key(a): drilldown.RootCauseResult(status) for a in alerts}
+        return {**{drilldown.alert_key(a): drilldown.RootCauseResult(status) for a in alerts},
+                **{drilldown.alert_key(t): drilldown.RootCauseResult(WITH_SPIKE_STATUS) for t in with_spike}}
 
     if not settings.drilldown:
         return every(OFF_STATUS)
@@ -170,6 +176,11 @@ def find_root_causes(settings: Settings, engine: Engine, analysis: Analysis, *, 
     return {**every(drilldown.DAILY_LIMIT), **found}
 
 
+def drilldown_requests(engine: Engine, report_date) -> int:
+    """Cost Explorer requests the drill-down has spent on report_date so far (stored with its outcomes)."""
+    return sum(r.requests for r in db.load_root_causes(engine, report_date))
+
+
 def run_all(settings: Settings, engine: Engine, *, ce_client=None, s3_client=None, slack_client=None,
             outcome: RunOutcome | None = None) -> RunOutcome:
     """The whole daily job; raises on the first stage that cannot go on. Slack is posted from memory before any
@@ -181,8 +192,10 @@ def run_all(settings: Settings, engine: Engine, *, ce_client=None, s3_client=Non
     with stage("summaries+alerts", t):
         out.analysis = stages.load_day(settings, engine)
     with stage("root causes", t):
+        spent = drilldown_requests(engine, settings.day)
         causes = find_root_causes(settings, engine, out.analysis,
                                   client=ce_client if settings.cost_source in ("ce", "sample") else None)
+        out.drilldown_requests = drilldown_requests(engine, settings.day) - spent
     out.view = stages.day_view(settings, out.analysis, causes)
     a = out.analysis
     log.info("d=%s: total %.2f USD, %d spike(s), %d trend reversal(s), %d service(s) this month",
@@ -190,7 +203,7 @@ def run_all(settings: Settings, engine: Engine, *, ce_client=None, s3_client=Non
     out.publish = render_and_publish(settings, a, out.view, s3_client=s3_client, timings=t)
     out.published_path = save_published(settings, out.publish)
     out.view = view.with_links(out.view, out.publish.urls, out.publish.page_url, out.publish.missing)
-    requests = out.ingest.requests
+    requests = out.ingest.requests + out.drilldown_requests  # every Cost Explorer request of the run
 
     def report(delivery) -> Path:
         if delivery is not None:

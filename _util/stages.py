@@ -91,9 +91,13 @@ def load_day(settings: Settings, engine: Engine) -> Analysis:
     return metrics.analyse(costs, d, AlertParams.from_settings(settings))
 
 
-def day_view(settings: Settings, analysis: Analysis, root_causes=None) -> DayView:
+def day_view(settings: Settings, analysis: Analysis, root_causes=None, *, engine: Engine | None = None) -> DayView:
     """The view model of d: built once from the analysis, the rule settings and the alerts' root causes
-    ((service, breakdown, kind) -> drilldown.RootCauseResult); every output is a view of it."""
-    from . import view
+    ((service, breakdown, kind) -> drilldown.RootCauseResult); every output is a view of it. A stage run alone
+    passes its engine instead: the root causes the day's run stored are read back (no request is made)."""
+    from . import drilldown, view
 
+    if root_causes is None and engine is not None:
+        root_causes = drilldown.stored([*analysis.spikes, *analysis.trends, *analysis.first_seen], engine,
+                                       analysis.report_date)
     return view.build_view(analysis, view.Rules.from_settings(settings), root_causes)

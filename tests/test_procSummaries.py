@@ -288,6 +288,32 @@ def test_buttons_come_from_what_runCostReporting_published(capsys, filled_sqlite
     assert (again["charts"], again["page_url"]) == (report["charts"], report["page_url"])
 
 
+def test_run_alone_after_the_day_s_run_it_keeps_the_root_causes_and_asks_nothing(capsys, filled_sqlite, isolated,
+                                                                                   quick_charts):
+    """procSummaries.py (and procPlotting.py) run alone read the root causes the run stored: the message and
+    report.json still say why, and no Cost Explorer request is made."""
+    common = ["--db-url", filled_sqlite, "--date", D.isoformat(), "--output-dir", "out"]
+    assert runCostReporting.main([*common, "--source", "sample"]) == 0, capsys.readouterr().err
+    capsys.readouterr()
+    day = isolated / "out" / D.isoformat()
+    before = json.loads((day / "report.json").read_text())
+    causes = {x["service"]: x["root_causes"] for x in before["spikes"]}
+    assert any(causes.values()) and "mostly " in json.dumps(written(isolated / "out"), ensure_ascii=False)
+    engine = db.make_engine(filled_sqlite)
+    try:
+        spent = sum(r.requests for r in db.load_root_causes(engine, D))
+        assert procPlotting.main(common) == 0
+        code, _, err = run(capsys, *common)
+        assert code == 0, err
+        assert sum(r.requests for r in db.load_root_causes(engine, D)) == spent  # nothing asked again
+    finally:
+        engine.dispose()
+    after = json.loads((day / "report.json").read_text())
+    assert {x["service"]: x["root_causes"] for x in after["spikes"]} == causes
+    assert [a["cause_text"] for a in after["alerts"]] == [a["cause_text"] for a in before["alerts"]]
+    assert "mostly " in json.dumps(written(isolated / "out"), ensure_ascii=False)
+
+
 def test_buttons_come_from_procPlotting(capsys, filled_sqlite, isolated, quick_charts, monkeypatch):
     monkeypatch.setenv("PLOT_BASE_URL", BASE)
     monkeypatch.setenv("PLOTS_DESTINATION", str(isolated / "site"))
