@@ -29,6 +29,12 @@ def cents(usd: float) -> float:
     return float(_rounded(usd, 2)) + 0.0
 
 
+def shown_difference(a: float, b: float) -> float:
+    """a - b as a reader checks it: the difference of the two figures shown (each to the cent), so that
+    "$61.43, $42.08 above its normal $19.35" adds up even when the unrounded difference rounds to $42.07."""
+    return cents(a) - cents(b)
+
+
 def money(x: float | None, digits: int = 2) -> str:
     """USD as "$1,234.56" (digits=0: "$1,235"), half up; "-$4.00" below zero; MISSING for None/NaN."""
     if x is None or not math.isfinite(x):

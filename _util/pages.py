@@ -79,8 +79,8 @@ def _cause_table(entry: Entry) -> dict | None:
         return fmt.share(part) if part is not None else fmt.MISSING
 
     rows = [{"cells": [dimension_value(c, k) for k in result.pair], "cost": fmt.money(c.cost),
-             "normal": fmt.money(c.normal), "delta": fmt.signed_money(c.delta), "share": share(c.share)}
-            for c in result.causes]
+             "normal": fmt.money(c.normal), "delta": fmt.signed_money(fmt.shown_difference(c.cost, c.normal)),
+             "share": share(c.share)} for c in result.causes]
     unexplained = result.unexplained or 0.0
     return {"service": entry.service, "kind": "trend" if trend else "spike",
             "dimensions": [dimension_name(k) for k in result.pair], "rows": rows,

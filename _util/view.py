@@ -187,7 +187,8 @@ class Comparison:
         if self.base is None:
             return "no data"
         pct = self.pct
-        return fmt.signed_money(self.delta) + (f" ({fmt.pct(pct)})" if pct is not None else "")
+        shown = fmt.shown_difference(self.value, self.base)  # adds up with the two figures shown
+        return fmt.signed_money(shown) + (f" ({fmt.pct(pct)})" if pct is not None else "")
 
     @property
     def text(self) -> str:
@@ -264,7 +265,8 @@ def spike_text(s: Spike, d: date) -> str:
     """"spiked to $61.43 on Wed, November 25, $42.07 (217.4%) above its normal $19.35/day"."""
     verb, side = ("spiked to", "above") if s.direction == "up" else ("dropped to", "below")
     pct = f" ({fmt.share(abs(s.pct))})" if s.pct is not None else ""
-    return (f"{verb} {fmt.money(s.cost)} on {fmt.weekday(d)}, {fmt.money(abs(s.delta))}{pct} {side} its normal "
+    delta = fmt.shown_difference(s.cost, s.mean)  # the two figures shown add up to the cent
+    return (f"{verb} {fmt.money(s.cost)} on {fmt.weekday(d)}, {fmt.money(abs(delta))}{pct} {side} its normal "
             f"{fmt.money(s.mean)}/day")
 
 
@@ -544,7 +546,8 @@ def spike_chart_text(s: Spike, d: date) -> tuple[str, str]:
     """(title, subtitle) of a spike chart."""
     kind = "spike up" if s.direction == "up" else "drop"
     return (f"{label(s.service, s.breakdown)} — {kind} on {fmt.weekday(d)}",
-            f"{fmt.money(s.cost)} on the day, {_vs(s.delta, s.pct)} vs its normal {fmt.money(s.mean)}/day · "
+            f"{fmt.money(s.cost)} on the day, {_vs(fmt.shown_difference(s.cost, s.mean), s.pct)} vs its normal "
+            f"{fmt.money(s.mean)}/day · "
             f"{spike_detail(s)}")
 
 

@@ -7,6 +7,7 @@ import dataclasses
 import json
 import os
 import re
+from decimal import Decimal
 from pathlib import Path
 
 import markupsafe
@@ -173,6 +174,25 @@ def test_one_money_precision(demo):
     """Every $ figure of every text is to the cent ($1,234.56), none compact ($1.2k) or whole ($176)."""
     for text in all_texts(demo):
         assert text.count("$") == len(MONEY.findall(text)), text
+
+
+def test_figures_shown_together_add_up_to_the_cent(demo):
+    """A reader checks "$61.43 … $42.08 above its normal $19.35" and "-$25.79 vs …: $1,210.27" by subtraction."""
+    def usd(text: str) -> Decimal:
+        return Decimal(text.replace("$", "").replace(",", ""))
+
+    text = "\n".join(all_texts(demo))
+    spikes = re.findall(r"(?:spiked|dropped) to (-?\$[\d,.]+) on [^,]+, \w+ \d+, (\$[\d,.]+) \([^)]*\) (above|below) "
+                        r"its normal (\$[\d,.]+)/day", text)
+    assert len(spikes) >= 4
+    for on_d, change, side, normal in spikes:
+        assert usd(on_d) - usd(normal) == (usd(change) if side == "above" else -usd(change)), (on_d, change, normal)
+    total = usd(re.search(r"\*Total on [^*]+:\* (\$[\d,.]+)", text).group(1))
+    comparisons = re.findall(r"^([+-]?-?\$[\d,.]+) \([^)]*\) vs [^:\n]+\(the (?:day before|same weekday last week)\): "
+                             r"(\$[\d,.]+)$", text, flags=re.M)
+    assert len(comparisons) == 2
+    for change, base in comparisons:
+        assert total - usd(base) == usd(change.replace("+", "")), (change, base)
 
 
 def test_one_line_per_service(demo):

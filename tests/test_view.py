@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 from datetime import date, timedelta
+from decimal import Decimal
 
 import pandas as pd
 import pytest
@@ -14,7 +15,7 @@ from hypothesis import strategies as st
 from _util import fmt, view
 from _util.drilldown import RootCause, RootCauseResult
 from _util.model import Analysis, DayCost, FirstSeen, ServiceCost, Spike, Summary, Trend
-from _util.view import Rules, build_view, with_links
+from _util.view import Rules, build_view, spike_text, with_links
 
 D = date(2026, 11, 25)  # a Wednesday
 RULES = Rules(spike_z_threshold=2.75, spike_min_delta_usd=5.0, lookback_days=365, macd_fast=12, macd_slow=26,
@@ -290,3 +291,32 @@ def test_the_cause_stack_holds_each_cause_s_days_and_the_rest():
     assert stack.labels == ("U in prod (1111…3333)",) and stack.daily == ((1.0, 1.0, 9.0),)
     assert stack.rest == (5.0, 5.0, 7.0) and stack.rest_label == "the rest"
     assert view.cause_stack(RootCauseResult("not analysed (daily limit)")) is None
+
+
+def _usd(text: str) -> Decimal:
+    return Decimal(text.replace("$", "").replace(",", ""))
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.floats(min_value=0.0, max_value=1e5, allow_nan=False), st.floats(min_value=0.01, max_value=1e5))
+def test_a_spike_s_three_figures_add_up_to_the_cent(cost, mean):
+    """"$61.43, $42.08 above its normal $19.35": a reader's subtraction of the shown figures gives the shown change
+    (the unrounded difference would round to $42.07)."""
+    delta = cost - mean
+    s = Spike("S", "up" if delta >= 0 else "down", cost, mean, 1.0, 3.0, delta, 100)
+    shown = re.fullmatch(r"(?:spiked|dropped) to (\$[\d,.]+) on .*, (\$[\d,.]+) \(.*\) (above|below) its normal "
+                         r"(\$[\d,.]+)/day", spike_text(s, D))
+    assert shown, spike_text(s, D)
+    on_d, change, side, normal = shown.groups()
+    assert _usd(on_d) - _usd(normal) == (_usd(change) if side == "above" else -_usd(change))
+    c = view.Comparison("x", cost, mean)
+    assert Decimal(fmt.signed_money(fmt.shown_difference(cost, mean)).replace("$", "").replace(",", "")) == \
+        _usd(fmt.money(cost)) - _usd(fmt.money(mean))
+    assert c.change.split(" ")[0] == fmt.signed_money(fmt.shown_difference(cost, mean))
+
+
+def test_the_demo_s_rounding_case_adds_up():
+    """CloudFront on the demo day: $61.43 vs $19.35 is $42.08 shown, though cost - mean rounds to $42.07."""
+    s = Spike("Amazon CloudFront", "up", 61.4254, 19.3526, 3.0, 14.0, 61.4254 - 19.3526, 365)
+    assert fmt.money(s.delta) == "$42.07"
+    assert "$61.43 on Wed, November 25, $42.08 (217.4%) above its normal $19.35/day" in spike_text(s, D)
