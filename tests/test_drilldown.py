@@ -534,3 +534,127 @@ def test_on_random_worlds_through_the_stand_in_the_contributions_match_an_indepe
             (want["cost"], want["normal"], want["delta"]), abs=1e-6)
         assert cause.share == pytest.approx(want["delta"] / spike.delta, abs=1e-6)
     assert sum(c.delta for c in result.causes) + result.unexplained == pytest.approx(spike.delta, abs=1e-6)
+
+
+# --- hand-made cases through the stand-in over HTTP ------------------------------------------------------------------
+# Each case is one service of one frame served by tests/ce_standin.py and asked through boto3 (the client explain()
+# makes). Every (account, usage type) group's cost is split half and half between two region x operation groups, so
+# the region pair never concentrates a change more than account x usage type does and the cause shown is by PAIR.
+
+A1, A2, A3 = "111111111111", "222222222222", "333333333333"
+NEW_FROM = D - timedelta(days=2)  # the new service's first day with cost
+HAND_MADE = {
+    "one": {(A1, "BoxUsage"): series(100.0, 100.0), (A2, "BoxUsage"): series(5.0, 105.0),
+            (A1, "EBS"): series(20.0, 20.0)},
+    "two": {(A1, "BoxUsage"): series(10.0, 70.0), (A2, "EBS"): series(10.0, 50.0), (A3, "NatGateway"): series(3.0, 3.0)},
+    "offset": {(A1, "BoxUsage"): series(100.0, 400.0), (A2, "BoxUsage"): series(300.0, 10.0),
+               (A3, "BoxUsage"): series(50.0, 50.0)},
+    "new": {(A3, "NewUsage"): [0.0] * (DAYS - 3) + [40.0] * 3, (A1, "NewUsage"): [0.0] * (DAYS - 3) + [0.5] * 3},
+    # Not an alert: a large service in the same accounts that the SERVICE filter must keep out.
+    "quiet": {(A1, "BoxUsage"): series(500.0, 900.0), (A2, "NewUsage"): series(7.0, 7.0)},
+}
+# The groups each case must show, in order (along the alert first, then what offset it).
+EXPECTED_CAUSES = {"one": [(A2, "BoxUsage")], "two": [(A1, "BoxUsage"), (A2, "EBS")],
+                   "offset": [(A1, "BoxUsage"), (A2, "BoxUsage")], "new": [(A3, "NewUsage")]}
+HALVES = (("us-east-1", "RunInstances"), ("eu-west-1", "CreateVolume"))
+
+
+def hand_made_frame() -> pd.DataFrame:
+    """The stand-in's frame of every hand-made service (zero days left out, as Cost Explorer does)."""
+    rows = [(START + timedelta(days=i), service, acc, usage, region, op, "Usage", v / 2)
+            for service, groups in HAND_MADE.items() for (acc, usage), values in groups.items()
+            for i, v in enumerate(values) if v != 0 for region, op in HALVES]
+    return pd.DataFrame(rows, columns=["usage_date", "service", "linked_account", "usage_type", "region",
+                                       "operation", "record_type", "amount"])
+
+
+def independent(frame: pd.DataFrame, service: str) -> tuple[pd.DataFrame, pd.Series]:
+    """Each (account, usage type) group's cost on d, normal (mean of the 28 days before, a missing day 0) and
+    delta, by plain pandas; and the service's daily totals over the window."""
+    days = [START + timedelta(days=i) for i in range(DAYS)]
+    wide = (frame[frame["service"] == service]
+            .pivot_table(index=["linked_account", "usage_type"], columns="usage_date", values="amount", aggfunc="sum")
+            .reindex(columns=days).fillna(0.0))
+    groups = pd.DataFrame({"cost": wide[D], "normal": wide[days[:-1]].mean(axis=1)})
+    groups["delta"] = groups["cost"] - groups["normal"]
+    return groups, wide.sum(axis=0)
+
+
+def hand_made_alert(frame: pd.DataFrame, case: str):
+    """The alert the service makes on d: a FirstSeen for the new service, else a Spike of its total."""
+    _, totals = independent(frame, case)
+    if case == "new":
+        first = min(day for day, v in totals.items() if v > 0)
+        return FirstSeen(case, first, float(totals[D]))
+    mean = float(totals.iloc[:-1].mean())
+    delta = float(totals[D] - mean)
+    return Spike(case, "up" if delta >= 0 else "down", float(totals[D]), mean, 1.0, 9.9, delta, DAYS - 1)
+
+
+@pytest.fixture
+def standin(monkeypatch):
+    """The stand-in serving the hand-made frame; boto3's Cost Explorer client is pointed at it."""
+    from tests.ce_standin import serve
+
+    frame = hand_made_frame()
+    with serve(frame) as (url, server):
+        monkeypatch.setenv("AWS_ENDPOINT_URL_COST_EXPLORER", url)
+        yield frame, server
+
+
+@pytest.mark.parametrize("case", ["one", "two", "offset", "new"])
+def test_hand_made_cases_through_the_stand_in_show_the_groups_that_moved(engine, standin, case):
+    """One group explains all; two groups share it; an offsetting pair shows both sides of a small net change; a new
+    service's carrying group is its top cause: exact groups, amounts from an independent pandas computation."""
+    frame, server = standin
+    alert = hand_made_alert(frame, case)
+    assert (alert.first_date == NEW_FROM) if case == "new" else (alert.delta > 0)  # the case is what it names
+    out = drilldown.explain([alert], conf(), engine, None, D)
+    expected, totals = independent(frame, case)
+    change = float(totals[D] - totals.iloc[:-1].mean())
+    kind = "first_seen" if case == "new" else "spike"
+    result = out[(case, "", kind)]
+    assert server.calls() == 2 and result.status == "ok" and result.pair == PAIR
+    assert dims_of(result) == EXPECTED_CAUSES[case]
+    for cause in result.causes:
+        want = expected.loc[tuple(cause.dimensions.values())]
+        assert (cause.cost, cause.normal, cause.delta) == pytest.approx(
+            (want["cost"], want["normal"], want["delta"]), abs=1e-6)
+        assert cause.share == pytest.approx(want["delta"] / change, abs=1e-6)
+    kept = sum(expected.loc[key, "delta"] for key in EXPECTED_CAUSES[case])
+    assert result.unexplained == pytest.approx(change - kept, abs=1e-6)
+    if case == "one":
+        assert result.causes[0].share == pytest.approx(1.0) and result.unexplained == pytest.approx(0.0, abs=1e-6)
+    elif case == "two":
+        assert [c.share for c in result.causes] == pytest.approx([0.6, 0.4])
+        assert result.unexplained == pytest.approx(0.0, abs=1e-6)
+    elif case == "offset":
+        assert change == pytest.approx(10.0)  # +300 in one account, -290 in another: the alert's net change
+        assert [c.delta for c in result.causes] == pytest.approx([300.0, -290.0])
+        assert result.unexplained == pytest.approx(0.0, abs=1e-6)
+    else:
+        assert alert.cost == pytest.approx(40.5)  # the carrying group plus a half-dollar group, both new
+        assert (result.causes[0].cost, result.causes[0].normal) == pytest.approx((40.0, 80.0 / 28))
+
+
+def test_a_cap_reached_through_the_stand_in_analyses_the_largest_alert_only(engine, standin):
+    frame, server = standin
+    big, small = hand_made_alert(frame, "one"), hand_made_alert(frame, "new")
+    assert drilldown.impact(big) > drilldown.impact(small)
+    cap = 2  # DRILLDOWN_MAX_REQUESTS: both pairs of one alert
+    out = drilldown.explain([small, big], conf(cap=cap), engine, None, D)
+    assert out[("one", "", "spike")].status == "ok" and dims_of(out[("one", "", "spike")]) == EXPECTED_CAUSES["one"]
+    assert out[("new", "", "first_seen")].status == DAILY_LIMIT
+    assert server.calls() == cap
+    assert drilldown.explain([small, big], conf(cap=cap), engine, None, D) == out  # the day's cap holds on a rerun
+    assert server.calls() == cap and sum(r.requests for r in db.load_root_causes(engine, D)) == cap
+
+
+def test_a_rerun_of_the_day_through_the_stand_in_makes_no_request(engine, standin):
+    frame, server = standin
+    alerts = [hand_made_alert(frame, case) for case in EXPECTED_CAUSES]
+    first = drilldown.explain(alerts, conf(), engine, None, D)
+    asked = server.calls()
+    assert asked == 2 * len(alerts) and all(r.status == "ok" for r in first.values())
+    assert drilldown.explain(alerts, conf(), engine, None, D) == first
+    assert server.calls() == asked
