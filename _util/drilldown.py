@@ -20,7 +20,7 @@ import pandas as pd
 
 from . import db
 from .costexplorer import CostExplorerError, fetch_pages, make_ce_client
-from .model import FirstSeen, Spike, Trend
+from .model import FirstSeen, Spike, Trend, alert_kind
 
 log = logging.getLogger(__name__)
 
@@ -84,11 +84,6 @@ class RootCauseResult:
                    rest=list(raw.get("rest", ())))
 
 
-def kind_of(alert: Alert) -> str:
-    """spike | trend | first_seen."""
-    return "spike" if isinstance(alert, Spike) else "trend" if isinstance(alert, Trend) else "first_seen"
-
-
 def impact(alert: Alert) -> float:
     """USD/day the alert moved: a spike's delta, a trend's 7-day minus 28-day mean, a new service's cost."""
     if isinstance(alert, Spike):
@@ -100,7 +95,7 @@ def impact(alert: Alert) -> float:
 
 def alert_key(alert: Alert) -> tuple[str, str, str]:
     """(service, breakdown, kind): the key of explain()'s answer."""
-    return alert.service, getattr(alert, "breakdown", "") or "", kind_of(alert)
+    return alert.service, getattr(alert, "breakdown", "") or "", alert_kind(alert)
 
 
 # --- the maths ---------------------------------------------------------------------------------------------------
@@ -233,7 +228,7 @@ def breakdown_filter(group_by: str, breakdown: str) -> dict[str, Any]:
 def plan(alerts: Iterable[Alert], report_date: date, settings) -> list[tuple[Alert, DrillQuery]]:
     """The drill-down queries of the day, largest |impact| first: one per dimension pair per alert."""
     start, end = report_date - timedelta(days=BASELINE_DAYS), report_date
-    ordered = sorted(alerts, key=lambda a: (-abs(impact(a)), a.service, kind_of(a)))
+    ordered = sorted(alerts, key=lambda a: (-abs(impact(a)), a.service, alert_kind(a)))
     return [(a, DrillQuery(a.service, pair, start, end, settings.cost_metric, getattr(a, "breakdown", "") or "",
                            settings.group_by if getattr(a, "breakdown", "") else "",
                            tuple(settings.exclude_record_types)))
