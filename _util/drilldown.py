@@ -101,7 +101,6 @@ def alert_key(alert: Alert) -> tuple[str, str, str]:
 # --- the maths ---------------------------------------------------------------------------------------------------
 
 def root_causes(frame: pd.DataFrame, alert: Alert, report_date: date, *, top: int = TOP,
-                names: Mapping[str, Mapping[str, str]] | None = None,
                 baseline_days: int = BASELINE_DAYS) -> RootCauseResult:
     """Rank the groups of one service's drill-down frame by their contribution to the alert's change (USD).
 
@@ -110,7 +109,7 @@ def root_causes(frame: pd.DataFrame, alert: Alert, report_date: date, *, top: in
     that, a trend's its 7-day mean minus its 28-day mean ending d. The change is the same figure for the frame's
     service total, so contributions add up to it. Causes: groups in the alert's direction by |contribution| until
     they explain the change (within EXPLAIN_TOLERANCE), then opposite groups while the kept ones overshoot it (an
-    offsetting pair), at most `top`. names: dimension -> value -> readable name (accounts).
+    offsetting pair), at most `top`. Causes carry no names (explain adds the accounts' from the answers).
     """
     dims = [c for c in frame.columns if c not in ("usage_date", "amount")]
     if frame.empty or not dims:
@@ -142,10 +141,9 @@ def root_causes(frame: pd.DataFrame, alert: Alert, report_date: date, *, top: in
     kept = _pick(delta * sign, change * sign, top)
     shares = abs(change) >= CONTRADICTION_USD  # a change under a cent has no meaningful shares
     keys = matrix.index.to_frame(index=False).to_numpy(dtype=object)[kept]
-    names = names or {}
     causes = [
         RootCause(dimensions=dict(zip(dims, map(str, row), strict=True)),
-                  names={k: names[k][v] for k, v in zip(dims, row, strict=True) if v in names.get(k, {})},
+                  names={},
                   cost=float(cost[i]), normal=float(normal[i]), delta=float(delta[i]),
                   share=float(delta[i] / change) if shares else None)
         for i, row in zip(kept, keys, strict=True)
