@@ -352,7 +352,7 @@ def _spike_chart(series: pd.Series, spike: Spike, params: AlertParams, title: st
         if (hit & ~stacked).any():  # days drawn by their root causes keep those colours
             rest = hit & ~stacked & (np.arange(len(v)) < len(v) - 1)  # d is drawn on its own
             _bars(ax, x[rest], v[rest], color=color, width=width, zorder=3)
-            handles.append(Patch(facecolor=color, label=f"{side} threshold ({_days(int(hit.sum()))})"))
+            handles.append(Patch(facecolor=color, label=f"{side} threshold ({fmt.count(int(hit.sum()), 'day')})"))
     stack_handles: list = []
     if stacked.any():
         stack_handles = _cause_bars(ax, x, v, stacked, causes, width)
@@ -396,6 +396,20 @@ def _stack_mask(x: np.ndarray, causes: CauseStack | None) -> np.ndarray:
     return np.isin(np.rint(x), np.rint(days)) if np.rint(days[-1]) == np.rint(x[-1]) else np.zeros(len(x), bool)
 
 
+CAUSE_LABEL_MAX = 56  # characters of a cause in the spike chart's legend (two columns fit 1200 px)
+
+
+def cause_legend_label(label: str, limit: int = CAUSE_LABEL_MAX) -> str:
+    """A cause label cut to limit characters, its usage-type part first: the " in name (1111…3333)" part stays
+    whole (it says whose cost it is) unless it alone leaves too little room for the rest."""
+    label = " ".join(str(label).split())
+    if len(label) <= limit:
+        return label
+    what, sep, where = label.partition(" in ")
+    room = limit - len(sep) - len(where)
+    return short(what, room) + sep + where if sep and room >= 12 else short(label, limit)
+
+
 def _cause_bars(ax, x: np.ndarray, v: np.ndarray, stacked: np.ndarray, causes: CauseStack,
                 width: float) -> list[Patch]:
     """The stacked days: each root cause's daily cost from the bottom (the largest first), the rest of the day's
@@ -407,7 +421,7 @@ def _cause_bars(ax, x: np.ndarray, v: np.ndarray, stacked: np.ndarray, causes: C
     rest = np.clip(v[stacked] - parts.sum(axis=0), 0, None)
     layers = [*parts, rest]
     colors = [PALETTE[i % len(PALETTE)] for i in range(len(causes.labels))] + [OTHER_COLOR]
-    labels = [short(label, 42) for label in causes.labels] + [causes.rest_label]
+    labels = [cause_legend_label(label) for label in causes.labels] + [causes.rest_label]
     bottom = np.zeros(int(stacked.sum()))
     handles = []
     for layer, color, label in zip(layers, colors, labels, strict=True):
@@ -447,7 +461,7 @@ def _spike_context(ax, x, v, window_start: float, base: str, mark: str, above: n
                 fontsize=10.5, color=MUTED_INK)
     ticks = np.array([(xq, y) for xq, _ in shown for y in (0.0, -0.06, np.nan)]).reshape(-1, 2)
     ax.plot(ticks[:, 0], ticks[:, 1], transform=under, color="#888888", linewidth=0.8, clip_on=False)
-    ax.set_title(f"lookback, {_days(len(v))} (shaded: the {SPIKE_WINDOW_DAYS} below)", loc="left", fontsize=11,
+    ax.set_title(f"lookback, {fmt.count(len(v), 'day')} (shaded: the {SPIKE_WINDOW_DAYS} below)", loc="left", fontsize=11,
                  color=MUTED_INK, pad=3)
 
 
@@ -476,10 +490,6 @@ def first_seen_chart(series: pd.Series, first_seen: FirstSeen, params: AlertPara
         ax.legend(handles=[line], loc="upper left", frameon=False, fontsize=11.5)
         ax.set_ylim(min(0.0, float(np.min(v))), max(float(np.max(v)), params.first_seen_min_usd) * 1.25)
         return fig
-
-
-def _days(n: int) -> str:
-    return f"{n} day" if n == 1 else f"{n} days"
 
 
 def _band_label(sign: str, params: AlertParams, std: float) -> str:

@@ -20,7 +20,7 @@ import pandas as pd
 
 from . import db
 from .costexplorer import CostExplorerError, fetch_pages, make_ce_client
-from .model import FirstSeen, Spike, Trend
+from .model import FirstSeen, Spike, Trend, alert_kind
 
 log = logging.getLogger(__name__)
 
@@ -84,11 +84,6 @@ class RootCauseResult:
                    rest=list(raw.get("rest", ())))
 
 
-def kind_of(alert: Alert) -> str:
-    """spike | trend | first_seen."""
-    return "spike" if isinstance(alert, Spike) else "trend" if isinstance(alert, Trend) else "first_seen"
-
-
 def impact(alert: Alert) -> float:
     """USD/day the alert moved: a spike's delta, a trend's 7-day minus 28-day mean, a new service's cost."""
     if isinstance(alert, Spike):
@@ -100,13 +95,12 @@ def impact(alert: Alert) -> float:
 
 def alert_key(alert: Alert) -> tuple[str, str, str]:
     """(service, breakdown, kind): the key of explain()'s answer."""
-    return alert.service, getattr(alert, "breakdown", "") or "", kind_of(alert)
+    return alert.service, getattr(alert, "breakdown", "") or "", alert_kind(alert)
 
 
 # --- the maths ---------------------------------------------------------------------------------------------------
 
 def root_causes(frame: pd.DataFrame, alert: Alert, report_date: date, *, top: int = TOP,
-                names: Mapping[str, Mapping[str, str]] | None = None,
                 baseline_days: int = BASELINE_DAYS) -> RootCauseResult:
     """Rank the groups of one service's drill-down frame by their contribution to the alert's change (USD).
 
@@ -115,7 +109,7 @@ def root_causes(frame: pd.DataFrame, alert: Alert, report_date: date, *, top: in
     that, a trend's its 7-day mean minus its 28-day mean ending d. The change is the same figure for the frame's
     service total, so contributions add up to it. Causes: groups in the alert's direction by |contribution| until
     they explain the change (within EXPLAIN_TOLERANCE), then opposite groups while the kept ones overshoot it (an
-    offsetting pair), at most `top`. names: dimension -> value -> readable name (accounts).
+    offsetting pair), at most `top`. Causes carry no names (explain adds the accounts' from the answers).
     """
     dims = [c for c in frame.columns if c not in ("usage_date", "amount")]
     if frame.empty or not dims:
@@ -147,10 +141,9 @@ def root_causes(frame: pd.DataFrame, alert: Alert, report_date: date, *, top: in
     kept = _pick(delta * sign, change * sign, top)
     shares = abs(change) >= CONTRADICTION_USD  # a change under a cent has no meaningful shares
     keys = matrix.index.to_frame(index=False).to_numpy(dtype=object)[kept]
-    names = names or {}
     causes = [
         RootCause(dimensions=dict(zip(dims, map(str, row), strict=True)),
-                  names={k: names[k][v] for k, v in zip(dims, row, strict=True) if v in names.get(k, {})},
+                  names={},
                   cost=float(cost[i]), normal=float(normal[i]), delta=float(delta[i]),
                   share=float(delta[i] / change) if shares else None)
         for i, row in zip(kept, keys, strict=True)
@@ -233,7 +226,7 @@ def breakdown_filter(group_by: str, breakdown: str) -> dict[str, Any]:
 def plan(alerts: Iterable[Alert], report_date: date, settings) -> list[tuple[Alert, DrillQuery]]:
     """The drill-down queries of the day, largest |impact| first: one per dimension pair per alert."""
     start, end = report_date - timedelta(days=BASELINE_DAYS), report_date
-    ordered = sorted(alerts, key=lambda a: (-abs(impact(a)), a.service, kind_of(a)))
+    ordered = sorted(alerts, key=lambda a: (-abs(impact(a)), a.service, alert_kind(a)))
     return [(a, DrillQuery(a.service, pair, start, end, settings.cost_metric, getattr(a, "breakdown", "") or "",
                            settings.group_by if getattr(a, "breakdown", "") else "",
                            tuple(settings.exclude_record_types)))

@@ -85,6 +85,11 @@ def share(fraction: float | None) -> str:
     return f"{_rounded(fraction * 100, 1) + 0:,.1f}%"
 
 
+def count(n: int, word: str) -> str:
+    """A count with its noun: "1 service", "2 services" (plural by adding s)."""
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
 def day(d: date) -> str:
     """A day for a reader: "November 25"."""
     return f"{d:%B} {d.day}"

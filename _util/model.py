@@ -149,6 +149,11 @@ class FirstSeen:
         return "up"
 
 
+def alert_kind(alert: Spike | Trend | FirstSeen) -> str:
+    """spike | trend | first_seen: the kind part of an alert's root-cause key."""
+    return "spike" if isinstance(alert, Spike) else "trend" if isinstance(alert, Trend) else "first_seen"
+
+
 @dataclass(frozen=True)
 class ServiceCost:
     service: str

@@ -16,6 +16,8 @@ from .view import (
     Entry,
     captions,
     cause_change,
+    cause_window,
+    change_text,
     chart_filename,
     dimension_name,
     dimension_value,
@@ -40,7 +42,8 @@ class DayRow:
         if total is None:
             return cls(d, href, None, None, None, alerts)
         cmp = Comparison("", total, previous_day)
-        return cls(d, href, total, cmp.delta, cmp.pct, alerts)
+        shown = None if previous_day is None else fmt.shown_difference(total, previous_day)  # as the page shows it
+        return cls(d, href, total, shown, cmp.pct, alerts)
 
 
 def anchor(chart_id: str) -> str:
@@ -60,9 +63,9 @@ def _totals(view: DayView) -> list[dict]:
     def row(label: str, cost: float | None, change: str = "") -> dict:
         return {"label": label, "cost": fmt.money(cost), "change": change}
 
-    rows = [row(f"Total on {fmt.weekday(view.report_date)}", view.total)]
+    rows = [row(view.total_label, view.total)]
     rows += [row(c.label, c.base, c.change) for c in view.day_comparisons]
-    rows.append(row(f"Month to date ({view.mtd_label})", view.mtd_total))
+    rows.append(row(view.mtd_heading, view.mtd_total))
     rows.append(row(view.mtd_comparison.label, view.mtd_comparison.base, view.mtd_comparison.change))
     return rows
 
@@ -74,6 +77,7 @@ def _cause_table(entry: Entry) -> dict | None:
         return None
     change = cause_change(result)
     trend = entry.spike is None
+    days = cause_window(result, "trend" if trend else "spike")
 
     def share(part: float | None) -> str:
         return fmt.share(part) if part is not None else fmt.MISSING
@@ -85,7 +89,7 @@ def _cause_table(entry: Entry) -> dict | None:
     return {"service": entry.service, "kind": "trend" if trend else "spike",
             "dimensions": [dimension_name(k) for k in result.pair], "rows": rows,
             "cost_heading": "7-day average" if trend else "Cost on the day",
-            "normal_heading": "28-day average" if trend else "Normal (28 days)",
+            "normal_heading": f"{days}-day average" if trend else f"Normal ({fmt.count(days, 'day')})",
             "unexplained": fmt.signed_money(unexplained),
             "unexplained_share": share(unexplained / change if result.explained_share is not None and change
                                        else None)}
@@ -117,19 +121,16 @@ def day_page(view: DayView, images: dict[str, str], *, index_href: str, prev: tu
         freshness=view.freshness, freshness_class="note" if view.estimated_dates else "fresh",
         headline=view.headline_text, counts=view.counts, totals=_totals(view), groups=groups, charts=figures,
         missing=", ".join(captions(view.charts, view.missing)), mtd_rows=mtd_rows, mtd_total=fmt.money(total),
-        services_note=f"{n} service" + ("" if n == 1 else "s"), rules=view.rules)
+        services_note=fmt.count(n, "service"), rules=view.rules)
 
 
 def index_page(days: list[DayRow]) -> str:
     """The top-level page: one row per published day, latest first (date, total, change, alerts)."""
     rows = []
     for r in sorted(days, key=lambda r: r.date, reverse=True):
-        change = fmt.MISSING
-        if r.change is not None:
-            change = fmt.signed_money(r.change) + (f" ({fmt.pct(r.change_pct)})" if r.change_pct is not None
-                                                    else "")
+        change = fmt.MISSING if r.change is None else change_text(r.change, r.change_pct)
         rows.append({"href": r.href, "day": fmt.day_full(r.date), "total": fmt.money(r.total), "change": change,
                      "alerts": fmt.MISSING if r.alerts is None else str(r.alerts)})
     n = len(rows)
     return templating.render("index.html.j2", title="AWS cost reports", rows=rows,
-                             note=f"{n} day" + ("" if n == 1 else "s") + ", latest first.")
+                             note=f"{fmt.count(n, 'day')}, latest first.")

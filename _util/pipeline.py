@@ -29,7 +29,6 @@ class RunOutcome:
     analysis: Analysis | None = None
     view: DayView | None = None  # the day's view model, with the published links once there are any
     publish: object | None = None  # site.PublishResult
-    published_path: Path | None = None  # OUTPUT_DIR/<d>/published.json (None: not written)
     delivery: object | None = None  # slack.DeliveryResult
     report_path: Path | None = None
     preview_path: Path | None = None
@@ -201,7 +200,7 @@ def run_all(settings: Settings, engine: Engine, *, ce_client=None, s3_client=Non
     log.info("d=%s: total %.2f USD, %d spike(s), %d trend reversal(s), %d service(s) this month",
              a.report_date, a.summary.total, len(a.spikes), len(a.trends), len(a.mtd_by_service))
     out.publish = render_and_publish(settings, a, out.view, s3_client=s3_client, timings=t)
-    out.published_path = save_published(settings, out.publish)
+    save_published(settings, out.publish)
     out.view = view.with_links(out.view, out.publish.urls, out.publish.page_url, out.publish.missing)
     requests = out.ingest.requests + out.drilldown_requests  # every Cost Explorer request of the run
 

@@ -40,11 +40,9 @@ def first_seen_dict(f: FirstSeen) -> dict[str, Any]:
 
 
 def trend_dict(t: Trend) -> dict[str, Any]:
-    out = {"service": t.service, "breakdown": getattr(t, "breakdown", ""), "direction": t.direction, "macd": _usd(t.macd), "signal": _usd(t.signal),
-           "cost": _usd(t.cost), "avg7": _usd(t.avg7), "avg28": _usd(t.avg28)}
-    if hasattr(t, "crossed_days_ago"):
-        out["crossed_days_ago"] = int(t.crossed_days_ago)
-    return out
+    return {"service": t.service, "breakdown": t.breakdown, "direction": t.direction, "macd": _usd(t.macd),
+            "signal": _usd(t.signal), "cost": _usd(t.cost), "avg7": _usd(t.avg7), "avg28": _usd(t.avg28),
+            "crossed_days_ago": int(t.crossed_days_ago)}
 
 
 NOT_ANALYSED = "not analysed"  # root_cause_status of an alert no drill-down was asked for (a stage run alone)
@@ -118,9 +116,9 @@ def format_alerts_table(day_view: DayView) -> str:
     """The day for a terminal: the view's headline, totals with their comparisons, freshness, then each group's
     entries (sentence, and the statistics below it), spikes first."""
     v = day_view
-    out = [v.title, v.headline_text, "", f"Total {fmt.money(v.total)}"]
+    out = [v.title, v.headline_text, "", f"{v.total_label}: {fmt.money(v.total)}"]
     out += [f"  {c.text}" for c in v.day_comparisons]
-    out += [f"Month to date ({v.mtd_label}) {fmt.money(v.mtd_total)}", f"  {v.mtd_comparison.text}", v.freshness]
+    out += [f"{v.mtd_heading}: {fmt.money(v.mtd_total)}", f"  {v.mtd_comparison.text}", v.freshness]
     for group in v.groups:
         out += ["", f"{group.title} ({group.note}):"]
         for entry in group.entries:

@@ -161,7 +161,7 @@ class SampleCostExplorer:
     def get_cost_and_usage(self, **kwargs: Any) -> dict[str, Any]:
         self.requests.append(kwargs)
         if not _ingest_shaped(kwargs):
-            return self._world_answer("GetCostAndUsage", kwargs)
+            return self._world_answer(kwargs)
         start = date.fromisoformat(kwargs["TimePeriod"]["Start"])
         end = date.fromisoformat(kwargs["TimePeriod"]["End"]) - timedelta(days=1)  # End is exclusive
         two_keys = len(kwargs.get("GroupBy", [])) == 2
@@ -170,11 +170,7 @@ class SampleCostExplorer:
             self._cache = {key: self._results(start, end, two_keys)}
         return self._page(start, *self._cache[key], kwargs)
 
-    def get_dimension_values(self, **kwargs: Any) -> dict[str, Any]:
-        self.requests.append(kwargs)
-        return self._world_answer("GetDimensionValues", kwargs)
-
-    def _world_answer(self, operation: str, kwargs: dict[str, Any]) -> dict[str, Any]:
+    def _world_answer(self, kwargs: dict[str, Any]) -> dict[str, Any]:
         """Answer from the labeled world through ce_answer; its errors raised as boto3 raises them."""
         from botocore.exceptions import ClientError
 
@@ -188,8 +184,6 @@ class SampleCostExplorer:
                 self._world = {key: costworld.sample_world(start, max(start, end - timedelta(days=1)), self.anchor,
                                                            self.services, self.accounts)}
             frame = self._world[key]
-            if operation == "GetDimensionValues":
-                return ce_answer.dimension_values(frame, kwargs, account_names=costworld.ACCOUNT_NAMES)
             return ce_answer.answer_cost_and_usage(frame, kwargs, page_groups=self.page_groups,
                                                    estimated=self._estimated, refuse=self.refuse,
                                                    account_names=costworld.ACCOUNT_NAMES)
@@ -198,7 +192,7 @@ class SampleCostExplorer:
         except ce_answer.CEError as exc:
             error = exc
         raise ClientError({"Error": {"Code": error.code, "Message": error.message},
-                           "ResponseMetadata": {"HTTPStatusCode": error.status}}, operation)
+                           "ResponseMetadata": {"HTTPStatusCode": error.status}}, "GetCostAndUsage")
 
     def _results(self, start: date, end: date, two_keys: bool) -> tuple[list[str], np.ndarray, np.ndarray]:
         """Service names, the days x services cost matrix, and one (day, service, account) row per group in CE's

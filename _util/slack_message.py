@@ -69,10 +69,6 @@ def _usable_url(url: str | None) -> str | None:
     return url
 
 
-def _count(n: int, word: str) -> str:
-    return f"{n} {word}" + ("" if n == 1 else "s")
-
-
 # --- texts ---------------------------------------------------------------------------------------
 
 def headline_text(view: DayView) -> str:
@@ -87,9 +83,9 @@ def headline_text(view: DayView) -> str:
 
 def totals_text(view: DayView) -> str:
     """The day's total with the day before and the same weekday last week; month to date with last month."""
-    lines = [f"*Total on {fmt.weekday(view.report_date)}:* {money(view.total)}"]
+    lines = [f"*{escape(view.total_label)}:* {money(view.total)}"]
     lines += [escape(c.text) for c in view.day_comparisons[:2]]
-    lines += [f"*Month to date, {escape(view.mtd_label)}:* {money(view.mtd_total)}", escape(view.mtd_comparison.text)]
+    lines += [f"*{escape(view.mtd_heading)}:* {money(view.mtd_total)}", escape(view.mtd_comparison.text)]
     return "\n".join(lines)
 
 
@@ -180,9 +176,9 @@ def _context_texts(view: DayView, links: _Links) -> list[str]:
         listed = ", ".join(escape(c) for c in captions(view.charts, in_page_order[:MAX_LISTED_MISSING]))
         n = len(links.missing)
         more = f" and {n - MAX_LISTED_MISSING} more" if n > MAX_LISTED_MISSING else ""
-        texts.append(f"⚠ {_count(n, 'chart')} not published (no Plot button): {listed}{more}")
+        texts.append(f"⚠ {fmt.count(n, 'chart')} not published (no Plot button): {listed}{more}")
     if links.local_only:
-        texts.append(f"{_count(len(links.local_only), 'chart')} on the local site only (no Plot button): set "
+        texts.append(f"{fmt.count(len(links.local_only), 'chart')} on the local site only (no Plot button): set "
                      "PLOT_BASE_URL, or PLOTS_DESTINATION=s3://…, to link them")
     return texts
 
@@ -282,7 +278,7 @@ def build_messages(view: DayView, *, max_messages: int = MAX_MESSAGES) -> list[d
     footer_texts = list(context_texts)
     if len(messages) > 1:
         in_thread = sum(m.lines for m in messages[1:])
-        footer_texts.append(f"Continued in the thread: {_count(in_thread, 'more line')} ↓")
+        footer_texts.append(f"Continued in the thread: {fmt.count(in_thread, 'more line')} ↓")
     messages[0].add(_context_block(footer_texts))
 
     payloads = [{"text": fallback_text(view), "blocks": messages[0].blocks}]

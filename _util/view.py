@@ -28,6 +28,7 @@ from .model import (
     ServiceCost,
     Spike,
     Trend,
+    alert_kind,
     first_seen_chart_id,
     spike_chart_id,
     trend_chart_id,
@@ -36,6 +37,7 @@ from .model import (
 if TYPE_CHECKING:
     from .drilldown import RootCause, RootCauseResult
 
+TREND_LONG_DAYS = 28  # a trend's long average (drilldown's normal of a trend's causes too)
 DAYS_PER_MONTH = 30  # "about +$X/month at this pace": a trend's daily move times this
 
 
@@ -186,9 +188,7 @@ class Comparison:
         """"+$12.34 (+1.0%)", or "no data"."""
         if self.base is None:
             return "no data"
-        pct = self.pct
-        shown = fmt.shown_difference(self.value, self.base)  # adds up with the two figures shown
-        return fmt.signed_money(shown) + (f" ({fmt.pct(pct)})" if pct is not None else "")
+        return change_text(fmt.shown_difference(self.value, self.base), self.pct)  # adds up with the figures shown
 
     @property
     def text(self) -> str:
@@ -250,19 +250,16 @@ class Group:
 
     @property
     def note(self) -> str:
-        return _count(len(self.entries), "service")
+        return fmt.count(len(self.entries), "service")
 
 
-def _count(n: int, word: str) -> str:
-    return f"{n} {word}" + ("" if n == 1 else "s")
-
-
-def _vs(delta: float, pct: float | None) -> str:
+def change_text(delta: float, pct: float | None) -> str:
+    """A change in USD with its percent when there is one: "+$12.34 (+1.0%)", "+$5.00"."""
     return fmt.signed_money(delta) + (f" ({fmt.pct(pct)})" if pct is not None else "")
 
 
 def spike_text(s: Spike, d: date) -> str:
-    """"spiked to $61.43 on Wed, November 25, $42.07 (217.4%) above its normal $19.35/day"."""
+    """"spiked to $61.43 on Wed, November 25, $42.08 (217.4%) above its normal $19.35/day"."""
     verb, side = ("spiked to", "above") if s.direction == "up" else ("dropped to", "below")
     pct = f" ({fmt.share(abs(s.pct))})" if s.pct is not None else ""
     delta = fmt.shown_difference(s.cost, s.mean)  # the two figures shown add up to the cent
@@ -298,8 +295,8 @@ def first_seen_text(f: FirstSeen, d: date) -> str:
 def first_seen_detail(f: FirstSeen, d: date, rules: Rules) -> str:
     """"no cost in the 365 days before Thu, November 19; 6 days of history, too few for the spike rule"."""
     history = (d - f.first_date).days
-    return (f"no cost in the {_count((f.first_date - d).days + rules.lookback_days, 'day')} before "
-            f"{fmt.weekday(f.first_date)}; {_count(history, 'day')} of history, too few for the spike rule")
+    return (f"no cost in the {fmt.count((f.first_date - d).days + rules.lookback_days, 'day')} before "
+            f"{fmt.weekday(f.first_date)}; {fmt.count(history, 'day')} of history, too few for the spike rule")
 
 
 def _in(breakdown: str) -> str:
@@ -310,7 +307,7 @@ def spike_detail(s: Spike) -> str:
     """The spike's statistics: "z = +14.0, σ $3.01 over 365 baseline days"."""
     z = f"z = {s.zscore:+.1f}" if s.zscore is not None else "flat baseline (σ = 0)"
     sigma = f", σ {fmt.money(s.std)}" if s.zscore is not None else ""
-    return f"{z}{sigma} over {_count(s.history_days, 'baseline day')}"
+    return f"{z}{sigma} over {fmt.count(s.history_days, 'baseline day')}"
 
 
 def trend_detail(t: Trend, rules: Rules) -> str:
@@ -403,6 +400,13 @@ def cause_change(result: RootCauseResult) -> float:
     return sum(c.delta for c in result.causes) + (result.unexplained or 0.0)
 
 
+def cause_window(result: RootCauseResult, kind: str = "spike") -> int:
+    """Days of the causes' normal: a spike's the days of the drill-down window before d, a trend's the long
+    average's days ending d (at most 28)."""
+    days = len(result.dates) - 1 if result.dates else TREND_LONG_DAYS  # the window's days before d
+    return min(TREND_LONG_DAYS, days + 1) if kind == "trend" else days
+
+
 def cause_text(result: RootCauseResult | None, kind: str = "spike") -> str:
     """An alert's root causes in plain words: "mostly USE1-BoxUsage:m5.2xlarge in prod (1111…3333), +$790.00 of
     +$840.00"; the status when there are none ("root causes not analysed (daily limit)"); "" when none asked.
@@ -417,15 +421,15 @@ def cause_text(result: RootCauseResult | None, kind: str = "spike") -> str:
     unit = "/day" if kind == "trend" else ""
     lead = "mostly" if (result.explained_share or 0.0) >= 0.5 else "partly"
     # The drill-down's change is against the groups' normal of its own window, not the alert's year: say which.
-    days = len(result.dates) - 1 if result.dates else 28  # the window's days before d
-    window = "the 7- vs 28-day move" if kind == "trend" else f"the change vs its {days}-day normal"
+    days = cause_window(result, kind)
+    window = f"the 7- vs {days}-day move" if kind == "trend" else f"the change vs its {days}-day normal"
     change = f"{fmt.signed_money(cause_change(result))}{unit} ({window})"
     named = [f"{cause_label(c)}, {fmt.signed_money(c.delta)}{unit}" for c in result.causes[:CAUSES_IN_TEXT]]
     more = len(result.causes) - len(named)
     if len(named) == 1 and not more:
         return f"{lead} {named[0]} of {change}"
     if more:
-        named.append(_count(more, "more group"))
+        named.append(fmt.count(more, "more group"))
     return f"{lead} {', '.join(named[:-1])}, and {named[-1]}, of {change}"
 
 
@@ -448,11 +452,6 @@ def cause_stack(result: RootCauseResult | None) -> CauseStack | None:
     return CauseStack(tuple(date.fromisoformat(x) for x in result.dates),
                       tuple(cause_label(c) for c in result.causes), tuple(tuple(x) for x in result.daily),
                       tuple(result.rest))
-
-
-def alert_kind(alert: Spike | Trend | FirstSeen) -> str:
-    """spike | trend | first_seen: the kind part of an alert's root-cause key."""
-    return "spike" if isinstance(alert, Spike) else "trend" if isinstance(alert, Trend) else "first_seen"
 
 
 def _with_causes(entry: Entry, root_causes: Mapping) -> Entry:
@@ -494,6 +493,16 @@ class DayView:
     extra: dict = field(default_factory=dict)  # report.json keys added by later stages (never worded here)
     # (service, breakdown, kind) -> drilldown.RootCauseResult of every alert analysed (or said why not)
     root_causes: Mapping = field(default_factory=dict)
+
+    @property
+    def total_label(self) -> str:
+        """"Total on Wed, November 25"."""
+        return f"Total on {fmt.weekday(self.report_date)}"
+
+    @property
+    def mtd_heading(self) -> str:
+        """"Month to date, November 1–25"."""
+        return f"Month to date, {self.mtd_label}"
 
     def root_cause(self, alert: Spike | Trend | FirstSeen) -> RootCauseResult | None:
         """The root causes of one of the day's alerts (None: none asked)."""
@@ -546,7 +555,7 @@ def spike_chart_text(s: Spike, d: date) -> tuple[str, str]:
     """(title, subtitle) of a spike chart."""
     kind = "spike up" if s.direction == "up" else "drop"
     return (f"{label(s.service, s.breakdown)} — {kind} on {fmt.weekday(d)}",
-            f"{fmt.money(s.cost)} on the day, {_vs(fmt.shown_difference(s.cost, s.mean), s.pct)} vs its normal "
+            f"{fmt.money(s.cost)} on the day, {change_text(fmt.shown_difference(s.cost, s.mean), s.pct)} vs its normal "
             f"{fmt.money(s.mean)}/day · "
             f"{spike_detail(s)}")
 
@@ -569,13 +578,12 @@ def _titled(chart: ChartView, analysis: Analysis, rules: Rules, mtd_label: str) 
     d, a = analysis.report_date, analysis
     if chart.kind == "mtd":
         n = len(a.mtd_by_service)
-        total = sum(sc.cost for sc in a.mtd_by_service)
-        return replace(chart, title=f"{CAPTIONS['mtd']} — total {fmt.money(total)}",
-                       subtitle=f"{mtd_label}, {d.year} · {_count(n, 'service')}")
+        return replace(chart, title=f"{CAPTIONS['mtd']} — total {fmt.money(a.summary.mtd_total)}",
+                       subtitle=f"{mtd_label}, {d.year} · {fmt.count(n, 'service')}")
     if chart.kind == "daily":
         n = a.daily_by_service.shape[1]
         return replace(chart, title=f"Daily spend by service — {d:%B %Y}",
-                       subtitle=f"month to date {fmt.money(a.summary.mtd_total)} · {_count(n, 'service')} · "
+                       subtitle=f"month to date {fmt.money(a.summary.mtd_total)} · {fmt.count(n, 'service')} · "
                                 f"through {fmt.weekday(d)}")
     key = (chart.service, chart.breakdown)
     if chart.kind == "spike":

@@ -20,7 +20,7 @@ its service on a day >= its start; a new service on the first day its cost reach
 group is the top root cause when the first cause of the result shown (drilldown.best) has every dimension of one of
 the label's groups (a REGION x OPERATION cause matches the group's region and operation). A netting pair counts when
 one side moved >= 5σ of its (service, account) series; it is reported when such a side has a breakdown spike in its
-direction. Requests per run: ingest + drill-down (GetCostAndUsage pages and GetDimensionValues) against 1 + 2 x the
+direction. Requests per run: ingest + drill-down (GetCostAndUsage pages, account names included) against 1 + 2 x the
 alerts analysed (root causes status not "not analysed (daily limit)").
 
     python -m bench.bench_root_causes [--seeds N] [--quick] [--strict]
@@ -224,10 +224,9 @@ def requests_within(ingest_requests: int, drill_requests: int, analysed: int) ->
 class Run:
     day: date
     ingest_requests: int
-    drill_requests: int  # GetCostAndUsage pages and GetDimensionValues (account names)
+    drill_requests: int  # GetCostAndUsage pages (the account names come with them)
     alerts: int
     analysed: int
-    name_requests: int = 0  # of drill_requests: GetDimensionValues
 
 
 @dataclass
@@ -299,9 +298,8 @@ def run_seed(seed: int, *, n_services: int = N_SERVICES, kinds: Sequence[str] = 
                 results = drilldown.explain(alerts, settings, engine, client, t)
                 alerts_by_day[t], results_by_day[t] = alerts, results
                 analysed = sum(r.status != drilldown.DAILY_LIMIT for r in results.values())
-                names = sum(op == "GetDimensionValues" for op, _ in server.requests[after_ingest:])
                 out.runs.append(Run(t, after_ingest - before, len(server.requests) - after_ingest, len(alerts),
-                                    analysed, names))
+                                    analysed))
                 for label in labels:
                     if label.kind == "new_service":
                         day = first_qualifying_day(series[label.service] if label.service in series else
@@ -437,11 +435,6 @@ def table(results: Sequence[SeedResult], noise: Sequence[Mapping[str, tuple[int,
     rows.append(("runs with requests ≤ 1 (ingest) + 2 × analysed alerts",
                  f"{len(runs) - len(over)} of {len(runs)} (worst: {excess:+d} over)", "all",
                  "PASS" if not over else "FAIL"))
-    without = [run for run in runs
-               if not requests_within(run.ingest_requests, run.drill_requests - run.name_requests, run.analysed)]
-    rows.append(("  the same without the account-name request (GetDimensionValues)",
-                 f"{len(runs) - len(without)} of {len(runs)} ({sum(r.name_requests for r in runs)} name requests "
-                 f"in {sum(r.name_requests > 0 for r in runs)} runs)", "—", "—"))
     ingest_max = max((run.ingest_requests for run in runs), default=0)
     rows.append(("  ingest requests per run (max) / drill-down requests per analysed alert (mean)",
                  f"{ingest_max} / {sum(r.drill_requests for r in runs) / max(sum(r.analysed for r in runs), 1):.2f}",

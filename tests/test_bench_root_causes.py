@@ -148,7 +148,6 @@ def test_a_tiny_world_runs_through_the_stand_in_and_fills_every_row(tmp_path, mo
     assert sorted(label.kind for label in out.labels) == sorted(kinds)
     assert all(o.label in out.labels for o in out.outcomes)
     assert {o.category for o in out.outcomes} <= {"spike", "turn spike", "trend", "first seen"}
-    assert all(r.name_requests <= r.drill_requests for r in out.runs)
     assert out.netting.n + out.netting_small == 1  # the one pair: scored or said to be too small
     noise = bench.noise_rates(3, n_services=3, days=2)
     assert set(noise) == {"service spikes", "service trends", "breakdown spikes", "breakdown trends"}

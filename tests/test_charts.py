@@ -8,6 +8,7 @@ import pickle
 import re
 import struct
 import weakref
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -311,6 +312,35 @@ def test_spike_chart_stacks_the_drill_down_window_by_its_root_causes():
     np.testing.assert_allclose([tops[round(xi)] for xi in x[-29:]], values[-29:])
     legend = [t.get_text() for t in main.get_legend().get_texts()]
     assert [t for t in legend if t in ("the rest", "cause 0", "cause 1")] == ["the rest", "cause 1", "cause 0"]
+
+
+@pytest.mark.parametrize("label, want", [
+    ("USE1-InstanceUsage:db.r6g.2xlarge in prod (1111…1111)", "USE1-InstanceUsage:db.r6g.2xlarge in prod (1111…1111)"),
+    ("USE1-InstanceUsage:db.r6g.2xlarge / CreateDBInstance:0014 in payments-production (1111…3333)",
+     "USE1-InstanceUsage:d… in payments-production (1111…3333)"),
+    ("x" * 70, "x" * 55 + "…"),  # no " in " part: cut at the end
+])
+def test_a_cause_label_loses_its_usage_type_before_its_account(label, want):
+    got = charts.cause_legend_label(label)
+    assert got == want and len(got) <= charts.CAUSE_LABEL_MAX
+
+
+def test_the_spike_legend_keeps_long_cause_labels_whole_inside_the_figure():
+    rng = np.random.default_rng(5)
+    big, small = 60 + rng.normal(0, 1, 120), 10 + rng.normal(0, 0.5, 120)
+    big[-1] += 80
+    values = big + small + 30
+    sp = Spike("Svc", "up", values[-1], 100, 1.5, 53, 80, 119)
+    labels = ("USE1-InstanceUsage:db.r6g.2xlarge in prod (1111…1111)",
+              "USE1-DataTransfer-Out-Bytes in sandbox (3333…3333)")
+    stack = replace(_cause_stack(values, [big, small]), labels=labels)
+    fig = charts.spike_chart(series(values), sp, P, causes=stack)
+    _, main = fig.axes
+    legend = main.get_legend()
+    assert set(labels) <= {t.get_text() for t in legend.get_texts()}
+    fig.canvas.draw()
+    box = legend.get_window_extent(fig.canvas.get_renderer())
+    assert fig.bbox.contains(box.x0, box.y0) and fig.bbox.contains(box.x1, box.y1)
 
 
 def test_the_spike_job_carries_the_view_s_cause_stack(analysis, tmp_path):

@@ -133,7 +133,8 @@ def test_an_empty_answer_is_unavailable():
 
 def test_names_are_given_where_known():
     groups = {("111", "x"): series(1.0, 30.0), ("222", "y"): series(1.0, 30.0)}
-    result = root_causes(long_frame(groups), spike_of(groups), D, names={"LINKED_ACCOUNT": {"111": "prod"}})
+    result = drilldown._named(root_causes(long_frame(groups), spike_of(groups), D),
+                              {"LINKED_ACCOUNT": {"111": "prod"}})
     assert [c.names for c in result.causes] == [{"LINKED_ACCOUNT": "prod"}, {}]
 
 
@@ -410,7 +411,8 @@ def test_best_prefers_the_pair_with_the_most_concentrated_top_cause():
 
 def test_a_result_survives_its_json():
     groups = {("111", "x"): series(1.0, 30.0), ("222", "y"): series(1.0, 30.0)}
-    result = root_causes(long_frame(groups), spike_of(groups), D, names={"LINKED_ACCOUNT": {"111": "prod"}})
+    result = drilldown._named(root_causes(long_frame(groups), spike_of(groups), D),
+                              {"LINKED_ACCOUNT": {"111": "prod"}})
     assert RootCauseResult.from_json(result.to_json()) == result
 
 

@@ -124,7 +124,7 @@ def test_text_lists_the_planted_alerts_as_the_view_words_them(capsys, filled):
 
     lines = out.splitlines()
     assert lines[:2] == [v.title, v.headline_text]
-    assert f"Total {money(v.total)}" in lines and v.mtd_comparison.text in out
+    assert f"{v.total_label}: {money(v.total)}" in lines and v.mtd_comparison.text in out
     # Logs go to stderr: every stdout line belongs to the report.
     assert not re.search(r"^\d\d:\d\d:\d\d ", out, re.M)
     assert list(sections(out)) == [g.title for g in v.groups]  # spikes first

@@ -201,7 +201,7 @@ def test_refused_grouping_raises_like_boto3_and_account_names_are_served():
     with pytest.raises(ClientError) as caught:
         sample.get_cost_and_usage(**_drill(D - timedelta(days=28), ("REGION", "OPERATION")))
     assert caught.value.response["Error"]["Code"] == "ValidationException"
-    assert sample.get_cost_and_usage(**_drill(D, ("LINKED_ACCOUNT", "OPERATION")))["ResultsByTime"][0]["Groups"]
-    values = sample.get_dimension_values(TimePeriod={"Start": D.isoformat(), "End": TODAY.isoformat()},
-                                         Dimension="LINKED_ACCOUNT")["DimensionValues"]
+    by_account = sample.get_cost_and_usage(**_drill(D, ("LINKED_ACCOUNT", "OPERATION")))
+    assert by_account["ResultsByTime"][0]["Groups"]
+    values = by_account["DimensionValueAttributes"]
     assert {v["Value"]: v["Attributes"]["description"] for v in values} == ACCOUNT_NAMES

@@ -124,7 +124,7 @@ def test_chart_titles_are_views_of_the_same_facts():
     assert lam.title == "AWS Lambda — spike up on Wed, November 25"
     assert lam.subtitle.startswith("$78.26 on the day, +$28.26 (+56.5%) vs its normal $50.00/day")
     assert v.chart("trend:Amazon SQS").caption == "Trend: Amazon SQS"
-    assert v.chart("mtd_by_service").title.endswith(fmt.money(sum(x.cost for x in a.mtd_by_service)))
+    assert v.chart("mtd_by_service").title.endswith(fmt.money(a.summary.mtd_total))
 
 
 def test_links_are_added_after_publishing():
