@@ -352,16 +352,11 @@ def load_files(paths: Iterable[Path], metric: str) -> ParsedCosts:
     parsed = ParsedCosts()
     previous: tuple[Path, dict[str, Any], list[date]] | None = None  # the last file, when it had a NextPageToken
     for path in paths:
-        try:
-            text = Path(path).read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise CostDataError(f"{path}: no such file") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise CostDataError(f"{path}: cannot read: {exc}") from None
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise CostDataError(f"{path}: invalid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+        data = _read_json(path)
+        if is_saved_answer(data):
+            saved_pages(data, str(path))  # checked here, so a bad one stops the run like any bad input
+            log.debug("%s: a saved drill-down answer, not service totals: left to the root causes", path)
+            continue
         parse_response(data, metric, parsed, where=str(path))
         days = [_parse_day(r["TimePeriod"]["Start"], str(path)) for r in data["ResultsByTime"]]
         if previous is not None:
@@ -373,6 +368,20 @@ def load_files(paths: Iterable[Path], metric: str) -> ParsedCosts:
             "that answer, in order (--input page1.json page2.json …); one page alone would replace whole stored "
             "days with part of them")
     return parsed
+
+
+def _read_json(path: Path) -> Any:
+    """The JSON of one --input file; CostDataError naming the file."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise CostDataError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CostDataError(f"{path}: cannot read: {exc}") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise CostDataError(f"{path}: invalid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
 
 
 def _check_next_page(path: Path, page: dict[str, Any], days: list[date], nxt: Path, data: dict[str, Any],
@@ -393,3 +402,87 @@ def _check_next_page(path: Path, page: dict[str, Any], days: list[date], nxt: Pa
         raise IncompleteAnswerError(
             f"{path}: has a NextPageToken but the next input {nxt} is not its next page ({why}) — give every page "
             "of that answer, in order (--input page1.json page2.json …)")
+
+
+# --- saved drill-down answers (COST_SOURCE=file) -----------------------------------------------------------------
+
+# What makes two GetCostAndUsage requests the same question (NextPageToken only picks the page of the answer).
+MATCHED_KEYS = ("TimePeriod", "Granularity", "Metrics", "GroupBy", "Filter")
+
+
+class NoSavedAnswer(CostExplorerError):
+    """The saved drill-down answers hold none for this query: that query only, the others may have one."""
+
+
+def is_saved_answer(data: Any) -> bool:
+    """Whether a saved file is a drill-down answer {"request": …, "response": …}, not service totals."""
+    return isinstance(data, dict) and "request" in data and "response" in data and "ResultsByTime" not in data
+
+
+def saved_pages(data: dict[str, Any], where: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """(request, pages) of a saved drill-down answer; the response is one page or {"pages": [page, …]}."""
+    request, response = data["request"], data["response"]
+    if not isinstance(request, dict):
+        raise CostDataError(f"{where}: a saved drill-down answer's request must be a GetCostAndUsage request object")
+    pages = response.get("pages") if isinstance(response, dict) and "ResultsByTime" not in response else [response]
+    if not isinstance(pages, list) or not pages or not all(
+            isinstance(p, dict) and isinstance(p.get("ResultsByTime"), list) for p in pages):
+        raise CostDataError(f"{where}: a saved drill-down answer's response must be a GetCostAndUsage response "
+                            "(ResultsByTime) or {\"pages\": [response, …]}")
+    return request, pages
+
+
+def _request_key(request: dict[str, Any]) -> str:
+    return json.dumps({k: request.get(k) for k in MATCHED_KEYS}, sort_keys=True)
+
+
+def _filtered_service(expression: Any) -> str:
+    """The SERVICE a Filter expression selects ("" when none)."""
+    if isinstance(expression, dict):
+        dims = expression.get("Dimensions")
+        if isinstance(dims, dict) and dims.get("Key") == "SERVICE" and dims.get("Values"):
+            return ", ".join(map(str, dims["Values"]))
+        for part in expression.get("And") or []:
+            if found := _filtered_service(part):
+                return found
+    return ""
+
+
+class SavedAnswers:
+    """A GetCostAndUsage client answering from saved drill-down answers: costs no request (free)."""
+
+    free = True  # drilldown.explain takes none of DRILLDOWN_MAX_REQUESTS for it and counts no request
+
+    def __init__(self, answers: Iterable[tuple[dict[str, Any], list[dict[str, Any]]]] = ()) -> None:
+        self._pages = {_request_key(request): pages for request, pages in answers}  # a later file wins
+
+    def __len__(self) -> int:
+        return len(self._pages)
+
+    @classmethod
+    def from_files(cls, paths: Iterable[Path]) -> SavedAnswers:
+        """The saved drill-down answers among the --input files (the others are service totals, left out)."""
+        answers = []
+        for path in paths:
+            data = _read_json(path)
+            if is_saved_answer(data):
+                answers.append(saved_pages(data, str(path)))
+        return cls(answers)
+
+    def get_cost_and_usage(self, **kwargs: Any) -> dict[str, Any]:
+        """The saved page answering this request; NoSavedAnswer when there is none."""
+        keys = " x ".join(str(g.get("Key")) for g in kwargs.get("GroupBy") or [])
+        what = f"{_filtered_service(kwargs.get('Filter')) or 'all services'} by {keys or 'nothing'}"
+        pages = self._pages.get(_request_key(kwargs))
+        if pages is None:
+            # The exact request to save an answer for (README: saved drill-down answers).
+            log.info("no saved drill-down answer for %s; its request: %s", what,
+                     json.dumps({k: kwargs[k] for k in MATCHED_KEYS if k in kwargs}, sort_keys=True))
+            raise NoSavedAnswer(f"no saved drill-down answer for {what}")
+        token = kwargs.get("NextPageToken")
+        if not token:
+            return pages[0]
+        for page, following in zip(pages, pages[1:], strict=False):
+            if page.get("NextPageToken") == token:
+                return following
+        raise NoSavedAnswer(f"the saved drill-down answer for {what} lacks the page after NextPageToken {token}")

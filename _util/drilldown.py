@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from . import db
-from .costexplorer import CostExplorerError, fetch_pages, make_ce_client
+from .costexplorer import CostExplorerError, NoSavedAnswer, fetch_pages, make_ce_client
 from .model import FirstSeen, Spike, Trend, alert_kind
 
 log = logging.getLogger(__name__)
@@ -265,7 +265,9 @@ def run_query(client, query: DrillQuery, budget: Budget, max_pages: int) -> tupl
     """Every page of one drill-down query within the budget; return the pages and the requests made.
 
     Raises DailyLimit (after spending what it took) when a page still has a next one and the budget is spent;
-    CostExplorerError as costexplorer.fetch_pages does."""
+    CostExplorerError as costexplorer.fetch_pages does. A free client (saved answers) takes nothing of the budget."""
+    if getattr(client, "free", False):
+        return list(fetch_pages(client, query, max_pages)), 0
     if budget.left <= 0:
         raise DailyLimit
     pages: list[dict[str, Any]] = []
@@ -315,6 +317,9 @@ def explain(alerts: Iterable[Alert], settings, engine, client, report_date: date
     down: str | None = None  # Cost Explorer failed: the rest of the run asks nothing more
     unrecorded = 0  # requests spent outside any stored outcome (a query that failed midway)
     accounts: dict[str, str] = {}  # LINKED_ACCOUNT -> name, from the answers' DimensionValueAttributes
+    # Saved answers (COST_SOURCE=file) cost no request: no budget taken, and asked again rather than read back
+    # from storage (a rerun may list more of them).
+    free = getattr(client, "free", False)
 
     def get_client():
         nonlocal client
@@ -328,7 +333,7 @@ def explain(alerts: Iterable[Alert], settings, engine, client, report_date: date
         slot = per_alert.setdefault(key, {})
         pair_name = ",".join(query.pair)
         old = stored.get((*key, pair_name))
-        if old is not None and old.status != DAILY_LIMIT:
+        if old is not None and old.status != DAILY_LIMIT and not free:
             slot[query.pair] = RootCauseResult.from_json(old.result)
             continue
         spent_before = old.requests if old is not None else 0
@@ -343,12 +348,17 @@ def explain(alerts: Iterable[Alert], settings, engine, client, report_date: date
             continue
         left = budget.left
         try:
-            if left <= 0:
+            if left <= 0 and not free:
                 raise DailyLimit  # before making a client: a rerun past the cap touches nothing
             pages, _ = run_query(get_client(), query, budget, settings.ce_max_pages)
         except DailyLimit:
             result = RootCauseResult(DAILY_LIMIT, pair=query.pair)
             made[(*key, pair_name)] = result, spent_before + (left - budget.left)
+            slot[query.pair] = result
+            continue
+        except NoSavedAnswer as exc:  # this query only: the other alerts may have theirs
+            result = RootCauseResult(f"{UNAVAILABLE}{exc}", pair=query.pair)
+            made[(*key, pair_name)] = result, spent_before
             slot[query.pair] = result
             continue
         except CostExplorerError as exc:

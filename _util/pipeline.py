@@ -142,9 +142,11 @@ WITH_SPIKE_STATUS = "not analysed (explained with its spike)"  # a trend of a se
 
 def find_root_causes(settings: Settings, engine: Engine, analysis: Analysis, *, client=None) -> dict:
     """The root causes of the day's spikes, trends and new services ((service, breakdown, kind) ->
-    drilldown.RootCauseResult), asked of the source's Cost Explorer (client, else the source's own, made only when a request is needed).
+    drilldown.RootCauseResult), asked of the source's Cost Explorer (client, else the source's own, made only when a request is needed;
+    COST_SOURCE=file: the saved drill-down answers among its --input files, costing no request).
     Never raises: when the drill-down cannot run, each alert's status says why."""
     from . import drilldown
+    from .costexplorer import CostDataError, SavedAnswers
     from .ingest import make_cost_client
 
     # A service that spikes and turns is one entry, explained by its spike: its trend costs no request.
@@ -163,7 +165,17 @@ def find_root_causes(settings: Settings, engine: Engine, analysis: Analysis, *, 
     if settings.drilldown_max_requests == 0:
         log.info("root causes: none asked (DRILLDOWN_MAX_REQUESTS=0)")
         return every(NO_REQUESTS_STATUS)
-    if settings.cost_source not in ("ce", "sample"):
+    if settings.cost_source == "file":
+        # Saved drill-down answers among the --input files stand in for Cost Explorer (README, saved files).
+        try:
+            client = SavedAnswers.from_files(settings.input_files)
+        except CostDataError as exc:
+            log.warning("root causes: %s", exc)
+            return every(f"unavailable: {exc}")
+        if not client:
+            log.info("root causes: %s", NO_CE_STATUS)
+            return every(NO_CE_STATUS)
+    elif settings.cost_source not in ("ce", "sample"):
         log.info("root causes: %s", NO_CE_STATUS)
         return every(NO_CE_STATUS)
     try:
