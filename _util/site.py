@@ -22,10 +22,7 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
-import shutil
-import tempfile
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -376,7 +373,7 @@ def _publish_local(view: DayView, charts: dict[str, Path], settings: Settings, r
         target = root / rel
         try:
             if src.resolve() != target.resolve():
-                _atomic_copy(src, target)
+                write_atomic(target, src.read_bytes())  # the one atomic writer (fsync, 0644)
             written[cid] = rel
             result.urls[cid] = url(rel)
         except OSError as exc:
@@ -396,7 +393,7 @@ def _publish_local(view: DayView, charts: dict[str, Path], settings: Settings, r
     images = {cid: rel.rsplit("/", 1)[1] for cid, rel in written.items()}
     page = _day_page(view, written, images, published, lambda x: f"../{x}/index.html", "../index.html")
     try:
-        _atomic_write(root / day / "index.html", page.encode("utf-8"))
+        write_atomic(root / day / "index.html", page.encode("utf-8"))
         result.page_url = url(f"{day}/index.html")
     except OSError as exc:
         result._error(f"cannot write {root / day / 'index.html'}: {exc.strerror or exc}")
@@ -404,12 +401,12 @@ def _publish_local(view: DayView, charts: dict[str, Path], settings: Settings, r
         days = manifest_with(days, view)
         published.add(day)
         try:
-            _atomic_write(manifest_path, manifest_bytes(days))
+            write_atomic(manifest_path, manifest_bytes(days))
         except OSError as exc:
             result._error(f"cannot write {manifest_path}: {exc.strerror or exc}")
     index = pages.index_page(index_rows(published, days, lambda x: f"{x}/index.html"))
     try:
-        _atomic_write(root / "index.html", index.encode("utf-8"))
+        write_atomic(root / "index.html", index.encode("utf-8"))
         result.index_url = url("index.html")
     except OSError as exc:
         result._error(f"cannot write {root / 'index.html'}: {exc.strerror or exc}")
@@ -486,20 +483,3 @@ def _publish_s3(view: DayView, charts: dict[str, Path], settings: Settings, dest
     index = pages.index_page(index_rows(published, days, index_link))
     if writer.put("index.html", index.encode("utf-8"), HTML_TYPE, HTML_CACHE):
         result.index_url = url("index.html")
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    write_atomic(path, data)
-
-
-def _atomic_copy(src: Path, dst: Path) -> None:
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dst.parent, prefix=".tmp-", suffix=dst.suffix)
-    os.close(fd)
-    try:
-        shutil.copyfile(src, tmp)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, dst)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

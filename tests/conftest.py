@@ -130,32 +130,6 @@ def chromium() -> str:
     pytest.skip("Chromium is not installed (apt-get install -y chromium)")
 
 
-def chromium_screenshot(chromium: str, url: str, out_png: Path, tmp_path: Path, size=(1280, 2000)) -> None:
-    """Render url headless into out_png."""
-    import subprocess
-
-    subprocess.run(
-        [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         f"--user-data-dir={tmp_path / 'chromium-profile'}", f"--window-size={size[0]},{size[1]}",
-         f"--screenshot={out_png}", url],
-        check=True, capture_output=True, timeout=60,
-    )
-
-
-def chromium_dom(chromium: str, url: str, tmp_path: Path) -> str:
-    """The DOM of url after load, as Chromium serialises it (--dump-dom)."""
-    import subprocess
-
-    done = subprocess.run(
-        [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         f"--user-data-dir={tmp_path / 'chromium-dom'}", "--dump-dom", url],
-        check=True, capture_output=True, timeout=60, text=True,
-    )
-    return done.stdout
-
-
 @pytest.fixture
 def isolated(tmp_path, monkeypatch, restore_logging):
     """Run in an empty folder (no ./.env, logs under ./output) and give the logging set-up back afterwards

@@ -26,7 +26,7 @@ from botocore.stub import Stubber
 from _util import charts, fmt, site, view
 from _util.config import Settings
 from _util.model import MTD_CHART, AlertParams, Spike, Trend, trend_chart_id
-from tests.conftest import chromium_dom, chromium_screenshot
+from tests.browser import chromium_dom, chromium_screenshot
 from tests.fixtures_analysis import D, analysis_from_costs, build_analysis, day_view, synthetic_costs
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -31,7 +31,7 @@ from _util.slack_message import (
     render_preview_html,
     validate_payload,
 )
-from tests.conftest import chromium_dom
+from tests.browser import chromium_dom
 from tests.demo_day import demo_view
 from tests.slack_fixtures import BASE, D, all_urls, analysis, day_view, golden_analysis, many_alerts
 
