@@ -426,11 +426,16 @@ def cause_text(result: RootCauseResult | None, kind: str = "spike") -> str:
     change = f"{fmt.signed_money(cause_change(result))}{unit} ({window})"
     named = [f"{cause_label(c)}, {fmt.signed_money(c.delta)}{unit}" for c in result.causes[:CAUSES_IN_TEXT]]
     more = len(result.causes) - len(named)
+    # Causes that move more than the whole change were partly offset by the other groups: say by how much, so
+    # "-$119.91 of -$119.30" does not read as a mistake.
+    rest = result.unexplained or 0.0
+    offset = (f"; the other groups moved {fmt.signed_money(rest)}{unit}"
+              if fmt.cents(rest) != 0 and abs(cause_change(result) - rest) > abs(cause_change(result)) else "")
     if len(named) == 1 and not more:
-        return f"{lead} {named[0]} of {change}"
+        return f"{lead} {named[0]} of {change}{offset}"
     if more:
         named.append(fmt.count(more, "more group"))
-    return f"{lead} {', '.join(named[:-1])}, and {named[-1]}, of {change}"
+    return f"{lead} {', '.join(named[:-1])}, and {named[-1]}, of {change}{offset}"
 
 
 @dataclass(frozen=True)

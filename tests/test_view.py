@@ -320,3 +320,12 @@ def test_the_demo_s_rounding_case_adds_up():
     s = Spike("Amazon CloudFront", "up", 61.4254, 19.3526, 3.0, 14.0, 61.4254 - 19.3526, 365)
     assert fmt.money(s.delta) == "$42.07"
     assert "$61.43 on Wed, November 25, $42.08 (217.4%) above its normal $19.35/day" in spike_text(s, D)
+
+
+def test_causes_that_overshoot_the_change_say_what_offset_them():
+    """"-$119.91 of -$119.30" alone reads as a mistake: the other groups' +$0.61 is said."""
+    result = analysed(cause("111111111111", "USE1-InstanceUsage:db.r6g.2xlarge", -119.91, 1.005), change=-119.30)
+    assert view.cause_text(result) == ("mostly USE1-InstanceUsage:db.r6g.2xlarge in 111111111111, -$119.91 of "
+                                       "-$119.30 (the change vs its 28-day normal); the other groups moved +$0.61")
+    plain = analysed(cause("111111111111", "U", -100.0, 0.9), change=-110.0)  # the rest moved the same way
+    assert "other groups" not in view.cause_text(plain)
