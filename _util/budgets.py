@@ -2,7 +2,7 @@
 
 Pure: takes the month's daily costs, the report date d and the forecast as plain numbers (no clock, no settings).
 Alerts fire on their day only: "on pace to exceed" each day the forecast is above the budget, "exceeded" once, on
-the day month to date first passes the budget (README "Budgets").
+the day month to date first passes the budget.
 """
 
 from __future__ import annotations

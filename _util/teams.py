@@ -1,9 +1,9 @@
 """Teams: who owns which cost (TEAMS_FILE, TOML), and the rule that attributes an item to one team.
 
-Ownership rule (README "Teams"): the FIRST team in file order that matches an item owns it. A team matches a
-(service, breakdown) when the service is one of its `services` (exact name), or COST_GROUP_BY=LINKED_ACCOUNT and
-the breakdown is one of its `accounts`, or COST_GROUP_BY=TAG:<key> and the breakdown (as stored: "team$payments")
-is one of its `tags`. Items no team matches are "unowned".
+Ownership rule (README "Settings", TEAMS_FILE): the FIRST team in file order that matches an item owns it. A team
+matches a (service, breakdown) when the service is one of its `services` (exact name), or COST_GROUP_BY=LINKED_ACCOUNT
+and the breakdown is one of its `accounts`, or COST_GROUP_BY=TAG:<key> and the breakdown (as stored:
+"team$payments") is one of its `tags`. Items no team matches are "unowned".
 """
 
 from __future__ import annotations

@@ -151,3 +151,13 @@ def test_attribute_keeps_a_key_for_a_team_that_owns_none_of_the_items():
     by_team = parse_teams(GOOD).attribute([Item("Tax")])
     assert by_team == {"payments": [], "platform": [], UNOWNED: [Item("Tax")]}
 
+
+
+def test_without_a_toml_parser_python_3_10_is_told_what_to_install(tmp_path, monkeypatch):
+    import _util.teams
+
+    path = tmp_path / "teams.toml"
+    path.write_text(GOOD, encoding="utf-8")
+    monkeypatch.setattr(_util.teams, "tomllib", None)
+    with pytest.raises(ConfigError, match=r"Python >= 3.11 .*pip install tomli"):
+        load_teams(path)
