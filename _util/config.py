@@ -78,6 +78,9 @@ class Settings:
     drilldown: bool = True
     drilldown_max_requests: int = 20  # Cost Explorer requests (USD 0.01 each) per report date for root causes
     first_seen_min_usd: float = 10.0
+    # Budgets and teams (README "Settings"): the account's monthly budget (USD; None = none) and the teams file.
+    monthly_budget_usd: float | None = None
+    teams_file: Path | None = None
     plots_destination: str = "output/site"  # load_settings: OUTPUT_DIR/site when PLOTS_DESTINATION is unset
     plot_base_url: str = ""
     plot_links: str = "public"
@@ -242,6 +245,19 @@ def _group_by(raw: str) -> str:
     return value
 
 
+def _budget(raw: str) -> float | None:
+    value = raw.strip()
+    if not value:
+        return None
+    try:
+        budget = float(value)
+    except ValueError:
+        raise ConfigError(f"MONTHLY_BUDGET_USD must be a number of USD, got {raw!r}") from None
+    if not budget > 0 or budget == float("inf"):
+        raise ConfigError(f"MONTHLY_BUDGET_USD must be a finite number > 0 (unset = no budget), got {raw!r}")
+    return budget
+
+
 def _url(name: str):
     def parse(raw: str) -> str:
         value = raw.strip()
@@ -300,6 +316,8 @@ ENV: dict[str, tuple[str, Any]] = {
     "DRILLDOWN": ("drilldown", _bool("DRILLDOWN")),
     "DRILLDOWN_MAX_REQUESTS": ("drilldown_max_requests", _int("DRILLDOWN_MAX_REQUESTS", 0)),
     "FIRST_SEEN_MIN_USD": ("first_seen_min_usd", _float("FIRST_SEEN_MIN_USD", 0.01)),
+    "MONTHLY_BUDGET_USD": ("monthly_budget_usd", _budget),
+    "TEAMS_FILE": ("teams_file", lambda raw: Path(raw.strip()) if raw.strip() else None),
     "PLOTS_DESTINATION": ("plots_destination", _destination),
     "PLOT_BASE_URL": ("plot_base_url", _url("PLOT_BASE_URL")),
     "PLOT_LINKS": ("plot_links", _choice("PLOT_LINKS", PLOT_LINK_MODES)),
@@ -413,6 +431,8 @@ def validate(s: Settings) -> None:
     for path in s.input_files:
         if not path.is_file():
             raise ConfigError(f"--input {path}: no such file")
+    if s.teams_file is not None and not s.teams_file.is_file():
+        raise ConfigError(f"TEAMS_FILE {s.teams_file}: no such file")
     if s.macd_fast >= s.macd_slow:
         raise ConfigError(f"MACD_FAST ({s.macd_fast}) must be smaller than MACD_SLOW ({s.macd_slow})")
     if s.plot_links == "presigned" and not s.plots_destination.startswith("s3://"):

@@ -95,6 +95,19 @@ def day(d: date) -> str:
     return f"{d:%B} {d.day}"
 
 
+def day_of_month(d: date) -> str:
+    """A day of the current month, as in "around the 24th": "1st", "2nd", "3rd", "11th", "22nd"."""
+    n = d.day
+    suffix = "th" if 11 <= n % 100 <= 13 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def interval(low: float | None, high: float | None, level: float = 0.8) -> str:
+    """A prediction interval in USD: "80%: $11,600.00–$14,100.00"."""
+    level_text = share(level).replace(".0%", "%")  # "80%", "87.5%"
+    return f"{level_text}: {money(low)}–{money(high)}"
+
+
 def weekday(d: date) -> str:
     """A day with its weekday, for comparisons: "Wed, November 25"."""
     return f"{d:%a}, {day(d)}"

@@ -463,3 +463,26 @@ def test_mysql_url_without_driver_is_exit_2_with_one_line(capsys, restore_loggin
     assert runCostReporting.main(["--dry-run", "--db-url", "mysql://costs:s3cret@db/costs"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "mysql+pymysql://" in err and "s3cret" not in err
+
+
+def test_budget_and_teams_file_are_unset_by_default():
+    s = load_settings(flags(), environ={})
+    assert (s.monthly_budget_usd, s.teams_file) == (None, None)
+
+
+def test_budget_and_teams_file_are_read(in_tmp):
+    (in_tmp / "teams.toml").write_text("", encoding="utf-8")
+    s = load_settings(flags(), environ={"MONTHLY_BUDGET_USD": "12000.50", "TEAMS_FILE": "teams.toml"})
+    assert (s.monthly_budget_usd, s.teams_file) == (12000.5, Path("teams.toml"))
+    assert load_settings(flags(), environ={"MONTHLY_BUDGET_USD": " "}).monthly_budget_usd is None
+
+
+@pytest.mark.parametrize("raw", ["0", "-100", "lots", "inf", "nan"])
+def test_a_budget_that_is_not_a_positive_number_is_refused(raw):
+    with pytest.raises(ConfigError, match="MONTHLY_BUDGET_USD"):
+        load_settings(flags(), environ={"MONTHLY_BUDGET_USD": raw})
+
+
+def test_a_teams_file_that_does_not_exist_is_refused():
+    with pytest.raises(ConfigError, match="TEAMS_FILE nope.toml: no such file"):
+        load_settings(flags(), environ={"TEAMS_FILE": "nope.toml"})

@@ -107,3 +107,19 @@ def test_estimated_days_is_one_sentence_of_runs():
     assert fmt.estimated_days(days) == f"{fmt.ESTIMATED}: November 3, November 5–6, November 9"
     assert fmt.estimated_days([]) == ""
     assert fmt.day(date(2026, 11, 25)) == "November 25" and fmt.day_iso(date(2026, 11, 25)) == "2026-11-25"
+
+
+@pytest.mark.parametrize("n, text", [(1, "1st"), (2, "2nd"), (3, "3rd"), (4, "4th"), (11, "11th"), (12, "12th"),
+                                     (13, "13th"), (21, "21st"), (22, "22nd"), (23, "23rd"), (24, "24th"),
+                                     (31, "31st")])
+def test_day_of_month(n, text):
+    assert fmt.day_of_month(date(2026, 12, n)) == text
+
+
+@pytest.mark.parametrize("low, high, level, text", [
+    (11600, 14100, 0.8, "80%: $11,600.00–$14,100.00"),
+    (2.675, 3.0, 0.95, "95%: $2.68–$3.00"),
+    (1, 2, 0.875, "87.5%: $1.00–$2.00"),
+])
+def test_interval(low, high, level, text):
+    assert fmt.interval(low, high, level) == text
