@@ -8,10 +8,11 @@ Model, per service (all services at once, vectorised):
   and the same day of the previous or next month stood out too. They are counted once in month to date and, for the
   remaining days, added back only on their day of the month (last month's charge), never extrapolated;
 - weekly profile: the median of each weekday over the last 5 weeks, as an additive offset from their mean;
-- level: the median of the last 7 days with the profile taken out (a spike on d is one of 7 values: no effect; a
-  step change 4+ days old is followed);
-- remaining day t: level + profile[weekday(t)] (+ the charge on t's day of the month), floored at 0 for services
-  that never had a negative (credit) day.
+- level: the trimmed mean (highest and lowest dropped) of the last 7 days with the profile taken out (a spike on d
+  is dropped; a step change 4+ days old is mostly followed);
+- trend: half the Theil-Sen slope of the 5 weekly medians (damped: a step must not become a runaway trend);
+- remaining day t: level + slope x days ahead + profile[weekday(t)] (+ the charge on t's day of the month), floored
+  at 0 for services that never had a negative (credit) day.
 
 80% interval: the empirical distribution of this same method's errors over the same horizon (the remaining days of
 the month), from every past origin in the history with enough data (rolling origins, not only month ends, so a
@@ -37,6 +38,7 @@ PROFILE_WEEKS = 5
 LEVEL_DAYS = 7
 MIN_ORIGINS = 20  # past origins needed for an empirical interval
 MAX_ORIGINS = 365
+TREND_DAMP = 0.5  # share of the recent weekly slope carried forward
 CHARGE_K = 5.0  # a charge stands out by this many robust sigmas of the service's day-to-day noise
 
 
@@ -98,8 +100,18 @@ def _predict(window: np.ndarray, horizon: int) -> np.ndarray:
     offset = med - _nanmedian(med, -1)[..., None]
     offset = np.nan_to_num(offset)
     last = window[..., -LEVEL_DAYS:] - offset[..., (n - LEVEL_DAYS + np.arange(LEVEL_DAYS)) % 7]
-    level = np.nan_to_num(_nanmedian(last, -1))
-    return level[..., None] + offset[..., np.arange(horizon) % 7]
+    # Trimmed mean (drop the day's highest and lowest): as robust to one spike as the median, less noisy.
+    full = ~np.isnan(last).any(axis=-1)
+    trimmed = np.sort(np.nan_to_num(last), axis=-1)[..., 1:-1].mean(axis=-1)
+    level = np.where(full, trimmed, np.nan_to_num(_nanmedian(last, -1)))
+    slope = 0.0
+    if TREND_DAMP:
+        # Theil-Sen slope (USD/day) of the weekly medians of the deseasonalised window, damped.
+        wk = _nanmedian(weeks - offset[..., None, :], -1)  # (..., PROFILE_WEEKS)
+        i, j = np.triu_indices(PROFILE_WEEKS, 1)
+        slope = TREND_DAMP * np.nan_to_num(_nanmedian((wk[..., j] - wk[..., i]) / (7.0 * (j - i)), -1))[..., None]
+    ahead = LEVEL_DAYS / 2 + np.arange(horizon)  # the level is the median of the last 7 days: centred 3.5 days back
+    return level[..., None] + slope * ahead + offset[..., np.arange(horizon) % 7]
 
 
 def _run_rate(month: pd.DataFrame, last_month_total, n_days: int, interval: float, note: str) -> Forecast:

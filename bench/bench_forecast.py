@@ -12,7 +12,7 @@ import argparse
 import calendar
 import sys
 import time
-from datetime import date, timedelta
+from datetime import date
 
 import numpy as np
 import pandas as pd
