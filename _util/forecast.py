@@ -190,14 +190,14 @@ def month_end(series: pd.DataFrame, report_date: date, *, estimated_dates=(), in
         actual = np.nansum(np.nan_to_num(win[..., n:]), axis=-1)
         with np.errstate(invalid="ignore", divide="ignore"):
             rel = np.where(pred > 0, actual / pred - 1, np.nan)
-            rel_total = actual.sum(axis=1) / pred.sum(axis=1) - 1
+            rel_total = np.where(pred.sum(axis=1) > 0, actual.sum(axis=1) / pred.sum(axis=1) - 1, np.nan)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # a service never forecast above 0: no relative error
             q_lo, q_hi = np.nan_to_num(np.nanquantile(rel, [lo_q, hi_q], axis=0))
+            t_lo, t_hi = np.nan_to_num(np.nanquantile(rel_total, [lo_q, hi_q]))
         rs = rem.sum(axis=0)
         low = mtd + rs * (1 + np.minimum(q_lo, 0))
         high = mtd + rs * (1 + np.maximum(q_hi, 0))
-        t_lo, t_hi = np.nanquantile(rel_total, [lo_q, hi_q])
         total_rem = float(rs.sum())
         tot_low = float(mtd.sum()) + total_rem * (1 + min(float(t_lo), 0.0))
         tot_high = float(mtd.sum()) + total_rem * (1 + max(float(t_hi), 0.0))

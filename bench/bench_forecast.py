@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="fewer seeds and months (< 15 s)")
     args = ap.parse_args(argv)
-    seeds, months = (3, 4) if args.quick else (12, 9)
+    seeds, months = (5, 6) if args.quick else (12, 9)
     t0 = time.perf_counter()
     results: dict[str, list] = {"sample world": backtest(sample_world(months), months)}
     for kind in ("stationary", "step", "spike", "fee", "trend"):
