@@ -136,10 +136,14 @@ def _z(p: float) -> float:
 
 
 def month_end(series: pd.DataFrame, report_date: date, *, estimated_dates=(), interval: float = 0.8) -> Forecast:
-    """Forecast of d's month-end cost (USD), total and per service, with a central `interval` prediction interval."""
+    """Forecast of d's month-end cost (USD), total and per service, with a central `interval` prediction interval.
+
+    Estimated days count as they stand: Cost Explorer marks the whole current month estimated, so leaving them out
+    would leave nothing; a day not yet complete is the lowest of the level's 7 and so trimmed away.
+    `estimated_dates` is accepted for the callers' one signature and not used by this model."""
     d = pd.Timestamp(report_date)
     hist = series.loc[:d].astype(float)
-    if hist.empty or hist.index[-1] != d:
+    if len(hist.index) == 0 or hist.index[-1] != d:
         raise ValueError(f"series has no row for {report_date}")
     start = d.replace(day=1)
     n_days = calendar.monthrange(d.year, d.month)[1]
@@ -162,8 +166,6 @@ def month_end(series: pd.DataFrame, report_date: date, *, estimated_dates=(), in
 
     charges = _charges(values, hist.index)
     clean = values - charges
-    est = np.isin(hist.index.date, list(estimated_dates))
-    clean[est] = np.nan  # an estimated (incomplete) day is month to date, not evidence of the level
 
     n = PROFILE_WEEKS * 7
     rem = np.zeros((r, values.shape[1]))

@@ -96,12 +96,11 @@ def test_monthly_fee_still_to_come_is_added_once():
     assert f.forecast == pytest.approx(f.mtd + 100.0 * len(remaining(d)) + 500.0)
 
 
-def test_estimated_day_does_not_set_the_level():
+def test_incomplete_report_day_does_not_set_the_level():
     d = date(2026, 6, 14)
-    s = frame(d, a=lambda idx: np.where(idx >= pd.Timestamp(2026, 6, 13), 10.0, 100.0))  # two partial days
-    honest = month_end(s, d, estimated_dates=[date(2026, 6, 13), d])
-    assert honest.forecast == pytest.approx(honest.mtd + 100.0 * len(remaining(d)))
-    assert month_end(s, d).forecast < honest.forecast  # taken at face value they would pull the level down
+    s = frame(d, a=lambda idx: np.where(idx == pd.Timestamp(d), 10.0, 100.0))  # d not yet complete
+    f = month_end(s, d, estimated_dates=pd.date_range("2026-06-01", d).date)  # the whole month estimated, as CE
+    assert f.forecast == pytest.approx(f.mtd + 100.0 * len(remaining(d)))
 
 
 def test_too_little_history_falls_back_to_the_run_rate_and_says_so():
@@ -150,3 +149,9 @@ def test_forecast_is_at_least_mtd_and_inside_its_interval(days, services, seed, 
     assert f.low <= f.forecast + 1e-9 and f.forecast <= f.high + 1e-9
     for x in f.by_service:
         assert x.mtd - 1e-9 <= x.forecast and x.low <= x.forecast + 1e-9 <= x.high + 2e-9
+
+
+def test_no_services_forecasts_nothing():
+    d = date(2026, 6, 14)
+    f = month_end(pd.DataFrame(index=pd.date_range(START, d)), d)
+    assert f.forecast == f.mtd == 0 and f.by_service == [] and f.low <= f.forecast <= f.high

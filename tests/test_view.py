@@ -320,3 +320,25 @@ def test_the_demo_s_rounding_case_adds_up():
     s = Spike("Amazon CloudFront", "up", 61.4254, 19.3526, 3.0, 14.0, 61.4254 - 19.3526, 365)
     assert fmt.money(s.delta) == "$42.07"
     assert "$61.43 on Wed, November 25, $42.08 (217.4%) above its normal $19.35/day" in spike_text(s, D)
+
+
+def forecast(method="model", last=20100.0):
+    from _util.forecast import Forecast, ServiceForecast
+
+    return Forecast("2026-11", 19000.0, 22800.0, 21900.0, 23900.0, 0.8, method, last,
+                    [ServiceForecast("Amazon EC2", 19000.0, 22800.0, 21900.0, 23900.0)])
+
+
+def test_forecast_line_words_the_forecast_and_last_month():
+    v = build_view(make(), RULES, forecast=forecast())
+    assert v.forecast_text == ("On track for $22,800.00 this month (80%: $21,900.00–$23,900.00) · last month "
+                               "$20,100.00 (+13.4%)")
+    assert v.forecast_heading == "On track for this month (80%: $21,900.00–$23,900.00)"
+    assert v.forecast_comparison.label == "October (last month)" and v.forecast_comparison.base == 20100.0
+
+
+def test_forecast_line_says_run_rate_and_omits_an_unknown_last_month():
+    v = build_view(make(), RULES, forecast=forecast("run_rate", None))
+    assert v.forecast_text == ("On track for $22,800.00 this month (80%: $21,900.00–$23,900.00; run rate, too "
+                               "little history for the model)")
+    assert build_view(make(), RULES).forecast_text == "" and build_view(make(), RULES).forecast_comparison is None
