@@ -67,6 +67,10 @@ def _totals(view: DayView) -> list[dict]:
     rows += [row(c.label, c.base, c.change) for c in view.day_comparisons]
     rows.append(row(view.mtd_heading, view.mtd_total))
     rows.append(row(view.mtd_comparison.label, view.mtd_comparison.base, view.mtd_comparison.change))
+    cmp = view.forecast_comparison
+    if view.forecast is not None and cmp is not None:
+        rows.append(row(view.forecast_heading, view.forecast.forecast))
+        rows.append(row(cmp.label, cmp.base, cmp.change))
     return rows
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from . import fmt
 from .files import write_atomic
+from .forecast import Forecast
 from .model import FirstSeen, Spike, Trend
 from .view import Comparison, DayView, Entry
 
@@ -101,8 +102,22 @@ def report_dict(day_view: DayView, settings_public: dict, ce_requests: int, extr
         "rules": list(v.rules),
         "freshness": v.freshness,
     }
+    if v.forecast is not None:
+        data["forecast"] = forecast_dict(v.forecast)
     data.update(v.extra)
     data.update(extra or {})
+    return data
+
+
+def forecast_dict(f: Forecast) -> dict:
+    """report.json's "forecast" (DESIGN.md "Forecast, budgets and teams"); "note" only when there is one."""
+    data = {"month": f.month, "mtd": _usd(f.mtd), "forecast": _usd(f.forecast), "low": _usd(f.low),
+            "high": _usd(f.high), "interval": f.interval, "method": f.method,
+            "last_month_total": _usd(f.last_month_total),
+            "by_service": [{"service": x.service, "mtd": _usd(x.mtd), "forecast": _usd(x.forecast),
+                            "low": _usd(x.low), "high": _usd(x.high)} for x in f.by_service]}
+    if f.note:
+        data["note"] = f.note
     return data
 
 

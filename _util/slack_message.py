@@ -86,6 +86,8 @@ def totals_text(view: DayView) -> str:
     lines = [f"*{escape(view.total_label)}:* {money(view.total)}"]
     lines += [escape(c.text) for c in view.day_comparisons[:2]]
     lines += [f"*{escape(view.mtd_heading)}:* {money(view.mtd_total)}", escape(view.mtd_comparison.text)]
+    if view.forecast_text:
+        lines.append(escape(view.forecast_text))
     return "\n".join(lines)
 
 

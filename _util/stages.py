@@ -95,9 +95,15 @@ def day_view(settings: Settings, analysis: Analysis, root_causes=None, *, engine
     """The view model of d: built once from the analysis, the rule settings and the alerts' root causes
     ((service, breakdown, kind) -> drilldown.RootCauseResult); every output is a view of it. A stage run alone
     passes its engine instead: the root causes the day's run stored are read back (no request is made)."""
-    from . import drilldown, view
+    import pandas as pd
+
+    from . import drilldown, forecast, view
 
     if root_causes is None and engine is not None:
         root_causes = drilldown.stored([*analysis.spikes, *analysis.trends, *analysis.first_seen], engine,
                                        analysis.report_date)
-    return view.build_view(analysis, view.Rules.from_settings(settings), root_causes)
+    d = analysis.report_date
+    # An Analysis made by hand may hold no series up to d: then there is nothing to forecast from.
+    month_end = (forecast.month_end(analysis.series, d, estimated_dates=analysis.estimated_dates)
+                 if pd.Timestamp(d) in analysis.series.index else None)
+    return view.build_view(analysis, view.Rules.from_settings(settings), root_causes, forecast=month_end)

@@ -36,6 +36,7 @@ from .model import (
 
 if TYPE_CHECKING:
     from .drilldown import RootCause, RootCauseResult
+    from .forecast import Forecast
 
 TREND_LONG_DAYS = 28  # a trend's long average (drilldown's normal of a trend's causes too)
 DAYS_PER_MONTH = 30  # "about +$X/month at this pace": a trend's daily move times this
@@ -251,6 +252,12 @@ class Group:
     @property
     def note(self) -> str:
         return fmt.count(len(self.entries), "service")
+
+
+def forecast_range(f: Forecast) -> str:
+    """"80%: $21,900.00–$23,900.00", and that it is the run rate when the model had too little history."""
+    how = "; run rate, too little history for the model" if f.method == "run_rate" else ""
+    return f"{f.interval:.0%}: {fmt.money(f.low)}–{fmt.money(f.high)}{how}"
 
 
 def change_text(delta: float, pct: float | None) -> str:
@@ -498,6 +505,7 @@ class DayView:
     extra: dict = field(default_factory=dict)  # report.json keys added by later stages (never worded here)
     # (service, breakdown, kind) -> drilldown.RootCauseResult of every alert analysed (or said why not)
     root_causes: Mapping = field(default_factory=dict)
+    forecast: Forecast | None = None  # forecast.month_end of d's month (None: not computed)
 
     @property
     def total_label(self) -> str:
@@ -508,6 +516,35 @@ class DayView:
     def mtd_heading(self) -> str:
         """"Month to date, November 1–25"."""
         return f"Month to date, {self.mtd_label}"
+
+    @property
+    def forecast_heading(self) -> str:
+        """"On track for this month (80%: $21,900.00–$23,900.00)" ("" without a forecast)."""
+        f = self.forecast
+        if f is None:
+            return ""
+        return f"On track for this month ({forecast_range(f)})"
+
+    @property
+    def forecast_comparison(self) -> Comparison | None:
+        """The month-end forecast against last month's total (None without a forecast)."""
+        f = self.forecast
+        if f is None:
+            return None
+        last = self.report_date.replace(day=1) - timedelta(days=1)
+        return Comparison(f"{calendar.month_name[last.month]} (last month)", f.forecast, f.last_month_total,
+                          "last month")
+
+    @property
+    def forecast_text(self) -> str:
+        """"On track for $22,800.00 this month (80%: $21,900.00–$23,900.00) · last month $20,100.00 (+13.4%)"."""
+        f, cmp = self.forecast, self.forecast_comparison
+        if f is None or cmp is None:
+            return ""
+        text = f"On track for {fmt.money(f.forecast)} this month ({forecast_range(f)})"
+        if cmp.base is not None:
+            text += f" · last month {fmt.money(cmp.base)}" + (f" ({fmt.pct(cmp.pct)})" if cmp.pct is not None else "")
+        return text
 
     def root_cause(self, alert: Spike | Trend | FirstSeen) -> RootCauseResult | None:
         """The root causes of one of the day's alerts (None: none asked)."""
@@ -602,9 +639,10 @@ def _titled(chart: ChartView, analysis: Analysis, rules: Rules, mtd_label: str) 
     return replace(chart, title=title, subtitle=subtitle)
 
 
-def build_view(analysis: Analysis, rules: Rules, root_causes: Mapping | None = None) -> DayView:
+def build_view(analysis: Analysis, rules: Rules, root_causes: Mapping | None = None, *,
+               forecast: Forecast | None = None) -> DayView:
     """The view model of d from its Analysis and the rule settings; root_causes: (service, breakdown, kind) ->
-    drilldown.RootCauseResult of the alerts analysed (drilldown.explain's answer)."""
+    drilldown.RootCauseResult of the alerts analysed (drilldown.explain's answer); forecast: forecast.month_end."""
     a, s, d = analysis, analysis.summary, analysis.report_date
     root_causes = dict(root_causes or {})
     entries = [_with_causes(e, root_causes) for e in _entries(a, rules)]
@@ -625,7 +663,7 @@ def build_view(analysis: Analysis, rules: Rules, root_causes: Mapping | None = N
         freshness=fmt.estimated_days(a.estimated_dates) or "All days final", rules=rules.lines(),
         mtd_by_service=tuple(a.mtd_by_service), daily_totals=tuple(a.daily_totals), spikes=tuple(a.spikes),
         trends=tuple(a.trends), estimated_dates=tuple(a.estimated_dates), first_seen=tuple(a.first_seen),
-        root_causes=root_causes)
+        root_causes=root_causes, forecast=forecast)
 
 
 def with_links(view: DayView, urls: dict[str, str], page_url: str | None, missing=()) -> DayView:

@@ -8,7 +8,7 @@ import functools
 import tempfile
 from pathlib import Path
 
-from _util import view
+from _util import stages, view
 from _util.config import load_settings
 from _util.model import Analysis
 from _util.pipeline import find_root_causes
@@ -44,4 +44,4 @@ def demo_root_causes() -> dict:
 
 def demo_view() -> view.DayView:
     """The demo day's view model (no links yet)."""
-    return view.build_view(demo_analysis(), view.Rules.from_settings(demo_settings()), demo_root_causes())
+    return stages.day_view(demo_settings(), demo_analysis(), demo_root_causes())  # as the run builds it

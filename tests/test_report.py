@@ -177,3 +177,17 @@ def test_each_spike_and_trend_carries_its_root_causes_as_design_md_says(analysis
     plain = report.report_dict(day_view(analysis), {}, 1)
     assert [(x["root_causes"], x["root_cause_status"]) for x in plain["spikes"] + plain["trends"]] == [
         ([], "not analysed")] * 2
+
+
+def test_report_dict_has_the_forecast_when_the_view_has_one(analysis):
+    from _util.forecast import month_end
+
+    assert "forecast" not in report.report_dict(day_view(analysis), {}, 0)
+    f = month_end(analysis.series, analysis.report_date)
+    data = report.report_dict(view.build_view(analysis, RULES, forecast=f), {}, 0)
+    assert set(data["forecast"]) >= {"month", "mtd", "forecast", "low", "high", "interval", "method",
+                                     "last_month_total", "by_service"}
+    assert data["forecast"]["month"] == "2026-11" and data["forecast"]["forecast"] == pytest.approx(f.forecast)
+    assert [x["service"] for x in data["forecast"]["by_service"]] == [x.service for x in f.by_service]
+    assert ("note" in data["forecast"]) == bool(f.note)
+    json.dumps(data, allow_nan=False)

@@ -526,3 +526,13 @@ def test_preview_opens_in_chromium(chromium, tmp_path):
     assert dom.count('class="button"') == 9  # 2 summary + 7 lines
     assert f'href="{all_urls(a)[model.spike_chart_id("Amazon EC2")]}"' in dom
     assert "Amazon S3 &amp; &lt;Glacier&gt;" in dom
+
+
+def test_totals_section_carries_the_views_forecast_line_once():
+    from _util.slack_message import totals_text
+
+    v = demo_view()
+    assert v.forecast is not None and v.forecast_text.startswith("On track for ")
+    text = totals_text(v)
+    assert text.splitlines()[-1] == v.forecast_text and text.count("On track for") == 1
+    assert "On track for" not in totals_text(dataclasses.replace(v, forecast=None))

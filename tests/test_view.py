@@ -329,3 +329,25 @@ def test_causes_that_overshoot_the_change_say_what_offset_them():
                                        "-$119.30 (the change vs its 28-day normal); the other groups moved +$0.61")
     plain = analysed(cause("111111111111", "U", -100.0, 0.9), change=-110.0)  # the rest moved the same way
     assert "other groups" not in view.cause_text(plain)
+
+
+def forecast(method="model", last=20100.0):
+    from _util.forecast import Forecast, ServiceForecast
+
+    return Forecast("2026-11", 19000.0, 22800.0, 21900.0, 23900.0, 0.8, method, last,
+                    [ServiceForecast("Amazon EC2", 19000.0, 22800.0, 21900.0, 23900.0)])
+
+
+def test_forecast_line_words_the_forecast_and_last_month():
+    v = build_view(make(), RULES, forecast=forecast())
+    assert v.forecast_text == ("On track for $22,800.00 this month (80%: $21,900.00–$23,900.00) · last month "
+                               "$20,100.00 (+13.4%)")
+    assert v.forecast_heading == "On track for this month (80%: $21,900.00–$23,900.00)"
+    assert v.forecast_comparison.label == "October (last month)" and v.forecast_comparison.base == 20100.0
+
+
+def test_forecast_line_says_run_rate_and_omits_an_unknown_last_month():
+    v = build_view(make(), RULES, forecast=forecast("run_rate", None))
+    assert v.forecast_text == ("On track for $22,800.00 this month (80%: $21,900.00–$23,900.00; run rate, too "
+                               "little history for the model)")
+    assert build_view(make(), RULES).forecast_text == "" and build_view(make(), RULES).forecast_comparison is None

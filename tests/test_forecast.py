@@ -1,0 +1,157 @@
+"""Month-end forecast: hand-made cases, interval coverage on simulated data, invariants (Hypothesis)."""
+
+from __future__ import annotations
+
+import calendar
+from datetime import date
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from _util.forecast import Forecast, month_end
+
+START = date(2026, 1, 1)
+
+
+def frame(d: date, **cols) -> pd.DataFrame:
+    """Days START..d x services; each column a function of the DatetimeIndex (or a constant)."""
+    idx = pd.date_range(START, d)
+    return pd.DataFrame({k: (v(idx) if callable(v) else np.full(len(idx), float(v))) for k, v in cols.items()},
+                        index=idx)
+
+
+def remaining(d: date) -> pd.DatetimeIndex:
+    n = calendar.monthrange(d.year, d.month)[1]
+    return pd.date_range(pd.Timestamp(d) + pd.Timedelta(days=1), pd.Timestamp(d).replace(day=n))
+
+
+def mtd_of(series: pd.DataFrame, d: date) -> float:
+    return float(series.loc[pd.Timestamp(d).replace(day=1):pd.Timestamp(d)].to_numpy().sum())
+
+
+def test_flat_series_forecasts_the_flat_rate_with_a_tight_interval():
+    d = date(2026, 6, 14)
+    s = frame(d, a=100.0, b=30.0)
+    f = month_end(s, d)
+    assert isinstance(f, Forecast) and f.method == "model" and f.month == "2026-06"
+    assert f.mtd == pytest.approx(130 * 14)
+    assert f.forecast == pytest.approx(f.mtd + 130 * len(remaining(d)))
+    assert f.high - f.low < 1e-6 * f.forecast
+    assert [x.service for x in f.by_service] == ["a", "b"]
+    assert f.by_service[0].forecast == pytest.approx(100 * 30)
+    assert f.last_month_total == pytest.approx(130 * 31)  # May
+
+
+def weekly(idx: pd.DatetimeIndex) -> np.ndarray:
+    return np.where(idx.day_of_week >= 5, 20.0, 100.0)
+
+
+@pytest.mark.parametrize("d", [date(2026, 6, 7), date(2026, 6, 14), date(2026, 7, 21)])
+def test_weekday_pattern_weights_the_remaining_weekdays(d):
+    s = frame(d, a=weekly)
+    f = month_end(s, d)
+    expected = mtd_of(s, d) + weekly(remaining(d)).sum()
+    naive = f.mtd / d.day * calendar.monthrange(d.year, d.month)[1]
+    assert f.forecast == pytest.approx(expected, rel=1e-9)
+    assert abs(naive - expected) > 1  # the case can tell a weekday-aware forecast from the run rate
+
+
+def test_step_change_follows_the_new_level():
+    d = date(2026, 6, 14)
+    s = frame(d, a=lambda idx: np.where(idx >= pd.Timestamp(2026, 6, 6), 200.0, 100.0))
+    f = month_end(s, d)
+    new_level = f.mtd + 200.0 * len(remaining(d))
+    assert f.forecast == pytest.approx(new_level, rel=0.02)
+    assert f.forecast > f.mtd / d.day * 30 * 1.1  # well above the run rate that still averages the old level
+
+
+def test_spike_on_the_report_day_is_not_extrapolated():
+    d = date(2026, 6, 14)
+    s = frame(d, a=lambda idx: np.where(idx == pd.Timestamp(d), 1000.0, 100.0))
+    f = month_end(s, d)
+    assert f.mtd == pytest.approx(13 * 100 + 1000)
+    assert f.forecast == pytest.approx(f.mtd + 100.0 * len(remaining(d)))
+
+
+def fee(day: int, usd: float):
+    return lambda idx: np.where(idx.day == day, usd, 0.0)
+
+
+def test_monthly_fee_on_the_first_is_counted_once():
+    d = date(2026, 6, 14)
+    s = frame(d, a=100.0, Support=fee(1, 500.0))
+    f = month_end(s, d)
+    assert f.forecast == pytest.approx(f.mtd + 100.0 * len(remaining(d)))
+    support = next(x for x in f.by_service if x.service == "Support")
+    assert support.mtd == support.forecast == pytest.approx(500.0)
+
+
+def test_monthly_fee_still_to_come_is_added_once():
+    d = date(2026, 6, 10)
+    s = frame(d, a=100.0, Support=fee(15, 500.0))
+    f = month_end(s, d)
+    assert f.forecast == pytest.approx(f.mtd + 100.0 * len(remaining(d)) + 500.0)
+
+
+def test_incomplete_report_day_does_not_set_the_level():
+    d = date(2026, 6, 14)
+    s = frame(d, a=lambda idx: np.where(idx == pd.Timestamp(d), 10.0, 100.0))  # d not yet complete
+    f = month_end(s, d, estimated_dates=pd.date_range("2026-06-01", d).date)  # the whole month estimated, as CE
+    assert f.forecast == pytest.approx(f.mtd + 100.0 * len(remaining(d)))
+
+
+def test_too_little_history_falls_back_to_the_run_rate_and_says_so():
+    d = date(2026, 1, 20)
+    s = frame(d, a=weekly)
+    f = month_end(s, d)
+    assert f.method == "run_rate" and "run rate" in f.note
+    assert f.forecast == pytest.approx(f.mtd / 20 * 31)
+    assert f.low <= f.forecast <= f.high and f.last_month_total is None
+
+
+def test_missing_report_day_is_an_error():
+    s = frame(date(2026, 6, 10), a=1.0)
+    with pytest.raises(ValueError):
+        month_end(s, date(2026, 6, 11))
+
+
+def test_interval_covers_about_80_percent_on_simulated_data():
+    rng = np.random.default_rng(7)
+    hits = []
+    for _ in range(60):
+        idx = pd.date_range(START, date(2026, 12, 31))
+        level = 200 * np.exp(np.cumsum(rng.normal(0, 0.004, len(idx))))  # slow random-walk drift
+        values = level * np.where(idx.day_of_week >= 5, 0.7, 1.1) * (1 + 0.05 * rng.standard_normal(len(idx)))
+        s = pd.DataFrame({"a": values, "b": rng.gamma(4.0, 10.0, len(idx))}, index=idx)
+        month = int(rng.integers(7, 13))
+        d = date(2026, month, int(rng.choice([7, 14, 21])))
+        n = calendar.monthrange(2026, month)[1]
+        actual = float(s.loc[pd.Timestamp(d).replace(day=1):pd.Timestamp(2026, month, n)].to_numpy().sum())
+        f = month_end(s.loc[:pd.Timestamp(d)], d)
+        hits.append(f.low <= actual <= f.high)
+    assert 0.6 <= np.mean(hits) <= 0.95
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(days=st.integers(1, 150), services=st.integers(1, 3), seed=st.integers(0, 2**32 - 1),
+       zeros=st.floats(0, 0.9))
+def test_forecast_is_at_least_mtd_and_inside_its_interval(days, services, seed, zeros):
+    rng = np.random.default_rng(seed)
+    d = date(2026, 5, 1) + pd.Timedelta(days=int(rng.integers(0, 60)))
+    idx = pd.date_range(pd.Timestamp(d) - pd.Timedelta(days=days - 1), d)
+    values = rng.lognormal(3, 1.5, (days, services)) * (rng.random((days, services)) >= zeros)
+    values[: int(rng.integers(0, days)), 0] = np.nan  # a service that started later
+    f = month_end(pd.DataFrame(values, index=idx, columns=[f"s{i}" for i in range(services)]), d)
+    assert f.forecast >= f.mtd - 1e-9
+    assert f.low <= f.forecast + 1e-9 and f.forecast <= f.high + 1e-9
+    for x in f.by_service:
+        assert x.mtd - 1e-9 <= x.forecast and x.low <= x.forecast + 1e-9 <= x.high + 2e-9
+
+
+def test_no_services_forecasts_nothing():
+    d = date(2026, 6, 14)
+    f = month_end(pd.DataFrame(index=pd.date_range(START, d)), d)
+    assert f.forecast == f.mtd == 0 and f.by_service == [] and f.low <= f.forecast <= f.high
