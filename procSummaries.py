@@ -31,10 +31,12 @@ def body(settings: Settings, args: argparse.Namespace) -> int:
         day = view.with_links(day_view(settings, analysis, engine=engine), links.urls, links.page_url,
                               links.missing)
 
-        def report(delivery):  # report.json, once the message went out (or not)
-            return write_report(settings, day, 0, slack_extra(delivery))
+        teams: list = []  # each team's post (TEAMS_FILE), filled before report() is called
 
-        delivery, json_path, preview = build_and_send(settings, engine, day, report=report)
+        def report(delivery):  # report.json, once the message went out (or not)
+            return write_report(settings, day, 0, slack_extra(delivery, teams))
+
+        delivery, json_path, preview = build_and_send(settings, engine, day, report=report, teams_out=teams)
     print(f"Month to date ({analysis.report_date:%Y-%m}): {fmt.money(analysis.summary.mtd_total)}")
     for item in analysis.mtd_by_service:
         print(f"  {fmt.money(item.cost):>15}  {item.service}")

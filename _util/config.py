@@ -29,6 +29,7 @@ GROUP_BY_DIMENSIONS = ("AZ", "INSTANCE_TYPE", "INVOICING_ENTITY", "LEGAL_ENTITY_
 MAX_PRESIGN_SECONDS = 7 * 24 * 3600  # SigV4 presigned URLs cannot outlive 7 days
 
 
+DEMO_TEAMS_FILE = Path(__file__).resolve().parent.parent / "docs" / "teams.example.toml"  # --demo's teams
 DEMO_DATE = date(2026, 11, 25)  # --demo's report date unless --date is given (sample data is anchored on d)
 
 
@@ -397,6 +398,8 @@ def load_settings(args: argparse.Namespace | None = None, environ: Mapping[str, 
             kwargs["database_url"] = f"sqlite:///{out / name}"
         # Its own local site with file links, whatever the real site is (S3, presigned, a public URL).
         kwargs.update(plots_destination=str(out / "site"), plot_links="public", plot_base_url="")
+        if kwargs.get("teams_file") is None:  # a team's message in the preview, unless TEAMS_FILE says otherwise
+            kwargs["teams_file"] = DEMO_TEAMS_FILE
     if not kwargs.get("plots_destination"):
         kwargs["plots_destination"] = str(out / "site")  # the site lives with the run's other outputs
     settings = Settings(**kwargs)

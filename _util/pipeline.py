@@ -30,6 +30,7 @@ class RunOutcome:
     view: DayView | None = None  # the day's view model, with the published links once there are any
     publish: object | None = None  # site.PublishResult
     delivery: object | None = None  # slack.DeliveryResult
+    team_deliveries: list = field(default_factory=list)  # TeamDelivery of each team with items
     report_path: Path | None = None
     preview_path: Path | None = None
     timings: dict[str, float] = field(default_factory=dict)
@@ -57,30 +58,86 @@ def render_and_publish(settings: Settings, analysis: Analysis, day_view: DayView
     return result
 
 
+@dataclass
+class TeamDelivery:
+    """One team's post of the day: its channel, and what deliver did or the one line saying why it failed."""
+
+    team: str
+    channel: str
+    payloads: list[dict]
+    delivery: object | None = None  # slack.DeliveryResult
+    error: str | None = None
+
+    def as_dict(self) -> dict:
+        """report.json's entry of slack.teams."""
+        d = self.delivery
+        return {"team": self.team, "channel": self.channel, "ts": getattr(d, "ts", None),
+                "posted": getattr(d, "posted", 0), "skipped": getattr(d, "skipped", False), "error": self.error}
+
+
+def team_messages(settings: Settings, day_view: DayView) -> list[TeamDelivery]:
+    """Each team with items today and its message (a view.for_team of day_view), in teams file order; a team whose
+    channel is the main one or an earlier team's gets none (one message per channel and day): logged."""
+    from . import slack_message
+
+    if day_view.teams is None:
+        return []
+    out: list[TeamDelivery] = []
+    used = {settings.slack_channel_id: "the main report"}
+    for team in day_view.teams:
+        team_view = view.for_team(day_view, team.name)
+        if not team_view.groups:
+            continue
+        if team.channel in used:
+            log.warning("slack: team %s shares channel %s with %s; its items are only in the main report",
+                        team.name, team.channel, used[team.channel])
+            continue
+        used[team.channel] = f"team {team.name}"
+        out.append(TeamDelivery(team.name, team.channel, slack_message.build_messages(team_view)))
+    return out
+
+
 def build_and_send(settings: Settings, engine: Engine, day_view: DayView, *, slack_client=None, timings=None,
-                   report: Callable[[object | None], Path] | None = None):
+                   report: Callable[[object | None], Path] | None = None, teams_out: list | None = None):
     """Build the Block Kit message(s) in memory, post them (exactly once) when enabled, then write
     slack_message.json, the preview and (with `report`, given the delivery) report.json. day_view carries the
-    published links (view.with_links).
+    published links (view.with_links). With teams (TEAMS_FILE), each team with items gets its own message in its
+    channel after the main one (exactly once per channel and day); a team's failure is logged and kept in its
+    TeamDelivery (appended to teams_out) and does not stop the others.
 
-    The post never depends on OUTPUT_DIR being writable. Every file is tried; then a Slack failure is raised, else
-    the first write failure (an OSError whose one line names the path). Returns (delivery, json path, preview path).
+    The post never depends on OUTPUT_DIR being writable. Every file is tried; then a Slack failure of the main
+    channel is raised, else the first write failure (an OSError whose one line names the path). Returns
+    (delivery, json path, preview path).
     """
     from . import slack, slack_message
 
     timings = {} if timings is None else timings
     with stage("message", timings):
         payloads = slack_message.build_messages(day_view)
+        teams = team_messages(settings, day_view)
+    if teams_out is not None:
+        teams_out.extend(teams)
     delivery, failure = None, None
     if settings.post_to_slack:
+        ledger = slack.ledger_path(settings.output_dir, settings.day)
         try:
             with stage("slack", timings):
                 delivery = slack.deliver(payloads, settings, engine, settings.day, client=slack_client,
-                                         force=settings.force,
-                                         ledger=slack.ledger_path(settings.output_dir, settings.day))
+                                         force=settings.force, ledger=ledger)
             log.info("slack: %s", delivery.reason)
         except slack.SlackDeliveryError as exc:
             failure = exc
+        if teams and failure is None:  # a failed main post: the rerun posts every channel
+            with stage("slack teams", timings):
+                for team in teams:
+                    try:
+                        team.delivery = slack.deliver(team.payloads, settings, engine, settings.day,
+                                                      client=slack_client, force=settings.force, ledger=ledger,
+                                                      channel=team.channel)
+                        log.info("slack: team %s: %s", team.team, team.delivery.reason)
+                    except slack.SlackDeliveryError as exc:
+                        team.error = str(exc)
+                        log.error("slack: team %s: %s", team.team, exc)
     else:
         why = "dry run" if settings.dry_run else "no SLACK_BOT_TOKEN"
         log.info("slack: nothing posted (%s)", why)
@@ -94,7 +151,8 @@ def build_and_send(settings: Settings, engine: Engine, day_view: DayView, *, sla
             errors.append(exc)
     try:
         paths[0], paths[1] = slack.write_outputs(payloads, settings.output_dir, settings.day,
-                                                 settings.slack_channel_id or "<channel>", day_view.page_url)
+                                                 settings.slack_channel_id or "<channel>", day_view.page_url,
+                                                 teams=[(t.team, t.channel, t.payloads) for t in teams])
     except OSError as exc:
         errors.append(exc)
     timings["outputs"] = time.perf_counter() - started
@@ -119,11 +177,15 @@ def save_published(settings: Settings, result) -> Path | None:
         return None
 
 
-def slack_extra(delivery) -> dict:
-    """report.json's "slack" key for a slack.DeliveryResult (nothing when no delivery was confirmed)."""
+def slack_extra(delivery, teams=()) -> dict:
+    """report.json's "slack" key for a slack.DeliveryResult (nothing when no delivery was confirmed), with each
+    team's post (TeamDelivery) under "teams" when there were any."""
     if delivery is None:
         return {}
-    return {"slack": {"ts": delivery.ts, "posted": delivery.posted, "skipped": delivery.skipped}}
+    out = {"ts": delivery.ts, "posted": delivery.posted, "skipped": delivery.skipped}
+    if teams:
+        out["teams"] = [t.as_dict() for t in teams]
+    return {"slack": out}
 
 
 def write_report(settings: Settings, day: DayView, ce_requests: int, extra: dict | None = None) -> Path:
@@ -219,9 +281,9 @@ def run_all(settings: Settings, engine: Engine, *, ce_client=None, s3_client=Non
     def report(delivery) -> Path:
         if delivery is not None:
             out.delivery = delivery
-        out.report_path = write_report(settings, out.view, requests, slack_extra(delivery))
+        out.report_path = write_report(settings, out.view, requests, slack_extra(delivery, out.team_deliveries))
         return out.report_path
 
     out.delivery, _, out.preview_path = build_and_send(settings, engine, out.view, slack_client=slack_client,
-                                                       timings=t, report=report)
+                                                       timings=t, report=report, teams_out=out.team_deliveries)
     return out

@@ -307,15 +307,17 @@ def _complete(records: list[db.PostRecord]) -> bool:
 
 
 def deliver(payloads: list[dict], settings: Settings, engine: Engine, report_date: date, *, client=None,
-            force: bool = False, pace_s: float = REPLY_PACE_S, ledger: Path | None = None) -> DeliveryResult:
-    """Post the payloads (top message, then thread replies) once per (date, channel), recording each post.
+            force: bool = False, pace_s: float = REPLY_PACE_S, ledger: Path | None = None,
+            channel: str | None = None) -> DeliveryResult:
+    """Post the payloads (top message, then thread replies) once per (date, channel), recording each post;
+    channel: a team's channel id (default SLACK_CHANNEL_ID). One ledger holds every channel's posts, by channel.
 
     A complete earlier attempt → skip. An interrupted attempt (crash between messages) → post only its missing
     parts, in the same thread. force → always a new attempt (a new top message). Each ts Slack gives is also
     kept in `ledger` (OUTPUT_DIR/<d>/slack_posts.json), and posts found there but not in the database are
     written back first. Raises SlackDeliveryError.
     """
-    channel = settings.slack_channel_id
+    channel = channel or settings.slack_channel_id
     if not channel:
         raise SlackDeliveryError("Slack: SLACK_CHANNEL_ID is not set")
     if not payloads:
@@ -411,13 +413,15 @@ def deliver(payloads: list[dict], settings: Settings, engine: Engine, report_dat
 
 
 def write_outputs(payloads: list[dict], out_dir: Path, report_date: date, channel: str,
-                  site_url: str | None = None) -> tuple[Path, Path]:
-    """Write OUTPUT_DIR/<d>/slack_message.json (the exact request bodies) and slack_preview.html; both are tried,
-    then the first failure is raised (an OSError naming the path)."""
+                  site_url: str | None = None, teams: list[tuple[str, str, list[dict]]] = ()) -> tuple[Path, Path]:
+    """Write OUTPUT_DIR/<d>/slack_message.json (the exact request bodies: the main channel's, then each team's,
+    each body naming its channel) and slack_preview.html (one section per channel); teams: (team, channel,
+    payloads). Both files are tried, then the first failure is raised (an OSError naming the path)."""
     day = Path(out_dir) / report_date.isoformat()
-    bodies = [request_body(p, channel, THREAD_PLACEHOLDER if i else None) for i, p in enumerate(payloads)]
+    bodies = [request_body(p, ch, THREAD_PLACEHOLDER if i else None)
+              for ch, ps in [(channel, payloads), *((c, ps) for _, c, ps in teams)] for i, p in enumerate(ps)]
     page = render_preview_html(payloads, f"Slack preview — AWS costs {report_date.isoformat()} ({channel})",
-                               site_url)
+                               site_url, teams=[(f"Team {team} ({ch})", ps) for team, ch, ps in teams])
     files = {day / "slack_message.json": json.dumps(bodies, indent=2, ensure_ascii=False) + "\n",
              day / "slack_preview.html": page}
     errors: list[OSError] = []

@@ -71,13 +71,24 @@ def _usable_url(url: str | None) -> str | None:
 
 # --- texts ---------------------------------------------------------------------------------------
 
+def mention(user_or_group: str) -> str:
+    """Slack's mention markup of a user (U…/W…: `<@U…>`) or user-group id (S…: `<!subteam^S…>`); "" for none."""
+    if not user_or_group:
+        return ""
+    ident = escape(user_or_group)  # ids are checked by the teams file parser; escaped all the same
+    return f"<!subteam^{ident}>" if user_or_group.startswith("S") else f"<@{ident}>"
+
+
 def headline_text(view: DayView) -> str:
-    """The first section: the headline (its lead in bold, the service in bold), the alert counts below."""
+    """The first section: the team's mention (a team's view), the headline (its lead in bold, the service in
+    bold), the alert counts below."""
     top = view.headline
     if top is None:
         text = escape(view.headline_text)
     else:
         text = f"*{escape(HEADLINE_LEAD)}:* *{_name(top.service)}* {escape(top.text)}"
+    if view.team_mention:
+        text = f"{mention(view.team_mention)} {text}"
     return text + (f"\n{escape(view.counts)}" if view.counts else "")
 
 
@@ -160,6 +171,9 @@ def _entry_block(entry: Entry, links: _Links) -> dict:
         url, chart = links.url(chart_id), links.view.chart(chart_id)
         if url and chart:
             text += f" · {_link(url, _chart_label(chart.kind))}"
+    owner = links.view.owner_text(entry)
+    if owner:
+        text += f" · {escape(owner)}"
     if entry.cause_text:
         text += f"\n{escape(entry.cause_text)}"
     button = links.button(entry.chart_ids[0]) if entry.chart_ids else None
@@ -394,13 +408,19 @@ def _block(block: dict) -> dict:
     return out
 
 
-def render_preview_html(payloads: list[dict], title: str, site_url: str | None = None) -> str:
-    """A standalone HTML page (no JavaScript) showing the messages as Slack would: thread replies indented.
+def _messages(payloads: list[dict]) -> list[dict]:
+    return [{"reply": i > 0, "meta": "top message" if i == 0 else f"reply {i} in the thread",
+             "notification": _unslack(p.get("text", "")), "text": mrkdwn_to_html(p.get("text", "")),
+             "blocks": [_block(b) for b in p.get("blocks") or []]}
+            for i, p in enumerate(payloads)]
+
+
+def render_preview_html(payloads: list[dict], title: str, site_url: str | None = None, *,
+                        teams: list[tuple[str, list[dict]]] = ()) -> str:
+    """A standalone HTML page (no JavaScript) showing the messages as Slack would: thread replies indented; then
+    one section per team channel, teams: (heading, payloads).
 
     site_url (any scheme, e.g. the file:// page of a local site) is linked above the messages, outside them.
     """
-    messages = [{"reply": i > 0, "meta": "top message" if i == 0 else f"reply {i} in the thread",
-                 "notification": _unslack(p.get("text", "")), "text": mrkdwn_to_html(p.get("text", "")),
-                 "blocks": [_block(b) for b in p.get("blocks") or []]}
-                for i, p in enumerate(payloads)]
-    return templating.render("slack_preview.html.j2", title=title, site_url=site_url, messages=messages)
+    return templating.render("slack_preview.html.j2", title=title, site_url=site_url, messages=_messages(payloads),
+                             teams=[{"heading": h, "messages": _messages(ps)} for h, ps in teams])

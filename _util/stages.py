@@ -98,6 +98,7 @@ def day_view(settings: Settings, analysis: Analysis, root_causes=None, *, engine
     import pandas as pd
 
     from . import drilldown, forecast, view
+    from .teams import load_teams
 
     if root_causes is None and engine is not None:
         root_causes = drilldown.stored([*analysis.spikes, *analysis.trends, *analysis.first_seen], engine,
@@ -106,4 +107,6 @@ def day_view(settings: Settings, analysis: Analysis, root_causes=None, *, engine
     # An Analysis made by hand may hold no series up to d: then there is nothing to forecast from.
     month_end = (forecast.month_end(analysis.series, d, estimated_dates=analysis.estimated_dates)
                  if pd.Timestamp(d) in analysis.series.index else None)
-    return view.build_view(analysis, view.Rules.from_settings(settings), root_causes, forecast=month_end)
+    teams = load_teams(settings.teams_file) if settings.teams_file is not None else None
+    return view.build_view(analysis, view.Rules.from_settings(settings), root_causes, forecast=month_end,
+                           teams=teams)

@@ -37,6 +37,7 @@ from .model import (
 if TYPE_CHECKING:
     from .drilldown import RootCause, RootCauseResult
     from .forecast import Forecast
+    from .teams import Teams
 
 TREND_LONG_DAYS = 28  # a trend's long average (drilldown's normal of a trend's causes too)
 DAYS_PER_MONTH = 30  # "about +$X/month at this pace": a trend's daily move times this
@@ -226,6 +227,7 @@ class Entry:
     breakdown: str = ""  # "" = the service total
     root_causes: RootCauseResult | None = None  # the spike's (for a spike and trend entry), else the trend's
     cause_text: str = ""  # the root causes in words ("" when none were asked)
+    owner: str | None = None  # the owning team's name (TEAMS_FILE); None = unowned, or no teams file
 
     @property
     def cause_stack(self) -> CauseStack | None:
@@ -506,6 +508,22 @@ class DayView:
     # (service, breakdown, kind) -> drilldown.RootCauseResult of every alert analysed (or said why not)
     root_causes: Mapping = field(default_factory=dict)
     forecast: Forecast | None = None  # forecast.month_end of d's month (None: not computed)
+    teams: Teams | None = None  # the teams file's teams (None: no TEAMS_FILE); entries carry their owner
+    team: str | None = None  # the team this view is for (for_team), None = the whole account
+
+    def owner_text(self, entry: Entry) -> str:
+        """Who owns an entry: its team's name, "unowned", or "" without a teams file."""
+        if self.teams is None:
+            return ""
+        from .teams import UNOWNED
+
+        return entry.owner or UNOWNED
+
+    @property
+    def team_mention(self) -> str:
+        """The Slack user (U…/W…) or user-group (S…) id to mention in a team's view ("" = none)."""
+        team = self.teams.get(self.team) if self.teams is not None and self.team else None
+        return team.mention if team else ""
 
     @property
     def total_label(self) -> str:
@@ -640,12 +658,16 @@ def _titled(chart: ChartView, analysis: Analysis, rules: Rules, mtd_label: str) 
 
 
 def build_view(analysis: Analysis, rules: Rules, root_causes: Mapping | None = None, *,
-               forecast: Forecast | None = None) -> DayView:
+               forecast: Forecast | None = None, teams: Teams | None = None) -> DayView:
     """The view model of d from its Analysis and the rule settings; root_causes: (service, breakdown, kind) ->
-    drilldown.RootCauseResult of the alerts analysed (drilldown.explain's answer); forecast: forecast.month_end."""
+    drilldown.RootCauseResult of the alerts analysed (drilldown.explain's answer); forecast: forecast.month_end;
+    teams: the teams file (each entry gets its owner by service and breakdown with rules.group_by)."""
     a, s, d = analysis, analysis.summary, analysis.report_date
     root_causes = dict(root_causes or {})
     entries = [_with_causes(e, root_causes) for e in _entries(a, rules)]
+    if teams is not None:
+        entries = [replace(e, owner=getattr(teams.owner(e.service, e.breakdown, rules.group_by), "name", None))
+                   for e in entries]
     groups = [Group(key, title, tuple(e for e in entries if e.group == key)) for key, title in GROUPS.items()]
     groups = [g for g in groups if g.entries]
     day_before = Comparison(f"{fmt.weekday(d - timedelta(days=1))} (the day before)", s.total, s.previous_day,
@@ -663,7 +685,20 @@ def build_view(analysis: Analysis, rules: Rules, root_causes: Mapping | None = N
         freshness=fmt.estimated_days(a.estimated_dates) or "All days final", rules=rules.lines(),
         mtd_by_service=tuple(a.mtd_by_service), daily_totals=tuple(a.daily_totals), spikes=tuple(a.spikes),
         trends=tuple(a.trends), estimated_dates=tuple(a.estimated_dates), first_seen=tuple(a.first_seen),
-        root_causes=root_causes, forecast=forecast)
+        root_causes=root_causes, forecast=forecast, teams=teams)
+
+
+def for_team(day_view: DayView, team_name: str) -> DayView:
+    """The view of one team's entries: its groups, counts, headline and title ("AWS costs for payments — …"); the
+    totals, comparisons and forecast stay the account's. Charts not published are only those of its entries."""
+    groups = [Group(g.key, g.title, tuple(e for e in g.entries if e.owner == team_name)) for g in day_view.groups]
+    groups = [g for g in groups if g.entries]
+    entries = [e for g in groups for e in g.entries]
+    top, headline = _headline(entries, day_view.total, day_view.day_comparisons[1])
+    own = {cid for e in entries for cid in e.chart_ids} | {c.id for c in day_view.charts if c.service is None}
+    return replace(day_view, title=f"AWS costs for {team_name} — {fmt.day_full(day_view.report_date)}",
+                   groups=tuple(groups), headline=top, headline_text=headline, counts=_counts(groups),
+                   missing=tuple(m for m in day_view.missing if m in own), team=team_name)
 
 
 def with_links(view: DayView, urls: dict[str, str], page_url: str | None, missing=()) -> DayView:

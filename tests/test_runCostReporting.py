@@ -862,6 +862,10 @@ def test_demo_is_the_same_report_everywhere_with_spikes_and_both_kinds_of_trend(
     assert reports[0] == reports[1]
     report = reports[0]
     assert report["report_date"] == "2026-11-25"
+    # TEAMS_FILE unset: the demo routes with docs/teams.example.toml, so the preview shows the teams' messages.
+    preview = (isolated / "one" / "demo" / "2026-11-25" / "slack_preview.html").read_text()
+    assert "AWS costs for payments — " in preview and "Team payments (C0PAYMENTS)" in preview
+    assert "AWS costs for web — " in preview and "· unowned" in preview
     assert {(s["service"], s["direction"]) for s in report["spikes"]} == {
         ("AWS Lambda", "up"), ("Amazon CloudFront", "up"), ("Amazon Relational Database Service", "down"),
         ("Amazon Redshift", "up")}

@@ -1,0 +1,171 @@
+"""Teams routing (TEAMS_FILE): owners on the main message, one message per team channel and day, exactly once."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+
+from _util import db, pipeline, slack, view
+from _util.config import Secret, Settings
+from _util.slack import make_slack_client
+from _util.slack_message import build_messages
+from _util.teams import parse_teams
+from tests.slack_fixtures import D, all_urls, golden_analysis, rules
+from tests.slack_server import Reply, SlackServer
+
+MAIN = "C0MAINCHAN"
+TEAMS = parse_teams('''
+[[team]]
+name = "compute"
+channel = "C0COMPUTE"
+mention = "S0COMPGRP"
+services = ["Amazon EC2", "AWS Lambda"]
+
+[[team]]
+name = "data"
+channel = "C0DATATEAM"
+mention = "U0DATALEAD"
+services = ["Amazon RDS", "Amazon DynamoDB"]
+
+[[team]]
+name = "quiet"
+channel = "C0QUIETTEAM"
+services = ["Amazon Athena"]
+''')
+CHANNELS = {t.name: t.channel for t in TEAMS}
+
+
+@pytest.fixture
+def server():
+    with SlackServer() as s:
+        yield s
+
+
+@pytest.fixture
+def engine(sqlite_url):
+    e = db.make_engine(sqlite_url)
+    db.init_db(e)
+    yield e
+    e.dispose()
+
+
+def team_view() -> view.DayView:
+    a = golden_analysis()
+    return view.with_links(view.build_view(a, rules(), teams=TEAMS), all_urls(a), None)
+
+
+def texts(payloads: list[dict]) -> str:
+    return json.dumps([p["blocks"] for p in payloads], ensure_ascii=False)
+
+
+def test_each_entry_names_its_owner_or_unowned_in_the_main_message():
+    v = team_view()
+    main = texts(build_messages(v))
+    for e in v.entries:
+        owner = TEAMS.owner(e.service)
+        assert e.owner == (owner.name if owner else None)
+        assert v.owner_text(e) == (owner.name if owner else "unowned")
+    assert {e.owner for e in v.entries} == {"compute", "data", None}
+    assert "· compute" in main and "· data" in main and "· unowned" in main
+    # Without a teams file nothing is said about owners.
+    plain = view.build_view(golden_analysis(), rules())
+    assert all(plain.owner_text(e) == "" for e in plain.entries)
+    assert "unowned" not in texts(build_messages(plain))
+
+
+@pytest.mark.parametrize("team", ["compute", "data"])
+def test_a_team_view_holds_only_its_entries_with_its_title_counts_and_headline(team):
+    v = team_view()
+    tv = view.for_team(v, team)
+    mine = [e for e in v.entries if e.owner == team]
+    assert tv.entries and list(tv.entries) == mine
+    assert tv.title == f"AWS costs for {team} — Wednesday, November 25, 2026"
+    assert tv.headline in mine and tv.headline_text.endswith(tv.headline.sentence)
+    assert sum(int(part.split()[0]) for part in tv.counts.split(", ")) == len(mine)
+    assert (tv.total, tv.mtd_total, tv.day_comparisons) == (v.total, v.mtd_total, v.day_comparisons)
+    message = texts(build_messages(tv))
+    for e in v.entries:
+        assert (json.dumps(e.text, ensure_ascii=False)[1:-1] in message) == (e.owner == team), e.service
+    assert view.for_team(v, "quiet").groups == ()
+
+
+def test_the_team_mention_is_slack_markup_in_the_first_section():
+    v = team_view()
+    first = {t: build_messages(view.for_team(v, t))[0]["blocks"][1]["text"]["text"] for t in ("compute", "data")}
+    assert first["compute"].startswith("<!subteam^S0COMPGRP> *Biggest change:*")
+    assert first["data"].startswith("<@U0DATALEAD> *Biggest change:*")
+    assert "<@" not in texts(build_messages(v)) and "subteam" not in texts(build_messages(v))
+
+
+def settings_for(server: SlackServer, tmp_path) -> Settings:
+    return Settings(slack_bot_token=Secret("xoxb-test"), slack_channel_id=MAIN, slack_api_url=server.url + "/api/",
+                    output_dir=tmp_path, report_date=D)
+
+
+def run(settings, engine):
+    teams: list[pipeline.TeamDelivery] = []
+    delivery, json_path, preview = pipeline.build_and_send(
+        settings, engine, team_view(), slack_client=make_slack_client(settings, backoff_s=0.0), teams_out=teams)
+    return delivery, teams, json_path, preview
+
+
+def posted_by_channel(server: SlackServer) -> dict[str, list[dict]]:
+    out: dict[str, list[dict]] = {}
+    for body in server.posted:
+        out.setdefault(body["channel"], []).append(body)
+    return out
+
+
+def test_each_team_channel_gets_its_message_once_and_a_rerun_posts_nothing(server, engine, tmp_path):
+    settings = settings_for(server, tmp_path)
+    delivery, teams, json_path, preview = run(settings, engine)
+    by_channel = posted_by_channel(server)
+    assert list(by_channel) == [MAIN, CHANNELS["compute"], CHANNELS["data"]]  # main first; "quiet" has no items
+    assert all(len(bodies) == 1 for bodies in by_channel.values())
+    v = team_view()
+    for t in teams:
+        assert t.error is None and t.delivery.posted == 1
+        sent = json.dumps(by_channel[t.channel][0]["blocks"], ensure_ascii=False)
+        assert all((json.dumps(e.text, ensure_ascii=False)[1:-1] in sent) == (e.owner == t.team) for e in v.entries)
+    # The files show every channel's bodies and one preview section per team.
+    bodies = json.loads(json_path.read_text())
+    assert [b["channel"] for b in bodies] == [MAIN, CHANNELS["compute"], CHANNELS["data"]]
+    html = preview.read_text()
+    assert "AWS costs for compute" in html and "Team data (C0DATATEAM)" in html
+    ledger = json.loads(slack.ledger_path(tmp_path, D).read_text())["posts"]
+    assert sorted(p["channel"] for p in ledger) == sorted(by_channel)
+
+    again, teams2, _, _ = run(settings, engine)
+    assert len(server.posted) == 3
+    assert again.skipped and all(t.delivery.skipped and t.delivery.posted == 0 for t in teams2)
+    assert [t.as_dict()["skipped"] for t in teams2] == [True, True]
+
+
+def test_a_failed_team_post_does_not_block_the_others_and_a_rerun_posts_only_it(server, engine, tmp_path, caplog):
+    settings = settings_for(server, tmp_path)
+    server.script("chat.postMessage", Reply(), Reply(body={"ok": False, "error": "not_in_channel"}))
+    with caplog.at_level(logging.ERROR):
+        delivery, teams, _, _ = run(settings, engine)  # does not raise
+    assert delivery.posted == 1
+    failed, ok = teams
+    assert failed.team == "compute" and "not_in_channel" in failed.error and CHANNELS["compute"] in failed.error
+    assert failed.as_dict()["posted"] == 0 and ok.delivery.posted == 1 and ok.error is None
+    assert "team compute" in caplog.text
+    extra = pipeline.slack_extra(delivery, teams)["slack"]["teams"]
+    assert [(t["team"], t["error"] is not None) for t in extra] == [("compute", True), ("data", False)]
+    assert list(posted_by_channel(server)) == [MAIN, CHANNELS["data"]]
+
+    run(settings, engine)
+    assert [b["channel"] for b in server.posted] == [MAIN, CHANNELS["data"], CHANNELS["compute"]]
+
+
+def test_a_failed_main_post_raises_as_before_and_posts_no_team(server, engine, tmp_path):
+    settings = settings_for(server, tmp_path)
+    server.script("chat.postMessage", Reply(body={"ok": False, "error": "channel_not_found"}))
+    with pytest.raises(slack.SlackDeliveryError, match="channel_not_found"):
+        run(settings, engine)
+    assert server.posted == []
+    run(settings, engine)  # the rerun posts every channel
+    assert list(posted_by_channel(server)) == [MAIN, CHANNELS["compute"], CHANNELS["data"]]
