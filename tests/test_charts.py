@@ -26,6 +26,7 @@ from _util import charts, fmt, view
 from _util.config import Settings
 from _util.drilldown import RootCause, RootCauseResult
 from _util.model import (
+    CUMULATIVE_CHART,
     DAILY_CHART,
     MTD_CHART,
     AlertParams,
@@ -80,7 +81,7 @@ def _colors(coll) -> set[str]:
 
 def test_render_charts_renders_exactly_the_days_charts(analysis, rendered):
     files, out = rendered
-    expected = {MTD_CHART, DAILY_CHART} | {spike_chart_id(s.service) for s in analysis.spikes} \
+    expected = {MTD_CHART, DAILY_CHART, CUMULATIVE_CHART} | {spike_chart_id(s.service) for s in analysis.spikes} \
         | {trend_chart_id(t.service) for t in analysis.trends}
     assert analysis.spikes and analysis.trends  # the fixture really has alerts
     assert set(files) == expected
