@@ -754,8 +754,9 @@ def _cumulative_chart(daily: pd.Series, d: date, forecast, budget, title: str, s
         last_cum = last.cumsum()
         ax.plot(last.index.day, last_cum.to_numpy(), color=MUTED_INK, linewidth=1.8, linestyle="--",
                 label=f"{prev_first:%B} (last month)")
-        ax.annotate(usd(float(last_cum.iloc[-1])), (last.index.day[-1], float(last_cum.iloc[-1])), xytext=(4, 0),
-                    textcoords="offset points", ha="left", va="center", fontsize=11, color=MUTED_INK)
+        # below its line end, the forecast's label above it: the two month ends are often close
+        ax.annotate(usd(float(last_cum.iloc[-1])), (last.index.day[-1], float(last_cum.iloc[-1])), xytext=(4, -8),
+                    textcoords="offset points", ha="left", va="top", fontsize=11, color=MUTED_INK)
         tops.append(float(last_cum.max()))
     if forecast is not None and d.day < n_days:
         value, low, high = forecast
@@ -763,8 +764,8 @@ def _cumulative_chart(daily: pd.Series, d: date, forecast, budget, title: str, s
         ax.fill_between(xs, [mtd, low], [mtd, high], color=PALETTE[2], alpha=0.22, linewidth=0,
                         label="forecast interval")
         ax.plot(xs, [mtd, value], color=PALETTE[2], linewidth=2.0, linestyle=":", label="forecast")
-        ax.annotate(usd(value), (n_days, value), xytext=(4, 0), textcoords="offset points", ha="left",
-                    va="center", fontsize=12, color=PALETTE[2])
+        ax.annotate(usd(value), (n_days, value), xytext=(4, 8), textcoords="offset points", ha="left",
+                    va="bottom", fontsize=12, color=PALETTE[2])
         tops.append(high)
     if budget is not None:
         ax.axhline(budget, color=PALETTE[6], linewidth=1.8, label="budget")
@@ -773,12 +774,12 @@ def _cumulative_chart(daily: pd.Series, d: date, forecast, budget, title: str, s
         tops.append(budget)
     ax.set_xlim(0.5, n_days + 4.5)  # room on the right for the month-end labels
     ax.set_ylim(min(0.0, float(cum.min())), max(tops) * 1.1 or 1.0)
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True, nbins=12))
+    ax.set_xticks(sorted({1, 5, 10, 15, 20, 25, n_days}))
     ax.set_xlabel("day of the month")
     ax.yaxis.set_major_formatter(_usd_axis())
     ax.yaxis.set_major_locator(MaxNLocator(6))
     ax.set_ylabel("USD, cumulative")
-    ax.legend(loc="upper left", frameon=False, fontsize=11.5)
+    ax.legend(loc="lower right", frameon=False, fontsize=11.5)  # the lines rise to the upper right
     return fig
 
 
