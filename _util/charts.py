@@ -719,6 +719,70 @@ def _daily_chart(df: pd.DataFrame, report_date: date, title: str, subtitle: str,
     return fig
 
 
+def cumulative_chart(daily_totals: pd.Series, report_date: date, forecast: tuple[float, float, float] | None = None,
+                     budget: float | None = None, title: str = "", subtitle: str = "") -> Figure:
+    """Cumulative month-to-date spend (USD) by day of the month vs last month's, the budget as a horizontal line
+    and the forecast cone from d to month end. daily_totals: USD per day (covering last month and d's month);
+    forecast: (forecast, low, high) of the month end. title/subtitle: the view's words."""
+    with matplotlib.rc_context(RC):
+        return _cumulative_chart(daily_totals, report_date, forecast, budget, title, subtitle)
+
+
+def _cumulative_chart(daily: pd.Series, d: date, forecast, budget, title: str, subtitle: str) -> Figure:
+    fig, (ax,) = _figure()
+    _title(fig, title, subtitle)
+    series = pd.Series(daily, dtype="float64").fillna(0.0)
+    series.index = pd.DatetimeIndex(series.index)
+    first = pd.Timestamp(d.replace(day=1))
+    prev_first = first - pd.DateOffset(months=1)
+    this = series.loc[first:pd.Timestamp(d)]
+    # Last month only when the history covers all of it (a partial cumulative line would mislead).
+    last = series.loc[prev_first:first - pd.Timedelta(days=1)] if len(series) and series.index[0] <= prev_first \
+        else series.iloc[:0]
+    if this.empty:
+        _no_data(ax, "no cost recorded this month")
+        return fig
+    n_days = first.days_in_month
+    cum = this.cumsum()
+    ax.plot(this.index.day, cum.to_numpy(), color=PALETTE[0], linewidth=2.6, marker="o", markersize=3.5,
+            label=f"{first:%B} month to date")
+    mtd = float(cum.iloc[-1])
+    ax.annotate(usd(mtd), (d.day, mtd), xytext=(-6, 8), textcoords="offset points", ha="right", fontsize=12,
+                color=PALETTE[0])
+    tops = [mtd]
+    if not last.empty:
+        last_cum = last.cumsum()
+        ax.plot(last.index.day, last_cum.to_numpy(), color=MUTED_INK, linewidth=1.8, linestyle="--",
+                label=f"{prev_first:%B} (last month)")
+        # below its line end, the forecast's label above it: the two month ends are often close
+        ax.annotate(usd(float(last_cum.iloc[-1])), (last.index.day[-1], float(last_cum.iloc[-1])), xytext=(4, -8),
+                    textcoords="offset points", ha="left", va="top", fontsize=11, color=MUTED_INK)
+        tops.append(float(last_cum.max()))
+    if forecast is not None and d.day < n_days:
+        value, low, high = forecast
+        xs = np.array([d.day, n_days])
+        ax.fill_between(xs, [mtd, low], [mtd, high], color=PALETTE[2], alpha=0.22, linewidth=0,
+                        label="forecast interval")
+        ax.plot(xs, [mtd, value], color=PALETTE[2], linewidth=2.0, linestyle=":", label="forecast")
+        ax.annotate(usd(value), (n_days, value), xytext=(4, 8), textcoords="offset points", ha="left",
+                    va="bottom", fontsize=12, color=PALETTE[2])
+        tops.append(high)
+    if budget is not None:
+        ax.axhline(budget, color=PALETTE[6], linewidth=1.8, label="budget")
+        ax.annotate(f"budget {usd(budget)}", (1, budget), xytext=(0, 4), textcoords="offset points", ha="left",
+                    va="bottom", fontsize=12, color=PALETTE[6])
+        tops.append(budget)
+    ax.set_xlim(0.5, n_days + 4.5)  # room on the right for the month-end labels
+    ax.set_ylim(min(0.0, float(cum.min())), max(tops) * 1.1 or 1.0)
+    ax.set_xticks(sorted({1, 5, 10, 15, 20, 25, n_days}))
+    ax.set_xlabel("day of the month")
+    ax.yaxis.set_major_formatter(_usd_axis())
+    ax.yaxis.set_major_locator(MaxNLocator(6))
+    ax.set_ylabel("USD, cumulative")
+    ax.legend(loc="lower right", frameon=False, fontsize=11.5)  # the lines rise to the upper right
+    return fig
+
+
 # ---- output ----------------------------------------------------------------------------------------------------
 
 
@@ -753,6 +817,7 @@ def _render_job(job: tuple) -> tuple[str, str | None, str | None]:
 
 
 _KINDS = {"spike": spike_chart, "trend": trend_chart, "mtd": mtd_chart, "daily": daily_chart,
+          "cumulative": cumulative_chart,
           "first_seen": first_seen_chart}
 
 
@@ -781,6 +846,12 @@ def chart_jobs(analysis: Analysis, day_view: DayView, params: AlertParams, out_d
             args: tuple = (list(analysis.mtd_by_service), chart.title, chart.subtitle)
         elif chart.kind == "daily":
             args = (analysis.daily_by_service, analysis.report_date, chart.title, chart.subtitle)
+        elif chart.kind == "cumulative":
+            f, b = day_view.forecast, day_view.budget
+            first = pd.Timestamp(analysis.report_date.replace(day=1)) - pd.DateOffset(months=1)
+            totals = analysis.series.loc[first:pd.Timestamp(analysis.report_date)].sum(axis=1)
+            args = (totals, analysis.report_date, (f.forecast, f.low, f.high) if f is not None else None,
+                    b.budget if b is not None else None, chart.title, chart.subtitle)
         elif chart.kind == "spike":
             key = (chart.service, chart.breakdown)
             args = (service_series(*key), spikes[key], params, chart.title, chart.subtitle, stacks.get(key))

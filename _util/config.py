@@ -30,6 +30,7 @@ MAX_PRESIGN_SECONDS = 7 * 24 * 3600  # SigV4 presigned URLs cannot outlive 7 day
 
 
 DEMO_TEAMS_FILE = Path(__file__).resolve().parent.parent / "docs" / "teams.example.toml"  # --demo's teams
+DEMO_BUDGET_USD = 35000.0  # --demo's monthly budget unless MONTHLY_BUDGET_USD is set
 DEMO_DATE = date(2026, 11, 25)  # --demo's report date unless --date is given (sample data is anchored on d)
 
 
@@ -392,6 +393,7 @@ def load_settings(args: argparse.Namespace | None = None, environ: Mapping[str, 
         out = out / "demo"  # the demo's reports, site and database never mix with real runs
         kwargs.update(cost_source="sample", dry_run=True, output_dir=out)
         kwargs.setdefault("report_date", DEMO_DATE)  # the same report for everyone; --date picks another day
+        kwargs.setdefault("monthly_budget_usd", DEMO_BUDGET_USD)  # so the demo shows a budget line and chart
         if getattr(args, "db_url", None) is None:
             # One database per demo date: the sample world is anchored on d, so two dates' histories differ.
             name = f"costs-{kwargs['report_date']}.sqlite"

@@ -15,6 +15,7 @@ from .fmt import cents  # noqa: F401  (USD half up to the cent: one definition, 
 # Chart ids: stable strings used as keys of {chart id: url} in report.json and the Slack message.
 MTD_CHART = "mtd_by_service"
 DAILY_CHART = "daily_by_service"
+CUMULATIVE_CHART = "cumulative"  # month to date vs last month and the budget
 
 
 def _chart_key(service: str, breakdown: str) -> str:

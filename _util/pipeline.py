@@ -269,7 +269,7 @@ def run_all(settings: Settings, engine: Engine, *, ce_client=None, s3_client=Non
         causes = find_root_causes(settings, engine, out.analysis,
                                   client=ce_client if settings.cost_source in ("ce", "sample") else None)
         out.drilldown_requests = drilldown_requests(engine, settings.day) - spent
-    out.view = stages.day_view(settings, out.analysis, causes)
+    out.view = stages.day_view(settings, out.analysis, causes, engine=engine)
     a = out.analysis
     log.info("d=%s: total %.2f USD, %d spike(s), %d trend reversal(s), %d service(s) this month",
              a.report_date, a.summary.total, len(a.spikes), len(a.trends), len(a.mtd_by_service))

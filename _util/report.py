@@ -104,6 +104,7 @@ def report_dict(day_view: DayView, settings_public: dict, ce_requests: int, extr
     }
     if v.forecast is not None:
         data["forecast"] = forecast_dict(v.forecast)
+    data["budgets"] = [b.to_dict() for b in v.budgets]  # [] = no budget set
     data.update(v.extra)
     data.update(extra or {})
     return data

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from . import fmt
 from .model import (
+    CUMULATIVE_CHART,
     DAILY_CHART,
     MTD_CHART,
     Analysis,
@@ -35,6 +36,7 @@ from .model import (
 )
 
 if TYPE_CHECKING:
+    from .budgets import BudgetStatus
     from .drilldown import RootCause, RootCauseResult
     from .forecast import Forecast
     from .teams import Teams
@@ -94,9 +96,10 @@ class Rules:
 # ---- charts -------------------------------------------------------------------------------------------------------
 
 CAPTIONS = {"mtd": "Month-to-date spend by service", "daily": "Daily spend by service this month",
+            "cumulative": "Month to date vs last month and budget",
             "spike": "Spike", "trend": "Trend", "first_seen": "New service"}
-BUTTONS = {"mtd": "Plot month to date", "daily": "Plot daily by service", "spike": "Plot", "trend": "Plot",
-           "first_seen": "Plot"}
+BUTTONS = {"mtd": "Plot month to date", "daily": "Plot daily by service", "cumulative": "Plot month vs budget",
+           "spike": "Plot", "trend": "Plot", "first_seen": "Plot"}
 
 
 @dataclass(frozen=True)
@@ -126,6 +129,8 @@ class ChartView:
 
 def chart_filename(chart_id: str) -> str:
     """The PNG file name of a chart id: ASCII letters/digits/dashes plus a hash of the exact id (stable, safe)."""
+    if chart_id == CUMULATIVE_CHART:
+        return "month-vs-budget.png"  # not the id: a chart id never shows, not even in a link
     if chart_id in (MTD_CHART, DAILY_CHART):
         return chart_id.replace("_", "-") + ".png"
     ascii_text = unicodedata.normalize("NFKD", chart_id).encode("ascii", "ignore").decode("ascii").lower()
@@ -135,10 +140,11 @@ def chart_filename(chart_id: str) -> str:
 
 
 def day_charts(analysis: Analysis) -> list[ChartView]:
-    """Every chart of the day in page order (month to date, daily by service, spikes, new, trends; one per id), with
+    """Every chart of the day in page order (month to date, daily by service, cumulative, spikes, new, trends; one per id), with
     captions but no titles (build_view adds them)."""
     specs = [ChartView(MTD_CHART, "mtd", None, CAPTIONS["mtd"]),
-             ChartView(DAILY_CHART, "daily", None, CAPTIONS["daily"])]
+             ChartView(DAILY_CHART, "daily", None, CAPTIONS["daily"]),
+             ChartView(CUMULATIVE_CHART, "cumulative", None, CAPTIONS["cumulative"])]
     specs += [ChartView(spike_chart_id(s.service, s.breakdown), "spike", s.service,
                         f"{CAPTIONS['spike']}: {label(s.service, s.breakdown)}", breakdown=s.breakdown)
               for s in analysis.spikes]
@@ -260,6 +266,17 @@ def forecast_range(f: Forecast) -> str:
     """"80%: $21,900.00–$23,900.00", and that it is the run rate when the model had too little history."""
     how = "; run rate, too little history for the model" if f.method == "run_rate" else ""
     return f"{f.interval:.0%}: {fmt.money(f.low)}–{fmt.money(f.high)}{how}"
+
+
+def budget_text(b: BudgetStatus) -> str:
+    """"Monthly budget: on pace to exceed the $12,000.00 budget by $1,400.00 — around the 24th (80%: …)", or
+    "Team data budget: …" for a team's budget."""
+    return f"{budget_label(b)}: {b.text}"
+
+
+def budget_label(b: BudgetStatus) -> str:
+    """"Monthly budget" (the account's), or "Team data budget"."""
+    return "Monthly budget" if b.team is None else f"Team {b.team} budget"
 
 
 def change_text(delta: float, pct: float | None) -> str:
@@ -524,6 +541,18 @@ class DayView:
         """The Slack user (U…/W…) or user-group (S…) id to mention in a team's view ("" = none)."""
         team = self.teams.get(self.team) if self.teams is not None and self.team else None
         return team.mention if team else ""
+    budgets: tuple[BudgetStatus, ...] = ()  # the overall budget (team None) first, then the teams' in file order
+
+    @property
+    def budget(self) -> BudgetStatus | None:
+        """The overall monthly budget (MONTHLY_BUDGET_USD), None when unset."""
+        return next((b for b in self.budgets if b.team is None), None)
+
+    @property
+    def budget_lines(self) -> tuple[str, ...]:
+        """The budget lines of the message: every budget that alerts today (on pace to exceed, passed today), and
+        the overall budget even when quiet (within budget / over since)."""
+        return tuple(budget_text(b) for b in self.budgets if b.alert or b.team is None)
 
     @property
     def total_label(self) -> str:
@@ -634,8 +663,13 @@ def trend_chart_text(t: Trend, d: date, rules: Rules) -> tuple[str, str]:
             f"{trend_detail(t, rules)}")
 
 
-def _titled(chart: ChartView, analysis: Analysis, rules: Rules, mtd_label: str) -> ChartView:
+def _titled(chart: ChartView, analysis: Analysis, rules: Rules, mtd_label: str, forecast: Forecast | None = None,
+            budgets=()) -> ChartView:
     d, a = analysis.report_date, analysis
+    if chart.kind == "cumulative":
+        overall = next((b for b in budgets if b.team is None), None)
+        title, subtitle = cumulative_chart_text(d, a.summary.mtd_total, forecast, overall)
+        return replace(chart, title=title, subtitle=subtitle)
     if chart.kind == "mtd":
         n = len(a.mtd_by_service)
         return replace(chart, title=f"{CAPTIONS['mtd']} — total {fmt.money(a.summary.mtd_total)}",
@@ -657,11 +691,23 @@ def _titled(chart: ChartView, analysis: Analysis, rules: Rules, mtd_label: str) 
     return replace(chart, title=title, subtitle=subtitle)
 
 
+def cumulative_chart_text(d: date, mtd: float, forecast: Forecast | None, budget: BudgetStatus | None
+                          ) -> tuple[str, str]:
+    """(title, subtitle) of the cumulative month-to-date chart."""
+    parts = [f"month to date {fmt.money(mtd)} through {fmt.weekday(d)}"]
+    if forecast is not None:
+        parts.append(f"forecast {fmt.money(forecast.forecast)} ({forecast_range(forecast)})")
+    if budget is not None:
+        parts.append(f"budget {fmt.money(budget.budget)}")
+    return f"Month to date vs last month — {d:%B %Y}", " · ".join(parts)
+
+
 def build_view(analysis: Analysis, rules: Rules, root_causes: Mapping | None = None, *,
-               forecast: Forecast | None = None, teams: Teams | None = None) -> DayView:
+               forecast: Forecast | None = None, teams: Teams | None = None, budgets=()) -> DayView:
     """The view model of d from its Analysis and the rule settings; root_causes: (service, breakdown, kind) ->
     drilldown.RootCauseResult of the alerts analysed (drilldown.explain's answer); forecast: forecast.month_end;
-    teams: the teams file (each entry gets its owner by service and breakdown with rules.group_by)."""
+    teams: the teams file (each entry gets its owner by service and breakdown with rules.group_by); budgets:
+    budgets.BudgetStatus of d (the overall one, team None, first)."""
     a, s, d = analysis, analysis.summary, analysis.report_date
     root_causes = dict(root_causes or {})
     entries = [_with_causes(e, root_causes) for e in _entries(a, rules)]
@@ -681,11 +727,11 @@ def build_view(analysis: Analysis, rules: Rules, root_causes: Mapping | None = N
         report_date=d, title=f"AWS costs — {fmt.day_full(d)}", total=s.total, headline=top,
         headline_text=headline, counts=_counts(groups), day_comparisons=(day_before, week, avg7),
         mtd_total=s.mtd_total, mtd_label=mtd_label, mtd_comparison=mtd_cmp, groups=tuple(groups),
-        charts=tuple(_titled(c, a, rules, mtd_label) for c in day_charts(a)),
+        charts=tuple(_titled(c, a, rules, mtd_label, forecast, budgets) for c in day_charts(a)),
         freshness=fmt.estimated_days(a.estimated_dates) or "All days final", rules=rules.lines(),
         mtd_by_service=tuple(a.mtd_by_service), daily_totals=tuple(a.daily_totals), spikes=tuple(a.spikes),
         trends=tuple(a.trends), estimated_dates=tuple(a.estimated_dates), first_seen=tuple(a.first_seen),
-        root_causes=root_causes, forecast=forecast, teams=teams)
+        root_causes=root_causes, forecast=forecast, teams=teams, budgets=tuple(budgets))
 
 
 def for_team(day_view: DayView, team_name: str) -> DayView:

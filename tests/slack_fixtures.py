@@ -55,7 +55,8 @@ def golden_analysis() -> Analysis:
 def all_urls(a: Analysis, base: str = BASE) -> dict[str, str]:
     """A chart URL for every chart id the analysis can link to."""
     d = a.report_date.isoformat()
-    urls = {model.MTD_CHART: f"{base}/{d}/mtd.png", model.DAILY_CHART: f"{base}/{d}/daily.png"}
+    urls = {model.MTD_CHART: f"{base}/{d}/mtd.png", model.DAILY_CHART: f"{base}/{d}/daily.png",
+            model.CUMULATIVE_CHART: f"{base}/{d}/month.png"}
     for i, s in enumerate(a.spikes):
         urls[model.spike_chart_id(s.service)] = f"{base}/{d}/spike-{i}.png"
     for i, t in enumerate(a.trends):

@@ -20,12 +20,14 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from matplotlib.collections import PolyCollection
 from matplotlib.path import Path as MPath
 
 from _util import charts, fmt, view
 from _util.config import Settings
 from _util.drilldown import RootCause, RootCauseResult
 from _util.model import (
+    CUMULATIVE_CHART,
     DAILY_CHART,
     MTD_CHART,
     AlertParams,
@@ -80,7 +82,7 @@ def _colors(coll) -> set[str]:
 
 def test_render_charts_renders_exactly_the_days_charts(analysis, rendered):
     files, out = rendered
-    expected = {MTD_CHART, DAILY_CHART} | {spike_chart_id(s.service) for s in analysis.spikes} \
+    expected = {MTD_CHART, DAILY_CHART, CUMULATIVE_CHART} | {spike_chart_id(s.service) for s in analysis.spikes} \
         | {trend_chart_id(t.service) for t in analysis.trends}
     assert analysis.spikes and analysis.trends  # the fixture really has alerts
     assert set(files) == expected
@@ -632,3 +634,35 @@ def test_a_new_service_and_a_breakdown_spike_get_their_own_series_charts(tmp_pat
     for chart_id in ("spike:AWS Lambda|111111111111", "new:Amazon Bedrock"):
         got_id, path, error = charts._render_job(jobs[chart_id])
         assert (got_id, error) == (chart_id, None) and Path(path).stat().st_size > 0
+
+
+def cumulative(budget=35000.0, forecast=(36000.0, 35500.0, 36600.0)):
+    """Oct 1 to Nov 25 at $1,000.005 a day (Nov month to date $25,000.13), Oct in full."""
+    days = pd.date_range("2026-10-01", "2026-11-25")
+    return charts.cumulative_chart(pd.Series(1000.005, index=days), date(2026, 11, 25), forecast, budget,
+                                   "Month to date vs last month — November 2026", "a subtitle")
+
+
+def test_cumulative_chart_draws_the_months_budget_and_cone_with_money_to_the_cent():
+    fig = cumulative()
+    (ax,) = fig.axes
+    assert fig._suptitle.get_text() == "Month to date vs last month — November 2026"
+    texts = [t.get_text() for t in ax.texts]
+    assert fmt.money(25 * 1000.005) in texts  # month to date on d, to the cent
+    assert fmt.money(31 * 1000.005) in texts  # last month's total (October: 31 days)
+    assert fmt.money(36000.0) in texts and f"budget {fmt.money(35000.0)}" in texts
+    flat = [line for line in ax.get_lines() if set(line.get_ydata()) == {35000.0}]
+    assert len(flat) == 1  # the budget, a horizontal line
+    (cone,) = [c for c in ax.collections if isinstance(c, PolyCollection)]
+    ys = cone.get_paths()[0].vertices[:, 1]
+    assert ys.min() == pytest.approx(25 * 1000.005) and ys.max() == pytest.approx(36600.0)
+    ticks = [t.get_text() for t in ax.get_yticklabels() if t.get_text()]
+    assert ticks and not any(re.search(r"\.\d\d$", t) for t in ticks)  # compact on the axis only
+
+
+def test_cumulative_chart_without_budget_or_forecast_has_neither():
+    fig = cumulative(budget=None, forecast=None)
+    (ax,) = fig.axes
+    assert not any(t.get_text().startswith("budget") for t in ax.texts)
+    assert not [c for c in ax.collections if isinstance(c, PolyCollection)]
+    assert len(ax.get_lines()) == 2  # this month and last month

@@ -17,14 +17,14 @@ from PIL import Image
 
 import procPlotting
 from _util import site
-from _util.model import DAILY_CHART, MTD_CHART, spike_chart_id, trend_chart_id
+from _util.model import CUMULATIVE_CHART, DAILY_CHART, MTD_CHART, spike_chart_id, trend_chart_id
 from tests.cli_helpers import error_lines, fill_with_sample, run_cli
 
 D = date(2026, 11, 25)  # the sample data is anchored on --date and plants its events on it
 BUCKET, PREFIX = "cost-site", "costs"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 # The charts 2026-11-25 needs: month to date, daily by service, one per planted spike, one per planted trend.
-DAY_CHARTS = {MTD_CHART, DAILY_CHART,
+DAY_CHARTS = {MTD_CHART, DAILY_CHART, CUMULATIVE_CHART,
               *(spike_chart_id(s) for s in ("AWS Lambda", "Amazon CloudFront", "Amazon Relational Database Service",
                                             "Amazon Redshift")),
               *(trend_chart_id(s) for s in ("Amazon Redshift", "Amazon ElastiCache"))}

@@ -191,3 +191,19 @@ def test_report_dict_has_the_forecast_when_the_view_has_one(analysis):
     assert [x["service"] for x in data["forecast"]["by_service"]] == [x.service for x in f.by_service]
     assert ("note" in data["forecast"]) == bool(f.note)
     json.dumps(data, allow_nan=False)
+
+
+def test_report_dict_has_the_views_budgets(analysis):
+    from _util.budgets import budget_status
+
+    assert report.report_dict(day_view(analysis), {}, 0)["budgets"] == []  # no budget set
+    daily = analysis.series.sum(axis=1)
+    overall = budget_status(daily, D, 1000.0, 1500.0, 1400.0, 1600.0)
+    team = budget_status(analysis.series["AWS Lambda"], D, 1e6, 200.0, 180.0, 220.0, team="data")
+    data = report.report_dict(view.build_view(analysis, RULES, budgets=[overall, team]), {}, 0)
+    first, second = data["budgets"]
+    assert {"team", "budget", "mtd", "forecast", "status", "exceed_date"} <= set(first)
+    assert (first["team"], first["budget"], first["status"]) == (None, 1000.0, "exceeded")
+    assert first["exceed_date"] == overall.exceed_date.isoformat() and first["mtd"] == round(overall.mtd, 2)
+    assert (second["team"], second["status"], second["exceed_date"]) == ("data", "ok", None)
+    json.dumps(data)  # plain JSON

@@ -30,7 +30,7 @@ from _util import costexplorer, costworld, db, fmt, site
 from _util import ingest as ingest_module
 from _util import slack as slack_module
 from _util.costexplorer import CostQuery
-from _util.model import DAILY_CHART, MTD_CHART, spike_chart_id, trend_chart_id
+from _util.model import CUMULATIVE_CHART, DAILY_CHART, MTD_CHART, spike_chart_id, trend_chart_id
 from _util.sample_data import SampleCostExplorer
 from _util.slack_message import money
 from _util.view import day_charts
@@ -255,7 +255,7 @@ def key_of(url: str) -> str:
 
 
 def expected_charts(report: dict) -> set[str]:
-    return ({MTD_CHART, DAILY_CHART} | {spike_chart_id(s["service"]) for s in report["spikes"]}
+    return ({MTD_CHART, DAILY_CHART, CUMULATIVE_CHART} | {spike_chart_id(s["service"]) for s in report["spikes"]}
             | {trend_chart_id(t["service"]) for t in report["trends"]})
 
 

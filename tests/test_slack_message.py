@@ -166,7 +166,8 @@ def test_spikes_first_savings_after_increases(demo):
 def test_no_chart_id_in_any_text(demo):
     ids = [c.id for c in demo_view().charts]
     dumped = json.dumps(demo, ensure_ascii=False)
-    for chart_id in [*ids, "spike:", "trend:", model.MTD_CHART, model.DAILY_CHART]:
+    for chart_id in [*ids, "spike:", "trend:", model.MTD_CHART, model.DAILY_CHART,
+                     model.CUMULATIVE_CHART]:
         assert chart_id not in dumped, chart_id
 
 
@@ -256,7 +257,8 @@ def test_golden_fixture_content():
         assert figure in totals
     assert "$1,275.00" not in totals  # the 7-day average is the site's, not the message's
     assert [b["url"] for b in top["blocks"][3]["elements"]] == [all_urls(a)[model.MTD_CHART],
-                                                               all_urls(a)[model.DAILY_CHART]]
+                                                               all_urls(a)[model.DAILY_CHART],
+                                                               all_urls(a)[model.CUMULATIVE_CHART]]
     assert headings([top]) == ["Spikes", "Trending up", "Savings"]
     names = [name_of(t) for t in entry_lines([top])]
     assert names == ["Amazon EC2", "AWS Lambda", "Amazon S3 &amp; &lt;Glacier&gt;",
@@ -346,7 +348,7 @@ def test_url_too_long_or_missing_chart_keeps_line_without_button():
     assert "accessory" not in by_name["Amazon EC2"]
     assert "accessory" not in by_name["Amazon SQS"]
     assert "accessory" in by_name["Amazon RDS"]
-    assert [b["text"]["text"] for b in top["blocks"][3]["elements"]] == ["Plot month to date"]
+    assert [b["text"]["text"] for b in top["blocks"][3]["elements"]] == ["Plot month to date", "Plot month vs budget"]
     ctx = context_text(top)
     assert "3 charts not published" in ctx
     for caption in ("Spike: Amazon EC2", "Trend: Amazon SQS", "Daily spend by service this month"):
@@ -523,7 +525,8 @@ def test_preview_opens_in_chromium(chromium, tmp_path):
     path.write_text(render_preview_html(payloads, "Slack preview"), encoding="utf-8")
     dom = chromium_dom(chromium, path.as_uri(), tmp_path)
     assert "AWS costs — Wednesday, November 25, 2026 · $1,234.56" in dom
-    assert dom.count('class="button"') == 9  # 2 summary + 7 lines
+    summary = sum(c.service is None for c in view.day_charts(a))  # month to date, daily, month vs budget
+    assert dom.count('class="button"') == summary + 7  # and one per line
     assert f'href="{all_urls(a)[model.spike_chart_id("Amazon EC2")]}"' in dom
     assert "Amazon S3 &amp; &lt;Glacier&gt;" in dom
 
@@ -534,5 +537,7 @@ def test_totals_section_carries_the_views_forecast_line_once():
     v = demo_view()
     assert v.forecast is not None and v.forecast_text.startswith("On track for ")
     text = totals_text(v)
-    assert text.splitlines()[-1] == v.forecast_text and text.count("On track for") == 1
+    lines = text.splitlines()
+    # the forecast line, then the budget lines (the demo's budget)
+    assert lines[-1 - len(v.budget_lines)] == v.forecast_text and text.count("On track for") == 1
     assert "On track for" not in totals_text(dataclasses.replace(v, forecast=None))

@@ -165,3 +165,41 @@ def test_with_cost_group_by_a_move_between_accounts_is_one_alert_with_its_offset
     assert new[0].offset < 0 and new[0].delta > 0
     assert [x for x in after.spikes if not x.breakdown] == before.spikes  # the total hardly moved: no other alert
     assert list(after.breakdown_series) == [(top, a)]
+
+
+TEAMS = """
+[[team]]
+name = "compute"
+channel = "C0COMPUTE"
+monthly_budget_usd = 1000
+services = ["Amazon Elastic Compute Cloud - Compute"]
+
+[[team]]
+name = "nobudget"
+channel = "C0NOBUDGET"
+services = ["Amazon Simple Storage Service"]
+"""
+
+
+def test_monthly_budget_and_team_budgets_reach_report_json(tmp_path):
+    from _util import report
+    from tests.demo_day import demo_analysis
+
+    teams = tmp_path / "teams.toml"
+    teams.write_text(TEAMS, encoding="utf-8")
+    a = demo_analysis()
+    settings = Settings(report_date=a.report_date, monthly_budget_usd=12345.0, teams_file=teams)
+    budgets = report.report_dict(stages.day_view(settings, a), {}, 0)["budgets"]
+    assert [(b["team"], b["budget"]) for b in budgets] == [(None, 12345.0), ("compute", 1000.0)]
+    first = a.report_date.replace(day=1)
+    month = a.series.loc[first:a.report_date]
+    assert budgets[0]["mtd"] == pytest.approx(month.sum().sum(), abs=0.01)
+    ec2 = "Amazon Elastic Compute Cloud - Compute"
+    assert budgets[1]["mtd"] == pytest.approx(month[ec2].sum(), abs=0.01) and budgets[1]["status"] == "exceeded"
+    assert report.report_dict(stages.day_view(Settings(report_date=a.report_date), a), {}, 0)["budgets"] == []
+
+
+def test_the_demo_has_a_budget_unless_one_is_set(tmp_path):
+    out = argparse.Namespace(demo=True, output_dir=tmp_path / "out")
+    assert load_settings(out, environ={}).monthly_budget_usd > 0
+    assert load_settings(out, environ={"MONTHLY_BUDGET_USD": "1234"}).monthly_budget_usd == 1234.0

@@ -351,3 +351,38 @@ def test_forecast_line_says_run_rate_and_omits_an_unknown_last_month():
     assert v.forecast_text == ("On track for $22,800.00 this month (80%: $21,900.00–$23,900.00; run rate, too "
                                "little history for the model)")
     assert build_view(make(), RULES).forecast_text == "" and build_view(make(), RULES).forecast_comparison is None
+
+
+def budget(team=None, amount=20000.0, mtd_per_day=800.0, fc=22800.0, low=21900.0, high=23900.0, d=D):
+    from _util.budgets import budget_status
+
+    days = pd.Series(mtd_per_day, index=pd.date_range(d.replace(day=1), d))
+    return budget_status(days, d, amount, fc, low, high, team=team)
+
+
+def test_budget_lines_say_each_alerting_budget_and_the_overall_one_even_when_quiet():
+    overall, on_pace, quiet = budget(amount=30000.0), budget("data"), budget("web", amount=30000.0)
+    v = build_view(make(), RULES, forecast=forecast(), budgets=[overall, on_pace, quiet])
+    assert v.budgets == (overall, on_pace, quiet) and v.budget is overall
+    assert v.budget_lines == ("Monthly budget: within budget: $22,800.00 forecast of $30,000.00",
+                              f"Team data budget: {on_pace.text}")
+    assert on_pace.text.startswith("on pace to exceed the $20,000.00 budget by $2,800.00")
+    assert build_view(make(), RULES).budget_lines == () and build_view(make(), RULES).budget is None
+
+
+def test_a_team_budget_passed_today_is_said_and_an_older_pass_of_a_team_is_not():
+    today = budget("data", amount=19950.0)  # 25 x $800 = $20,000 passes $19,950 on d
+    earlier = budget("web", amount=10000.0)
+    v = build_view(make(), RULES, budgets=[today, earlier])
+    assert today.passed_today and not earlier.passed_today
+    assert v.budget_lines == ("Team data budget: passed the $19,950.00 budget today",)
+
+
+def test_the_cumulative_chart_is_titled_by_the_view_with_the_forecast_and_the_budget():
+    v = build_view(make(), RULES, forecast=forecast(), budgets=[budget(amount=30000.0)])
+    chart = v.chart(view.CUMULATIVE_CHART)
+    assert chart.caption == "Month to date vs last month and budget" and chart.service is None
+    assert chart.title == "Month to date vs last month — November 2026"
+    assert "forecast $22,800.00 (80%: $21,900.00–$23,900.00)" in chart.subtitle
+    assert chart.subtitle.endswith("budget $30,000.00")
+    assert "budget" not in build_view(make(), RULES, forecast=forecast()).chart(view.CUMULATIVE_CHART).subtitle

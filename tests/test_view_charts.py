@@ -10,7 +10,16 @@ import pandas as pd
 
 from _util import charts, fmt, pages, report, site, view
 from _util.config import Settings
-from _util.model import DAILY_CHART, MTD_CHART, AlertParams, Spike, Trend, spike_chart_id, trend_chart_id
+from _util.model import (
+    CUMULATIVE_CHART,
+    DAILY_CHART,
+    MTD_CHART,
+    AlertParams,
+    Spike,
+    Trend,
+    spike_chart_id,
+    trend_chart_id,
+)
 from _util.slack_message import build_messages
 from tests.slack_fixtures import D, all_urls, analysis, day_view, golden_analysis
 
@@ -28,6 +37,7 @@ def test_day_charts_in_page_order_with_captions():
     assert [(s.id, s.kind, s.service, s.caption) for s in specs] == [
         (MTD_CHART, "mtd", None, "Month-to-date spend by service"),
         (DAILY_CHART, "daily", None, "Daily spend by service this month"),
+        (CUMULATIVE_CHART, "cumulative", None, "Month to date vs last month and budget"),
         (spike_chart_id("Amazon EC2"), "spike", "Amazon EC2", "Spike: Amazon EC2"),
         (spike_chart_id("AWS Lambda"), "spike", "AWS Lambda", "Spike: AWS Lambda"),
         (trend_chart_id("Amazon EC2"), "trend", "Amazon EC2", "Trend: Amazon EC2"),
@@ -52,7 +62,7 @@ def test_renderer_site_and_slack_use_the_same_list_in_the_same_order(tmp_path):
         page.index(f'src="{n}.png"') for n in range(len(ids)))
     (top,) = build_messages(day_view(a, all_urls(a)))
     buttons = [e["url"] for b in top["blocks"] if b["type"] == "actions" for e in b["elements"]]
-    assert buttons == [all_urls(a)[MTD_CHART], all_urls(a)[DAILY_CHART]]
+    assert buttons == [all_urls(a)[MTD_CHART], all_urls(a)[DAILY_CHART], all_urls(a)[CUMULATIVE_CHART]]
 
 
 def test_chart_ids_never_appear_in_text(tmp_path):
