@@ -108,16 +108,18 @@ def day_view(settings: Settings, analysis: Analysis, root_causes=None, *, engine
     month_end = (forecast.month_end(analysis.series, d, estimated_dates=analysis.estimated_dates)
                  if pd.Timestamp(d) in analysis.series.index else None)
     teams = load_teams(settings.teams_file) if settings.teams_file is not None else None
-    budgets = day_budgets(settings, analysis, month_end, engine) if month_end is not None else []
+    budgets = day_budgets(settings, analysis, month_end, engine, teams) if month_end is not None else []
     return view.build_view(analysis, view.Rules.from_settings(settings), root_causes, forecast=month_end,
                            teams=teams, budgets=budgets)
 
 
-def day_budgets(settings: Settings, analysis: Analysis, month_end, engine: Engine | None = None) -> list:
+def day_budgets(settings: Settings, analysis: Analysis, month_end, engine: Engine | None = None,
+                team_list=None) -> list:
     """d's budgets (budgets.BudgetStatus): MONTHLY_BUDGET_USD against the account's forecast, then each team of
     TEAMS_FILE with monthly_budget_usd against its own forecast. A team's forecast is forecast.month_end on the
     team's daily costs (one column per team, all teams in one call): the stored rows over the lookback with an
-    engine (services, accounts and tags attributed), else the analysis' per-service series (service ownership only)."""
+    engine (services, accounts and tags attributed), else the analysis' per-service series (service ownership only).
+    team_list: the teams file already read (else it is read here)."""
     import pandas as pd
 
     from . import budgets, forecast, teams
@@ -127,7 +129,8 @@ def day_budgets(settings: Settings, analysis: Analysis, month_end, engine: Engin
     if settings.monthly_budget_usd:
         out.append(budgets.budget_status(analysis.series.sum(axis=1), d, settings.monthly_budget_usd,
                                          month_end.forecast, month_end.low, month_end.high, level=month_end.interval))
-    team_list = teams.load_teams(settings.teams_file) if settings.teams_file else None
+    if team_list is None and settings.teams_file:
+        team_list = teams.load_teams(settings.teams_file)
     if not team_list or not any(t.monthly_budget_usd for t in team_list):
         return out
     index = analysis.series.index

@@ -120,6 +120,37 @@ def db_url(request, tmp_path):
     return request.getfixturevalue("mysql_url")
 
 
+@pytest.fixture
+def engine(db_url):
+    """An engine on db_url (SQLite, and MariaDB where TEST_DATABASE_URL is set) with the schema created."""
+    from _util import db
+
+    eng = db.make_engine(db_url)
+    db.init_db(eng)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def sqlite_engine(sqlite_url):
+    """An engine on a fresh SQLite file with the schema created."""
+    from _util import db
+
+    eng = db.make_engine(sqlite_url)
+    db.init_db(eng)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def slack_server():
+    """A local Slack Web API on 127.0.0.1 (tests/slack_server.py) for the test's duration."""
+    from tests.slack_server import SlackServer
+
+    with SlackServer() as server:
+        yield server
+
+
 @pytest.fixture(scope="session")
 def chromium() -> str:
     """Path of a headless-capable Chromium; skip where absent (CI installs it)."""

@@ -20,14 +20,6 @@ T1 = datetime(2026, 11, 4, 6, 0, 0)
 T2 = datetime(2026, 11, 5, 6, 0, 0)
 
 
-@pytest.fixture
-def engine(db_url):
-    eng = db.make_engine(db_url)
-    db.init_db(eng)
-    yield eng
-    eng.dispose()
-
-
 def table(engine, tbl=db.daily_cost, *, without=()) -> list[tuple]:
     """Every row of tbl, ordered by its key, optionally without some columns."""
     cols = [c for c in tbl.columns if c.name not in without]

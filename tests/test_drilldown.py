@@ -209,14 +209,6 @@ ACCOUNT_NAMES = {"111122223333": "prod"}
 
 
 @pytest.fixture
-def engine(db_url):
-    engine = db.make_engine(db_url)
-    db.init_db(engine)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
 def ce():
     client = boto3.client("ce", region_name="us-east-1")
     with Stubber(client) as stub:

@@ -41,14 +41,6 @@ class Recording:
         return response
 
 
-@pytest.fixture
-def engine(db_url):
-    eng = db.make_engine(db_url)
-    db.init_db(eng)
-    yield eng
-    eng.dispose()
-
-
 def settings(engine, **kw) -> Settings:
     base = {"database_url": engine.url.render_as_string(hide_password=False), "cost_source": "sample",
             "report_date": D, "lookback_days": 365}

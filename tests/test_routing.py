@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from _util import db, pipeline, slack, view
+from _util import pipeline, slack, view
 from _util.config import Secret, Settings
 from _util.slack import make_slack_client
 from _util.slack_message import build_messages
@@ -38,17 +38,13 @@ CHANNELS = {t.name: t.channel for t in TEAMS}
 
 
 @pytest.fixture
-def server():
-    with SlackServer() as s:
-        yield s
+def server(slack_server):
+    return slack_server
 
 
 @pytest.fixture
-def engine(sqlite_url):
-    e = db.make_engine(sqlite_url)
-    db.init_db(e)
-    yield e
-    e.dispose()
+def engine(sqlite_engine):
+    return sqlite_engine
 
 
 def team_view() -> view.DayView:

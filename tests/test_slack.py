@@ -31,17 +31,13 @@ PAGE = f"{BASE}/{D.isoformat()}/"
 
 
 @pytest.fixture
-def server():
-    with SlackServer() as s:
-        yield s
+def server(slack_server):
+    return slack_server
 
 
 @pytest.fixture
-def engine(sqlite_url):
-    e = db.make_engine(sqlite_url)
-    db.init_db(e)
-    yield e
-    e.dispose()
+def engine(sqlite_engine):
+    return sqlite_engine
 
 
 def make_settings(server: SlackServer | None = None, *, api_url: str = "", channel: str = CHANNEL) -> Settings:
