@@ -120,13 +120,19 @@ def db_url(request, tmp_path):
     return request.getfixturevalue("mysql_url")
 
 
+def _schema_engine(url: str):
+    """An engine on url with the schema created (dispose it when done)."""
+    from _util import db
+
+    eng = db.make_engine(url)
+    db.init_db(eng)
+    return eng
+
+
 @pytest.fixture
 def engine(db_url):
     """An engine on db_url (SQLite, and MariaDB where TEST_DATABASE_URL is set) with the schema created."""
-    from _util import db
-
-    eng = db.make_engine(db_url)
-    db.init_db(eng)
+    eng = _schema_engine(db_url)
     yield eng
     eng.dispose()
 
@@ -134,10 +140,7 @@ def engine(db_url):
 @pytest.fixture
 def sqlite_engine(sqlite_url):
     """An engine on a fresh SQLite file with the schema created."""
-    from _util import db
-
-    eng = db.make_engine(sqlite_url)
-    db.init_db(eng)
+    eng = _schema_engine(sqlite_url)
     yield eng
     eng.dispose()
 

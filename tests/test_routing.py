@@ -37,16 +37,6 @@ services = ["Amazon Athena"]
 CHANNELS = {t.name: t.channel for t in TEAMS}
 
 
-@pytest.fixture
-def server(slack_server):
-    return slack_server
-
-
-@pytest.fixture
-def engine(sqlite_engine):
-    return sqlite_engine
-
-
 def team_view() -> view.DayView:
     a = golden_analysis()
     return view.with_links(view.build_view(a, rules(), teams=TEAMS), all_urls(a), None)
@@ -95,29 +85,29 @@ def test_the_team_mention_is_slack_markup_in_the_first_section():
     assert "<@" not in texts(build_messages(v)) and "subteam" not in texts(build_messages(v))
 
 
-def settings_for(server: SlackServer, tmp_path) -> Settings:
-    return Settings(slack_bot_token=Secret("xoxb-test"), slack_channel_id=MAIN, slack_api_url=server.url + "/api/",
+def settings_for(slack_server: SlackServer, tmp_path) -> Settings:
+    return Settings(slack_bot_token=Secret("xoxb-test"), slack_channel_id=MAIN, slack_api_url=slack_server.url + "/api/",
                     output_dir=tmp_path, report_date=D)
 
 
-def run(settings, engine):
+def run(settings, sqlite_engine):
     teams: list[pipeline.TeamDelivery] = []
     delivery, json_path, preview = pipeline.build_and_send(
-        settings, engine, team_view(), slack_client=make_slack_client(settings, backoff_s=0.0), teams_out=teams)
+        settings, sqlite_engine, team_view(), slack_client=make_slack_client(settings, backoff_s=0.0), teams_out=teams)
     return delivery, teams, json_path, preview
 
 
-def posted_by_channel(server: SlackServer) -> dict[str, list[dict]]:
+def posted_by_channel(slack_server: SlackServer) -> dict[str, list[dict]]:
     out: dict[str, list[dict]] = {}
-    for body in server.posted:
+    for body in slack_server.posted:
         out.setdefault(body["channel"], []).append(body)
     return out
 
 
-def test_each_team_channel_gets_its_message_once_and_a_rerun_posts_nothing(server, engine, tmp_path):
-    settings = settings_for(server, tmp_path)
-    delivery, teams, json_path, preview = run(settings, engine)
-    by_channel = posted_by_channel(server)
+def test_each_team_channel_gets_its_message_once_and_a_rerun_posts_nothing(slack_server, sqlite_engine, tmp_path):
+    settings = settings_for(slack_server, tmp_path)
+    delivery, teams, json_path, preview = run(settings, sqlite_engine)
+    by_channel = posted_by_channel(slack_server)
     assert list(by_channel) == [MAIN, CHANNELS["compute"], CHANNELS["data"]]  # main first; "quiet" has no items
     assert all(len(bodies) == 1 for bodies in by_channel.values())
     v = team_view()
@@ -133,17 +123,17 @@ def test_each_team_channel_gets_its_message_once_and_a_rerun_posts_nothing(serve
     ledger = json.loads(slack.ledger_path(tmp_path, D).read_text())["posts"]
     assert sorted(p["channel"] for p in ledger) == sorted(by_channel)
 
-    again, teams2, _, _ = run(settings, engine)
-    assert len(server.posted) == 3
+    again, teams2, _, _ = run(settings, sqlite_engine)
+    assert len(slack_server.posted) == 3
     assert again.skipped and all(t.delivery.skipped and t.delivery.posted == 0 for t in teams2)
     assert [t.as_dict()["skipped"] for t in teams2] == [True, True]
 
 
-def test_a_failed_team_post_does_not_block_the_others_and_a_rerun_posts_only_it(server, engine, tmp_path, caplog):
-    settings = settings_for(server, tmp_path)
-    server.script("chat.postMessage", Reply(), Reply(body={"ok": False, "error": "not_in_channel"}))
+def test_a_failed_team_post_does_not_block_the_others_and_a_rerun_posts_only_it(slack_server, sqlite_engine, tmp_path, caplog):
+    settings = settings_for(slack_server, tmp_path)
+    slack_server.script("chat.postMessage", Reply(), Reply(body={"ok": False, "error": "not_in_channel"}))
     with caplog.at_level(logging.ERROR):
-        delivery, teams, _, _ = run(settings, engine)  # does not raise
+        delivery, teams, _, _ = run(settings, sqlite_engine)  # does not raise
     assert delivery.posted == 1
     failed, ok = teams
     assert failed.team == "compute" and "not_in_channel" in failed.error and CHANNELS["compute"] in failed.error
@@ -151,17 +141,17 @@ def test_a_failed_team_post_does_not_block_the_others_and_a_rerun_posts_only_it(
     assert "team compute" in caplog.text
     extra = pipeline.slack_extra(delivery, teams)["slack"]["teams"]
     assert [(t["team"], t["error"] is not None) for t in extra] == [("compute", True), ("data", False)]
-    assert list(posted_by_channel(server)) == [MAIN, CHANNELS["data"]]
+    assert list(posted_by_channel(slack_server)) == [MAIN, CHANNELS["data"]]
 
-    run(settings, engine)
-    assert [b["channel"] for b in server.posted] == [MAIN, CHANNELS["data"], CHANNELS["compute"]]
+    run(settings, sqlite_engine)
+    assert [b["channel"] for b in slack_server.posted] == [MAIN, CHANNELS["data"], CHANNELS["compute"]]
 
 
-def test_a_failed_main_post_raises_as_before_and_posts_no_team(server, engine, tmp_path):
-    settings = settings_for(server, tmp_path)
-    server.script("chat.postMessage", Reply(body={"ok": False, "error": "channel_not_found"}))
+def test_a_failed_main_post_raises_as_before_and_posts_no_team(slack_server, sqlite_engine, tmp_path):
+    settings = settings_for(slack_server, tmp_path)
+    slack_server.script("chat.postMessage", Reply(body={"ok": False, "error": "channel_not_found"}))
     with pytest.raises(slack.SlackDeliveryError, match="channel_not_found"):
-        run(settings, engine)
-    assert server.posted == []
-    run(settings, engine)  # the rerun posts every channel
-    assert list(posted_by_channel(server)) == [MAIN, CHANNELS["compute"], CHANNELS["data"]]
+        run(settings, sqlite_engine)
+    assert slack_server.posted == []
+    run(settings, sqlite_engine)  # the rerun posts every channel
+    assert list(posted_by_channel(slack_server)) == [MAIN, CHANNELS["compute"], CHANNELS["data"]]
