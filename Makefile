@@ -26,7 +26,7 @@ $(VENV)/.runtime: requirements.txt pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q --no-deps -e .
 	touch $@
 
-$(VENV)/.dev: requirements.txt requirements-dev.txt $(VENV)/.runtime
+$(VENV)/.dev: requirements.txt requirements-dev.txt requirements-export.txt $(VENV)/.runtime
 	$(BIN)/python -m pip install -q -r requirements-dev.txt
 	touch $@
 

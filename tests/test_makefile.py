@@ -28,7 +28,7 @@ def checkout(tmp_path) -> Path:
     shutil.copy(ROOT / "Makefile", tmp_path / "Makefile")
     (tmp_path / "_util").mkdir()
     shutil.copy(ROOT / "_util" / "__init__.py", tmp_path / "_util" / "__init__.py")
-    for name in ("requirements.txt", "requirements-dev.txt", "pyproject.toml"):
+    for name in ("requirements.txt", "requirements-dev.txt", "requirements-export.txt", "pyproject.toml"):
         shutil.copy(ROOT / name, tmp_path / name)
     return tmp_path
 

@@ -24,6 +24,7 @@ def requirement_lines(name: str) -> list[str]:
 def test_dependencies_are_requirements_txt():
     assert PROJECT["project"]["dependencies"] == requirement_lines("requirements.txt")
     assert PROJECT["project"]["optional-dependencies"]["dev"] == requirement_lines("requirements-dev.txt")
+    assert PROJECT["project"]["optional-dependencies"]["export"] == requirement_lines("requirements-export.txt")
 
 
 def test_every_stage_script_is_a_module_and_a_command():
