@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from . import fmt
@@ -91,17 +92,25 @@ def budget_status(daily: pd.Series, d: date, budget: float, forecast: float, low
     cumulative = days.cumsum().map(fmt.cents)
     mtd = float(days.sum())
     over = cumulative[cumulative > fmt.cents(budget)]
+    # The highest point so far: a month passed it stays passed when a later credit brings it back under.
+    peak = float(cumulative.max()) if len(cumulative) else 0.0
+    status = str(pace_status(peak, fmt.cents(forecast), low, high, fmt.cents(budget)))
     exceed_date: date | None = None
-    if len(over):
-        status, exceed_date = EXCEEDED, over.index[0]
-    elif fmt.cents(forecast) > fmt.cents(budget):
-        status, exceed_date = ON_PACE, _crossing(mtd, forecast, budget, d)
-    else:
-        status = OK
+    if status == EXCEEDED:
+        exceed_date = over.index[0]
+    elif status == ON_PACE:
+        exceed_date = _crossing(mtd, forecast, budget, d)
     return BudgetStatus(team=team, budget=float(budget), mtd=mtd, forecast=float(forecast), low=float(low),
                         high=float(high), status=status, exceed_date=exceed_date,
                         passed_today=status == EXCEEDED and exceed_date == d,
                         borderline=bool(low <= budget <= high), level=level)
+
+
+def pace_status(mtd, forecast, low, high, budget):
+    """The budget rule on numbers or numpy arrays (USD): EXCEEDED when month to date is over the budget, ON_PACE
+    when the forecast is over it, else OK."""
+    mtd, forecast, budget = np.asarray(mtd), np.asarray(forecast), np.asarray(budget)
+    return np.where(mtd > budget, EXCEEDED, np.where(forecast > budget, ON_PACE, OK))
 
 
 def _crossing(mtd: float, forecast: float, budget: float, d: date) -> date | None:
@@ -129,3 +138,53 @@ def team_daily_costs(costs: pd.DataFrame, teams: Teams, group_by: str = "") -> p
     table = (costs.assign(owner=list(owners))
              .pivot_table(index="usage_date", columns="owner", values="amount", aggfunc="sum", fill_value=0.0))
     return table.reindex(columns=columns, fill_value=0.0).rename_axis(columns=None)
+
+
+@dataclass(frozen=True)
+class TeamMonth:
+    """One owner's day and month on d (USD): its cost on d and the days before, month to date, the month-end
+    forecast with its interval, and its budget (None: the team has none)."""
+
+    team: str | None  # None = the costs no team owns
+    day_cost: float  # on d
+    previous_day: float | None  # on d - 1 (None: not in the data)
+    same_weekday: float | None  # on d - 7
+    avg7: float | None  # the mean of the 7 days before d (None: not all in the data)
+    mtd: float
+    forecast: float
+    low: float
+    high: float
+    level: float = 0.8
+    method: str = "model"  # forecast.Forecast.method
+    budget: BudgetStatus | None = None
+
+
+def team_months(daily: pd.DataFrame, d: date, month_end, budgets: dict[str, float] | None = None) -> list[TeamMonth]:
+    """Each owner's TeamMonth on d from daily (USD per day, one column per team then "unowned", as
+    team_daily_costs gives) and month_end (forecast.month_end of daily on d: one by_service entry per column);
+    budgets: team name -> monthly budget (USD)."""
+    budgets = budgets or {}
+    series = daily.copy()
+    series.index = pd.to_datetime(series.index)
+    at = pd.Timestamp(d)
+    by = {f.service: f for f in month_end.by_service}
+
+    def on(day: pd.Timestamp, column: str) -> float | None:
+        return float(series.at[day, column]) if day in series.index else None
+
+    week = pd.date_range(at - pd.Timedelta(days=7), periods=7)
+    full_week = week.isin(series.index).all()
+    out = []
+    for column in series.columns:
+        f = by.get(column)
+        mtd, fc, low, high = (f.mtd, f.forecast, f.low, f.high) if f is not None else (0.0, 0.0, 0.0, 0.0)
+        team = None if column == UNOWNED else str(column)
+        budget = budgets.get(team) if team else None
+        status = (budget_status(series[column], d, budget, fc, low, high, team=team, level=month_end.interval)
+                  if budget else None)
+        out.append(TeamMonth(team=team, day_cost=on(at, column) or 0.0,
+                             previous_day=on(at - pd.Timedelta(days=1), column),
+                             same_weekday=on(at - pd.Timedelta(days=7), column),
+                             avg7=float(series.loc[week, column].mean()) if full_week else None, mtd=mtd, forecast=fc, low=low,
+                             high=high, level=month_end.interval, method=month_end.method, budget=status))
+    return out

@@ -76,8 +76,9 @@ class TeamDelivery:
 
 
 def team_messages(settings: Settings, day_view: DayView) -> list[TeamDelivery]:
-    """Each team with items today and its message (a view.for_team of day_view), in teams file order; a team whose
-    channel is the main one or an earlier team's gets none (one message per channel and day): logged."""
+    """Each team with items today (entries, or its budget alerting) and its message (a view.for_team of day_view),
+    in teams file order; a team whose channel is the main one or an earlier team's gets none (one message per
+    channel and day): logged."""
     from . import slack_message
 
     if day_view.teams is None:
@@ -86,7 +87,7 @@ def team_messages(settings: Settings, day_view: DayView) -> list[TeamDelivery]:
     used = {settings.slack_channel_id: "the main report"}
     for team in day_view.teams:
         team_view = view.for_team(day_view, team.name)
-        if not team_view.groups:
+        if not team_view.has_items:  # no alert of its own and no budget alert today
             continue
         if team.channel in used:
             log.warning("slack: team %s shares channel %s with %s; its items are only in the main report",

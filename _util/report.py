@@ -8,10 +8,11 @@ from pathlib import Path
 from typing import Any
 
 from . import fmt
+from .budgets import TeamMonth
 from .files import write_atomic
 from .forecast import Forecast
 from .model import FirstSeen, Spike, Trend
-from .view import Comparison, DayView, Entry
+from .view import Comparison, DayView, Entry, TeamSection
 
 
 def _usd(value: float | None) -> float | None:
@@ -105,9 +106,27 @@ def report_dict(day_view: DayView, settings_public: dict, ce_requests: int, extr
     if v.forecast is not None:
         data["forecast"] = forecast_dict(v.forecast)
     data["budgets"] = [b.to_dict() for b in v.budgets]  # [] = no budget set
+    data["teams"] = [team_dict(t) for t in v.team_sections]  # [] = no teams file
     data.update(v.extra)
     data.update(extra or {})
     return data
+
+
+def team_dict(t: TeamSection) -> dict:
+    """report.json's "teams" entry (DESIGN "Forecast, budgets and teams") of a team, or of what no team owns
+    (name and channel None), with its mention, forecast and budget (None when it has none)."""
+    return {"name": t.name, "channel": t.channel or None, "mention": t.mention or None,
+            "items": [{"kind": kind, "service": service, "breakdown": breakdown}
+                      for kind, service, breakdown in t.items],
+            "forecast": team_forecast_dict(t.month) if t.month is not None else None,
+            "budget": t.budget.to_dict() if t.budget is not None else None}
+
+
+def team_forecast_dict(m: TeamMonth) -> dict:
+    """A team's "forecast": the keys of the account's (DESIGN) without month, last month and services, plus its
+    cost on the day."""
+    return {"mtd": _usd(m.mtd), "forecast": _usd(m.forecast), "low": _usd(m.low), "high": _usd(m.high),
+            "interval": m.level, "method": m.method, "day_cost": _usd(m.day_cost)}
 
 
 def forecast_dict(f: Forecast) -> dict:

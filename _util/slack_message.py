@@ -94,12 +94,25 @@ def headline_text(view: DayView) -> str:
 
 def totals_text(view: DayView) -> str:
     """The day's total with the day before and the same weekday last week; month to date with last month."""
+    if view.team_month is not None:
+        return team_totals_text(view)
     lines = [f"*{escape(view.total_label)}:* {money(view.total)}"]
     lines += [escape(c.text) for c in view.day_comparisons[:2]]
     lines += [f"*{escape(view.mtd_heading)}:* {money(view.mtd_total)}", escape(view.mtd_comparison.text)]
     if view.forecast_text:
         lines.append(escape(view.forecast_text))
     lines += [escape(text) for text in view.budget_lines]
+    return "\n".join(lines)
+
+
+def team_totals_text(view: DayView) -> str:
+    """A team's view: its day with the day before and the same weekday last week, its month to date and forecast,
+    its budget, then one line on the whole account (the main report)."""
+    lines = [f"*{escape(view.total_label)}:* {money(view.total)}"]
+    lines += [escape(c.text) for c in view.day_comparisons[:2]]
+    lines += [f"*{escape(view.mtd_heading)}:* {money(view.mtd_total)}", escape(view.team_forecast_text)]
+    lines += [escape(text) for text in view.budget_lines]
+    lines.append(f"_{escape(view.account_note)}_")
     return "\n".join(lines)
 
 

@@ -108,31 +108,41 @@ def day_view(settings: Settings, analysis: Analysis, root_causes=None, *, engine
     month_end = (forecast.month_end(analysis.series, d, estimated_dates=analysis.estimated_dates)
                  if pd.Timestamp(d) in analysis.series.index else None)
     teams = load_teams(settings.teams_file) if settings.teams_file is not None else None
-    budgets = day_budgets(settings, analysis, month_end, engine, teams) if month_end is not None else []
+    months = day_teams(settings, analysis, month_end, engine, teams) if teams and month_end is not None else []
+    budgets = day_budgets(settings, analysis, month_end, engine, teams, months) if month_end is not None else []
     return view.build_view(analysis, view.Rules.from_settings(settings), root_causes, forecast=month_end,
-                           teams=teams, budgets=budgets)
+                           teams=teams, budgets=budgets, team_months=months)
 
 
 def day_budgets(settings: Settings, analysis: Analysis, month_end, engine: Engine | None = None,
-                team_list=None) -> list:
+                team_list=None, months=None) -> list:
     """d's budgets (budgets.BudgetStatus): MONTHLY_BUDGET_USD against the account's forecast, then each team of
-    TEAMS_FILE with monthly_budget_usd against its own forecast. A team's forecast is forecast.month_end on the
-    team's daily costs (one column per team, all teams in one call): the stored rows over the lookback with an
-    engine (services, accounts and tags attributed), else the analysis' per-service series (service ownership only).
+    TEAMS_FILE with monthly_budget_usd against its own forecast (day_teams; months: its answer already computed).
     team_list: the teams file already read (else it is read here)."""
-    import pandas as pd
+    from . import budgets, teams
 
-    from . import budgets, forecast, teams
-
-    d = analysis.report_date
     out = []
     if settings.monthly_budget_usd:
-        out.append(budgets.budget_status(analysis.series.sum(axis=1), d, settings.monthly_budget_usd,
-                                         month_end.forecast, month_end.low, month_end.high, level=month_end.interval))
+        out.append(budgets.budget_status(analysis.series.sum(axis=1), analysis.report_date,
+                                         settings.monthly_budget_usd, month_end.forecast, month_end.low,
+                                         month_end.high, level=month_end.interval))
     if team_list is None and settings.teams_file:
         team_list = teams.load_teams(settings.teams_file)
-    if not team_list or not any(t.monthly_budget_usd for t in team_list):
-        return out
+    if months is None and team_list and any(t.monthly_budget_usd for t in team_list):
+        months = day_teams(settings, analysis, month_end, engine, team_list)
+    return out + [m.budget for m in months or () if m.budget is not None]
+
+
+def day_teams(settings: Settings, analysis: Analysis, month_end, engine: Engine | None, team_list) -> list:
+    """Each team's day and month (budgets.TeamMonth, file order, then the costs no team owns): forecast.month_end
+    on the teams' daily costs (one column per owner, all in one call) with its budget. The costs are the stored
+    rows over the lookback with an engine (services, accounts and tags attributed), else the analysis'
+    per-service series (service ownership only)."""
+    import pandas as pd
+
+    from . import budgets, forecast
+
+    d = analysis.report_date
     index = analysis.series.index
     if engine is not None:
         costs = db.load_costs(engine, index[0].date(), d)
@@ -142,10 +152,6 @@ def day_budgets(settings: Settings, analysis: Analysis, month_end, engine: Engin
     daily = budgets.team_daily_costs(costs, team_list, settings.group_by)
     daily.index = pd.to_datetime(daily.index)
     daily = daily.reindex(index, fill_value=0.0)
-    by_team = {f.service: f for f in forecast.month_end(daily, d, interval=month_end.interval).by_service}
-    for team in team_list:
-        f = by_team.get(team.name)
-        if team.monthly_budget_usd and f is not None:
-            out.append(budgets.budget_status(daily[team.name], d, team.monthly_budget_usd, f.forecast, f.low,
-                                             f.high, team=team.name, level=month_end.interval))
-    return out
+    month = forecast.month_end(daily, d, interval=month_end.interval)
+    return budgets.team_months(daily, d, month,
+                               {t.name: t.monthly_budget_usd for t in team_list if t.monthly_budget_usd})

@@ -36,7 +36,7 @@ from .model import (
 )
 
 if TYPE_CHECKING:
-    from .budgets import BudgetStatus
+    from .budgets import BudgetStatus, TeamMonth
     from .drilldown import RootCause, RootCauseResult
     from .forecast import Forecast
     from .teams import Teams
@@ -492,6 +492,57 @@ def _with_causes(entry: Entry, root_causes: Mapping) -> Entry:
     return replace(entry, root_causes=result, cause_text=cause_text(result, "trend" if kind == "trend" else "spike"))
 
 
+# ---- teams -------------------------------------------------------------------------------------------------------
+
+NOT_OWNED = "Not owned by any team"
+
+
+def team_forecast_text(m: TeamMonth) -> str:
+    """"On track for $8,500.00 this month (80%: $8,100.00–$8,900.00)"."""
+    how = "; run rate, too little history for the model" if m.method == "run_rate" else ""
+    return f"On track for {fmt.money(m.forecast)} this month ({fmt.interval(m.low, m.high, m.level)}{how})"
+
+
+def team_month_text(m: TeamMonth) -> str:
+    """"Month to date $7,100.00 · on track for $8,500.00 this month (80%: $8,100.00–$8,900.00)"."""
+    forecast = team_forecast_text(m)
+    return f"Month to date {fmt.money(m.mtd)} · {forecast[0].lower()}{forecast[1:]}"
+
+
+@dataclass(frozen=True)
+class TeamSection:
+    """One owner's part of the day: its entries, its month and budget. name None: what no team owns."""
+
+    name: str | None
+    channel: str
+    mention: str
+    entries: tuple[Entry, ...]
+    month: TeamMonth | None  # None: no team figures (a view built without them)
+
+    @property
+    def title(self) -> str:
+        """"Team payments", or "Not owned by any team"."""
+        return f"Team {self.name}" if self.name is not None else NOT_OWNED
+
+    @property
+    def budget(self) -> BudgetStatus | None:
+        return self.month.budget if self.month is not None else None
+
+    @property
+    def month_text(self) -> str:
+        """Month to date and forecast ("" without team figures)."""
+        return team_month_text(self.month) if self.month is not None else ""
+
+    @property
+    def items(self) -> tuple[tuple[str, str | None, str], ...]:
+        """(kind, service, breakdown) of each of its alerts today: one per kind of each entry (spike, trend,
+        first_seen), then ("budget", None, "") when its budget alerts today."""
+        out = [(kind, e.service, e.breakdown) for e in self.entries for kind in e.kinds]
+        if self.budget is not None and self.budget.alert:
+            out.append(("budget", None, ""))
+        return tuple(out)
+
+
 # ---- the day ------------------------------------------------------------------------------------------------------
 
 
@@ -542,6 +593,36 @@ class DayView:
         team = self.teams.get(self.team) if self.teams is not None and self.team else None
         return team.mention if team else ""
     budgets: tuple[BudgetStatus, ...] = ()  # the overall budget (team None) first, then the teams' in file order
+    # Each team's day and month (file order, then what no team owns, team None); () without a teams file.
+    team_months: tuple[TeamMonth, ...] = ()
+    account_note: str = ""  # a team's view: the one line pointing to the whole account's report
+
+    @property
+    def team_month(self) -> TeamMonth | None:
+        """The TeamMonth of the team this view is for (None: the account's view, or no team figures)."""
+        if self.team is None:
+            return None
+        return next((m for m in self.team_months if m.team == self.team), None)
+
+    @property
+    def team_sections(self) -> tuple[TeamSection, ...]:
+        """One section per team in file order, then what no team owns (only when it has entries or costs this
+        month); () without a teams file."""
+        if self.teams is None:
+            return ()
+        months = {m.team: m for m in self.team_months}
+        out = [TeamSection(t.name, t.channel, t.mention, tuple(e for e in self.entries if e.owner == t.name),
+                           months.get(t.name)) for t in self.teams]
+        rest = TeamSection(None, "", "", tuple(e for e in self.entries if e.owner is None), months.get(None))
+        if rest.entries or (rest.month is not None and rest.month.mtd):
+            out.append(rest)
+        return tuple(out)
+
+    @property
+    def team_forecast_text(self) -> str:
+        """A team's view: "On track for $8,500.00 this month (80%: $8,100.00–$8,900.00)" ("" otherwise)."""
+        m = self.team_month
+        return team_forecast_text(m) if m is not None else ""
 
     @property
     def budget(self) -> BudgetStatus | None:
@@ -552,16 +633,32 @@ class DayView:
     def budget_lines(self) -> tuple[str, ...]:
         """The budget lines of the message: every budget that alerts today (on pace to exceed, passed today), and
         the overall budget even when quiet (within budget / over since)."""
+        if self.team is not None:  # a team's view: its own budget, every day (alerting or not)
+            return tuple(budget_text(b) for b in self.budgets if b.team == self.team)
         return tuple(budget_text(b) for b in self.budgets if b.alert or b.team is None)
 
     @property
+    def alerting_budgets(self) -> tuple[BudgetStatus, ...]:
+        """The budgets that alert today (on pace to exceed, or passed on d); a team's view: only its own."""
+        return tuple(b for b in self.budgets if b.alert and (self.team is None or b.team == self.team))
+
+    @property
+    def has_items(self) -> bool:
+        """True when there is something to tell: an entry, or a budget alerting today."""
+        return bool(self.groups or self.alerting_budgets)
+
+    @property
     def total_label(self) -> str:
-        """"Total on Wed, November 25"."""
+        """"Total on Wed, November 25" ("Team payments on Wed, November 25" in a team's view)."""
+        if self.team_month is not None:
+            return f"Team {self.team} on {fmt.weekday(self.report_date)}"
         return f"Total on {fmt.weekday(self.report_date)}"
 
     @property
     def mtd_heading(self) -> str:
-        """"Month to date, November 1–25"."""
+        """"Month to date, November 1–25" ("Team payments, month to date, November 1–25" in a team's view)."""
+        if self.team_month is not None:
+            return f"Team {self.team}, month to date, {self.mtd_label}"
         return f"Month to date, {self.mtd_label}"
 
     @property
@@ -703,11 +800,11 @@ def cumulative_chart_text(d: date, mtd: float, forecast: Forecast | None, budget
 
 
 def build_view(analysis: Analysis, rules: Rules, root_causes: Mapping | None = None, *,
-               forecast: Forecast | None = None, teams: Teams | None = None, budgets=()) -> DayView:
+               forecast: Forecast | None = None, teams: Teams | None = None, budgets=(), team_months=()) -> DayView:
     """The view model of d from its Analysis and the rule settings; root_causes: (service, breakdown, kind) ->
     drilldown.RootCauseResult of the alerts analysed (drilldown.explain's answer); forecast: forecast.month_end;
     teams: the teams file (each entry gets its owner by service and breakdown with rules.group_by); budgets:
-    budgets.BudgetStatus of d (the overall one, team None, first)."""
+    budgets.BudgetStatus of d (the overall one, team None, first); team_months: budgets.TeamMonth of each owner."""
     a, s, d = analysis, analysis.summary, analysis.report_date
     root_causes = dict(root_causes or {})
     entries = [_with_causes(e, root_causes) for e in _entries(a, rules)]
@@ -731,20 +828,36 @@ def build_view(analysis: Analysis, rules: Rules, root_causes: Mapping | None = N
         freshness=fmt.estimated_days(a.estimated_dates) or "All days final", rules=rules.lines(),
         mtd_by_service=tuple(a.mtd_by_service), daily_totals=tuple(a.daily_totals), spikes=tuple(a.spikes),
         trends=tuple(a.trends), estimated_dates=tuple(a.estimated_dates), first_seen=tuple(a.first_seen),
-        root_causes=root_causes, forecast=forecast, teams=teams, budgets=tuple(budgets))
+        root_causes=root_causes, forecast=forecast, teams=teams, budgets=tuple(budgets),
+        team_months=tuple(team_months))
 
 
 def for_team(day_view: DayView, team_name: str) -> DayView:
-    """The view of one team's entries: its groups, counts, headline and title ("AWS costs for payments — …"); the
-    totals, comparisons and forecast stay the account's. Charts not published are only those of its entries."""
+    """The view of one team: its entries, groups, counts, headline and title ("AWS costs for payments — …"); with
+    the team's figures (team_months), its own day total, comparisons, month to date, forecast and budget, and one
+    line on the whole account (account_note). Charts not published are only those of its entries."""
     groups = [Group(g.key, g.title, tuple(e for e in g.entries if e.owner == team_name)) for g in day_view.groups]
     groups = [g for g in groups if g.entries]
     entries = [e for g in groups for e in g.entries]
-    top, headline = _headline(entries, day_view.total, day_view.day_comparisons[1])
     own = {cid for e in entries for cid in e.chart_ids} | {c.id for c in day_view.charts if c.service is None}
-    return replace(day_view, title=f"AWS costs for {team_name} — {fmt.day_full(day_view.report_date)}",
-                   groups=tuple(groups), headline=top, headline_text=headline, counts=_counts(groups),
-                   missing=tuple(m for m in day_view.missing if m in own), team=team_name)
+    d = day_view.report_date
+    out = replace(day_view, title=f"AWS costs for {team_name} — {fmt.day_full(d)}", groups=tuple(groups),
+                  counts=_counts(groups), missing=tuple(m for m in day_view.missing if m in own), team=team_name)
+    m = out.team_month
+    if m is not None:
+        before, week, avg7 = day_view.day_comparisons
+        out = replace(out, total=m.day_cost, mtd_total=m.mtd,
+                      day_comparisons=(replace(before, value=m.day_cost, base=m.previous_day),
+                                       replace(week, value=m.day_cost, base=m.same_weekday),
+                                       replace(avg7, value=m.day_cost, base=m.avg7)),
+                      mtd_comparison=replace(day_view.mtd_comparison, value=m.mtd, base=None),
+                      account_note=f"Whole account: {fmt.money(day_view.total)} on {fmt.weekday(d)}, "
+                                   f"{fmt.money(day_view.mtd_total)} month to date — every alert, owner and the "
+                                   "account's forecast are in the main report")
+    top, headline = _headline(entries, out.total, out.day_comparisons[1])
+    if top is None and out.alerting_budgets:
+        headline = budget_text(out.alerting_budgets[0])  # a team's only news today is its budget
+    return replace(out, headline=top, headline_text=headline)
 
 
 def with_links(view: DayView, urls: dict[str, str], page_url: str | None, missing=()) -> DayView:
