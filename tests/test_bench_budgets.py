@@ -32,6 +32,15 @@ def test_an_overrun_counts_as_flagged_only_when_a_day_up_to_20_flags_it():
 
 
 def test_the_rule_exceeded_before_on_pace_before_ok_on_arrays():
-    status = pace_status(np.array([1200.0, 900.0, 900.0, 1000.0]), np.array([1500.0, 1100.0, 990.0, 1000.0]),
-                         0.0, 0.0, 1000.0)
-    assert status.tolist() == [EXCEEDED, ON_PACE, OK, OK]  # reaching the budget is not passing it
+    status = pace_status(np.array([1200.0, 900.0, 900.0, 900.0, 1000.0]),
+                         np.array([1500.0, 1100.0, 1100.0, 990.0, 1000.0]),
+                         np.array([1400.0, 975.0, 965.0, 950.0, 990.0]), 0.0, 1000.0)
+    # on pace needs the forecast over the budget and the low end over 97% of it; reaching it is not passing it
+    assert status.tolist() == [EXCEEDED, ON_PACE, OK, OK, OK]
+
+
+def test_another_rule_keeps_exceeded_and_recomputes_on_pace():
+    rows = [{"mtd": 1200.0, "forecast": 1300.0, "low": 1250.0, "high": 1350.0, "budget": 1000.0, "status": ""},
+            {"mtd": 500.0, "forecast": 1100.0, "low": 900.0, "high": 1200.0, "budget": 1000.0, "status": ""}]
+    assert [r["status"] for r in bench.with_rule(rows, bench.RULES["low > budget"])] == [EXCEEDED, OK]
+    assert [r["status"] for r in bench.with_rule(rows, bench.RULES["forecast > budget"])] == [EXCEEDED, ON_PACE]
