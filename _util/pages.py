@@ -11,6 +11,7 @@ from datetime import date
 
 from . import fmt, templating
 from .view import (
+    GROUPS,
     Comparison,
     DayView,
     Entry,
@@ -111,9 +112,15 @@ def day_page(view: DayView, images: dict[str, str], *, index_href: str, prev: tu
 
     groups = [{"title": g.title, "note": g.note,
                "entries": [{"service": e.service, "text": e.text, "detail": e.detail, "cause_text": e.cause_text,
-                            "links": [link(cid) for cid in e.chart_ids]} for e in g.entries],
+                            "links": [link(cid) for cid in e.chart_ids], "owner": view.owner_text(e)}
+                           for e in g.entries],
                "causes": [t for t in map(_cause_table, g.entries) if t]}
               for g in view.groups]
+    teams = [{"title": t.title, "month": t.month_text, "budget": t.budget.text if t.budget else "",
+              "alert": bool(t.budget and t.budget.alert),
+              "entries": [{"service": e.service, "group": GROUPS[e.group],
+                           "href": link(e.chart_ids[0])["href"] if e.chart_ids else None} for e in t.entries]}
+             for t in view.team_sections]
     figures = [{"anchor": anchor(c.id), "src": images[c.id], "caption": c.caption}
                for c in view.charts if c.id in images]
     total = view.mtd_total
@@ -125,6 +132,7 @@ def day_page(view: DayView, images: dict[str, str], *, index_href: str, prev: tu
         "day.html.j2", title=view.title, index_href=index_href, prev=_nav(prev), next=_nav(next),
         freshness=view.freshness, freshness_class="note" if view.estimated_dates else "fresh",
         headline=view.headline_text, counts=view.counts, totals=_totals(view), groups=groups, charts=figures,
+        owners=view.teams is not None, teams=teams,
         budgets=[{"label": budget_label(b), "budget": fmt.money(b.budget), "mtd": fmt.money(b.mtd),
                   "forecast": fmt.money(b.forecast), "status": b.text} for b in view.budgets],
         missing=", ".join(captions(view.charts, view.missing)), mtd_rows=mtd_rows, mtd_total=fmt.money(total),

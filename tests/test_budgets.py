@@ -7,7 +7,7 @@ from datetime import date, timedelta
 import pandas as pd
 import pytest
 
-from _util.budgets import EXCEEDED, OK, ON_PACE, budget_status, team_daily_costs
+from _util.budgets import EXCEEDED, OK, ON_PACE, budget_status, team_daily_costs, team_months
 from _util.teams import UNOWNED, parse_teams
 
 RDS = "Amazon Relational Database Service"
@@ -161,3 +161,27 @@ def test_team_daily_costs_sums_each_owners_rows_per_day():
     s = budget_status(by_owner["payments"], date(2026, 11, 2), 1000, forecast=400, low=350, high=450,
                       team="payments")
     assert (s.mtd, s.status) == (27.5, OK)
+
+
+def test_team_months_give_every_owner_its_day_month_forecast_and_only_budgeted_teams_a_budget():
+    from _util.forecast import month_end
+
+    d = date(2026, 11, 25)
+    days = pd.date_range(date(2026, 10, 1), d, freq="D")
+    daily = pd.DataFrame({"payments": 100.0, "platform": 40.0, UNOWNED: 10.0}, index=days)
+    daily.loc[pd.Timestamp(d), "payments"] = 130.0
+    daily.loc[pd.Timestamp(d - timedelta(days=1)), "payments"] = 90.0
+    fc = month_end(daily, d)
+    months = team_months(daily, d, fc, {"payments": 2000.0})
+    assert [m.team for m in months] == ["payments", "platform", None]
+    pay, plat, rest = months
+    assert (pay.day_cost, pay.previous_day, pay.same_weekday) == (130.0, 90.0, 100.0)
+    assert pay.avg7 == pytest.approx((6 * 100.0 + 90.0) / 7)
+    assert pay.mtd == pytest.approx(24 * 100.0 - 10.0 + 130.0) and plat.mtd == pytest.approx(25 * 40.0)
+    by = {f.service: f for f in fc.by_service}
+    for m, column in zip(months, ["payments", "platform", UNOWNED], strict=True):
+        assert (m.forecast, m.low, m.high, m.level, m.method) == \
+               (by[column].forecast, by[column].low, by[column].high, fc.interval, fc.method)
+    assert pay.budget is not None and pay.budget.team == "payments" and pay.budget.status == EXCEEDED
+    assert pay.budget.exceed_date == date(2026, 11, 21)  # 100 a day: $2,000 reached on the 20th, passed the 21st
+    assert plat.budget is None and rest.budget is None

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import timedelta
 
+import pandas as pd
 import pytest
 
-from _util import pipeline, slack, view
+from _util import fmt, pipeline, report, slack, view
+from _util.budgets import BudgetStatus, TeamMonth, budget_status
 from _util.config import Secret, Settings
 from _util.slack import make_slack_client
 from _util.slack_message import build_messages
@@ -155,3 +158,90 @@ def test_a_failed_main_post_raises_as_before_and_posts_no_team(slack_server, sql
     assert slack_server.posted == []
     run(settings, sqlite_engine)  # the rerun posts every channel
     assert list(posted_by_channel(slack_server)) == [MAIN, CHANNELS["compute"], CHANNELS["data"]]
+
+
+# ---- each team's own figures and budget ---------------------------------------------------------------------------
+
+def month(team: str | None, *, budget=None, day_cost: float = 50.0) -> TeamMonth:
+    """A team's day and month: $50 on d, $40 the day before, $900 month to date, $1,200 forecast."""
+    return TeamMonth(team, day_cost, 40.0, 45.0, 42.0, 900.0, 1200.0, 1150.0, 1260.0, budget=budget)
+
+
+def figures_view(**budgets) -> view.DayView:
+    """The routing view with each owner's figures; budgets: team name -> its BudgetStatus on D."""
+    a = golden_analysis()
+    months = [month(t.name, budget=budgets.get(t.name)) for t in TEAMS] + [month(None)]
+    v = view.build_view(a, rules(), teams=TEAMS, budgets=list(budgets.values()), team_months=months)
+    return view.with_links(v, all_urls(a), None)
+
+
+def test_a_team_message_shows_its_own_day_month_and_forecast_and_points_to_the_main_report():
+    v = figures_view()
+    payloads = build_messages(view.for_team(v, "compute"))
+    totals = payloads[0]["blocks"][2]["text"]["text"]
+    assert totals.splitlines() == [
+        "*Team compute on Wed, November 25:* $50.00",
+        "+$10.00 (+25.0%) vs Tue, November 24 (the day before): $40.00",
+        "+$5.00 (+11.1%) vs Wed, November 18 (the same weekday last week): $45.00",
+        "*Team compute, month to date, November 1–25:* $900.00",
+        "On track for $1,200.00 this month (80%: $1,150.00–$1,260.00)",
+        f"_Whole account: {fmt.money(v.total)} on Wed, November 25, {fmt.money(v.mtd_total)} month to date — "
+        "every alert, owner and the account's forecast are in the main report_"]
+    assert payloads[0]["text"].startswith("AWS costs for compute — Wednesday, November 25, 2026: $50.00, +$10.00")
+    assert "*Month to date, November 1–25:*" in texts(build_messages(v))  # the main message keeps the account's
+
+
+def statuses(d=D) -> dict[str, BudgetStatus]:
+    """The "quiet" team's $1,000 budget on D: the day before it is passed, the day, the day after (in each case
+    D is the report date; month to date crosses $1,000 after, on, or before D)."""
+    def on(*days_usd) -> BudgetStatus:
+        daily = pd.Series({pd.Timestamp(x): usd for x, usd in days_usd})
+        return budget_status(daily, d, 1000.0, 1300.0, 1250.0, 1350.0, team="quiet")
+    first = (D.replace(day=1), 990.0)
+    return {"before": on(first), "on": on(first, (D, 20.0)),
+            "after": on(first, (D - timedelta(days=1), 20.0), (D, 5.0))}
+
+
+@pytest.mark.parametrize("case, alerts, line", [
+    ("before", True, "Team quiet budget: on pace to exceed the $1,000.00 budget by $300.00 — around the 26th "
+                     "(80%: $1,250.00–$1,350.00)"),
+    ("on", True, "Team quiet budget: passed the $1,000.00 budget today"),
+    ("after", False, "Team quiet budget: over the $1,000.00 budget since the 24th: $1,015.00 so far"),
+])
+def test_budget_alerts_on_their_day_only(case, alerts, line, slack_server, tmp_path):
+    """A team with no entries: its budget alone brings it a message, on the days the budget alerts."""
+    v = figures_view(quiet=statuses()[case])
+    settings = settings_for(slack_server, tmp_path)
+    messages = {t.team: t for t in pipeline.team_messages(settings, v)}
+    assert ("quiet" in messages) is alerts
+    assert (line in texts(build_messages(v))) is alerts  # the main message names alerting budgets only
+    quiet = view.for_team(v, "quiet")
+    assert line in texts(build_messages(quiet))  # its own status line, every day
+    if alerts:
+        assert quiet.headline_text.startswith(line)  # its only news: the budget
+        assert texts(messages["quiet"].payloads) == texts(build_messages(quiet))
+    section = next(s for s in v.team_sections if s.name == "quiet")
+    assert (("budget", None, "") in section.items) is alerts
+    assert line.removeprefix("Team quiet budget: ") == section.budget.text  # the site and report say it too
+
+
+def test_report_json_teams_follow_the_contract():
+    v = figures_view(quiet=statuses()["on"])
+    data = report.report_dict(v, {}, 0)
+    names = [t["name"] for t in data["teams"]]
+    assert names == ["compute", "data", "quiet", None]  # file order, then what no team owns
+    by_name = {t["name"]: t for t in data["teams"]}
+    for t in data["teams"]:
+        assert set(t) == {"name", "channel", "mention", "items", "forecast", "budget"}
+        assert all(set(i) == {"kind", "service", "breakdown"} for i in t["items"])
+        assert t["forecast"] == {"mtd": 900.0, "forecast": 1200.0, "low": 1150.0, "high": 1260.0,
+                                 "interval": 0.8, "method": "model", "day_cost": 50.0}
+    assert by_name["compute"]["channel"] == "C0COMPUTE" and by_name["compute"]["mention"] == "S0COMPGRP"
+    for name in ("compute", "data", None):
+        mine = [(k, e.service, e.breakdown) for e in v.entries if e.owner == name for k in e.kinds]
+        assert [(i["kind"], i["service"], i["breakdown"]) for i in by_name[name]["items"]] == mine
+        assert mine  # each has entries in the routing view
+    assert by_name["quiet"]["items"] == [{"kind": "budget", "service": None, "breakdown": ""}]
+    assert by_name["quiet"]["budget"]["status"] == "exceeded" and by_name["quiet"]["budget"]["passed_today"]
+    assert by_name[None]["channel"] is None and by_name[None]["budget"] is None
+    assert report.report_dict(view.build_view(golden_analysis(), rules()), {}, 0)["teams"] == []
