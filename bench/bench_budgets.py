@@ -133,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
         sub = [r for r in rows if r["share"] == share]
         on_pace = sum(r["status"] == budgets.ON_PACE for r in sub) / len(sub)
         flagged = flagged_share(sub) if share < 1 else float("nan")
-        print(f"{share:>14.2f}  {on_pace:>12.1%}  {'' if np.isnan(flagged) else f'{flagged:.1%}':>17}")
+        print(f"{share:>14.2f}  {on_pace:>12.1%}  {'' if np.isnan(flagged) else f'{flagged:.1%}':>17}".rstrip())
     print()
     print(f"{'rule tried (on pace when)':<30} {'on pace, >=5% under':>20} {'flagged by day 20':>18} "
           f"{'step: on pace, >=5% under':>26}")

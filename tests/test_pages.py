@@ -199,6 +199,25 @@ def test_demo_day_page_read_as_a_reader(demo_page):
     assert not [c.id for c in dv.charts if c.id in text]
 
 
+def test_demo_day_page_names_owners_and_has_a_section_per_team(demo_page):
+    dv = demo_view()
+    text = Page(demo_page).text
+    for e in dv.entries:  # each entry's row names its team (or "unowned"), as the Slack line does
+        assert re.search(rf"{re.escape(e.service)}\s+{re.escape(dv.owner_text(e))}\s+{re.escape(e.text[:20])}",
+                         text), e.service
+    sections = dv.team_sections
+    assert [s.title for s in sections] == ["Team payments", "Team web", view.NOT_OWNED]
+    starts = [text.index(s.title, text.index("Teams")) for s in sections] + [text.index("Charts", text.index("Teams"))]
+    assert starts == sorted(starts)
+    for s, start, end in zip(sections, starts, starts[1:], strict=False):
+        part = text[start:end]
+        assert s.month_text in part and s.month_text.startswith(f"Month to date {fmt.money(s.month.mtd)}")
+        assert all(e.service in part for e in s.entries)
+        assert (s.budget is not None) == ("Budget:" in part)
+    # every dollar of the month has one owner
+    assert sum(s.month.mtd for s in sections) == pytest.approx(dv.mtd_total)
+
+
 def test_golden_index_from_three_manifest_rows():
     days = {"2026-11-23": {"total": 1190.5, "previous_day": 1201.0, "alerts": 1},
             "2026-11-24": {"total": 1210.27, "previous_day": 1190.5, "alerts": 0},
