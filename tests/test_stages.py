@@ -6,6 +6,7 @@ import argparse
 from datetime import date, timedelta
 from decimal import Decimal
 
+import pandas as pd
 import pytest
 from sqlalchemy import inspect, select, update
 
@@ -189,10 +190,21 @@ def test_monthly_budget_and_team_budgets_reach_report_json(tmp_path):
     teams.write_text(TEAMS, encoding="utf-8")
     a = demo_analysis()
     settings = Settings(report_date=a.report_date, monthly_budget_usd=12345.0, teams_file=teams)
-    budgets = report.report_dict(stages.day_view(settings, a), {}, 0)["budgets"]
+    data = report.report_dict(stages.day_view(settings, a), {}, 0)
+    budgets = data["budgets"]
     assert [(b["team"], b["budget"]) for b in budgets] == [(None, 12345.0), ("compute", 1000.0)]
-    first = a.report_date.replace(day=1)
-    month = a.series.loc[first:a.report_date]
+    first = pd.Timestamp(a.report_date.replace(day=1))
+    month = a.series.loc[first:pd.Timestamp(a.report_date)]
+    # Every team gets its own month and forecast, budget or not; then what no team owns; all adding up.
+    teams_out = {t["name"]: t for t in data["teams"]}
+    assert list(teams_out) == ["compute", "nobudget", None]
+    assert teams_out["nobudget"]["budget"] is None and teams_out["compute"]["budget"]["team"] == "compute"
+    s3 = "Amazon Simple Storage Service"
+    assert teams_out["nobudget"]["forecast"]["mtd"] == pytest.approx(month[s3].sum(), abs=0.01)
+    assert sum(t["forecast"]["mtd"] for t in data["teams"]) == pytest.approx(month.sum().sum(), abs=0.01)
+    for t in data["teams"]:
+        f = t["forecast"]
+        assert f["low"] <= f["forecast"] <= f["high"] and f["forecast"] >= f["mtd"] - 0.01
     assert budgets[0]["mtd"] == pytest.approx(month.sum().sum(), abs=0.01)
     ec2 = "Amazon Elastic Compute Cloud - Compute"
     assert budgets[1]["mtd"] == pytest.approx(month[ec2].sum(), abs=0.01) and budgets[1]["status"] == "exceeded"
