@@ -7,7 +7,8 @@ and the budget rule (budgets.pace_status, the report's own) give a status agains
 of the month's eventual total: below it (the month overruns) or at least 5% above it (the month ends under budget).
 Prints (a) the share of team-days "on pace to exceed" when the month ends >= 5% under budget (target <= 2%) and
 (b) the share of eventual overruns flagged ("on pace" or "exceeded") by day 20 (target >= 90%), per dataset and
-budget share, with PASS/FAIL. `--quick` uses fewer seeds and months.
+budget share, with PASS/FAIL; then other "on pace" rules tried on the same days (the report's rule is
+"forecast > budget, low > 97%", budgets.PACE_LOW_SHARE). `--quick` uses fewer seeds and months.
 """
 
 from __future__ import annotations
