@@ -209,18 +209,20 @@ def run_query(client, sql: str, *, database: str, workgroup: str, output_locatio
         raise AthenaError(f"Athena query {query_id} {state}: {reason or 'no reason given'}")
 
     output = (execution.get("ResultConfiguration") or {}).get("OutputLocation")
+    cost = scan_cost_usd(scanned, reused=reused)
     try:
         if output:
             types = _column_types(client.get_query_results(QueryExecutionId=query_id, MaxResults=1))
             table = read_result_csv(s3_client or _s3(), output, types)
         else:
             table = _page_results(client, query_id)
-    except AthenaError as exc:
-        raise AthenaError(f"Athena query {query_id}: {exc}") from None
     except Exception as exc:
+        log.info("Athena query %s SUCCEEDED: scanned %s (USD %.6f), %.1f s; its result cannot be read", query_id,
+                 human_bytes(scanned), cost, time.monotonic() - started)
+        if isinstance(exc, AthenaError):
+            raise AthenaError(f"Athena query {query_id}: {exc}") from None
         where = output or "GetQueryResults"
         raise AthenaError(f"Athena query {query_id}: cannot read its result {where}: {_client_error(exc)}") from None
-    cost = scan_cost_usd(scanned, reused=reused)
     elapsed = time.monotonic() - started
     log.info("Athena query %s SUCCEEDED: scanned %s (USD %.6f%s), %d rows, %.1f s (engine %.1f s)", query_id,
              human_bytes(scanned), cost, ", reused result" if reused else "", table.num_rows, elapsed, engine_s)

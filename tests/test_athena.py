@@ -152,6 +152,24 @@ def test_result_file_with_athenas_quoting_escapes_and_nulls_is_read_exactly():
         {"service": "S3", "breakdown": "", "amount": Decimal("10.00"), "ts": datetime(2026, 11, 2, 13, 14, 15, 678000)}]
 
 
+@pytest.mark.parametrize("data", [b"", b'"n","amount"\n'])
+def test_a_bare_or_header_only_result_file_is_an_empty_typed_table(data):
+    s3 = boto3.client("s3", region_name="us-east-1")
+    types = {"n": pa.int64(), "amount": pa.decimal128(12, 2)}
+    with Stubber(s3) as stub:
+        stub.add_response("get_object", {"Body": _body(data)}, {"Bucket": "b", "Key": "q.csv"})
+        table = athena.read_result_csv(s3, "s3://b/q.csv", types)
+    assert table.num_rows == 0 and table.schema == pa.schema(types)
+
+
+def test_an_unparseable_result_file_is_one_line_naming_it():
+    s3 = boto3.client("s3", region_name="us-east-1")
+    with Stubber(s3) as stub:
+        stub.add_response("get_object", {"Body": _body(b'"amount"\n"12.3.4"\n')}, {"Bucket": "b", "Key": "q.csv"})
+        with pytest.raises(AthenaError, match=r"^result file s3://b/q.csv does not parse: .*12\.3\.4"):
+            athena.read_result_csv(s3, "s3://b/q.csv", {"amount": pa.decimal128(12, 2)})
+
+
 def test_without_result_file_rows_are_paged_through_get_query_results_typed_alike(moto_athena):
     client, s3, _ = moto_athena
     queue_results(moto_athena[2], ROWS)
