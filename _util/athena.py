@@ -140,7 +140,7 @@ def _stop(client, query_id: str) -> None:
                     _client_error(exc))
 
 
-def _wait(client, query_id: str, limit: float, poll_seconds: float, started: float) -> dict:
+def _wait(client, query_id: str, limit: float, poll_seconds: float, started: float) -> dict | None:
     """Poll GetQueryExecution with bounded backoff until the query leaves QUEUED/RUNNING; past `limit`
     (time.monotonic()) return None."""
     delays = poll_delays(poll_seconds, max(POLL_CAP_SECONDS, poll_seconds))

@@ -257,6 +257,18 @@ def test_start_refused_names_workgroup_and_database():
             run_query(client, SQL, database="nope", workgroup="wg", output_location=None, timeout_seconds=10)
 
 
+def test_losing_sight_of_a_running_query_stops_it_and_says_so():
+    client = make_athena_client()
+    with Stubber(client) as stub:
+        stub.add_response("start_query_execution", {"QueryExecutionId": "q-1"})
+        stub.add_client_error("get_query_execution", "ThrottlingException", "Rate exceeded", http_status_code=400)
+        stub.add_response("stop_query_execution", {}, {"QueryExecutionId": "q-1"})
+        with pytest.raises(AthenaError, match=r"^Athena query q-1: cannot follow it \(ThrottlingException: Rate "
+                                              r"exceeded\); stopped$"):
+            run_query(client, SQL, database="cur", workgroup="primary", output_location=None, timeout_seconds=10)
+        stub.assert_no_pending_responses()
+
+
 def test_timeout_stops_the_query_and_it_shows_cancelled(moto_athena):
     client, s3, url = moto_athena
     _hold_queries(url)
