@@ -377,3 +377,55 @@ def athena_daily_costs(settings: Settings, sql: str, *, client=None, s3_client=N
     return table.replace_schema_metadata({"athena_query_id": result.query_id,
                                           "athena_bytes_scanned": str(result.bytes_scanned),
                                           "athena_cost_usd": str(result.cost_usd)})
+
+
+# ---- pre-flight (--dry-run) ---------------------------------------------------------------------------------------
+
+
+def make_glue_client(read_timeout: float = ATHENA_READ_TIMEOUT_SECONDS):
+    """The Glue Data Catalog client (the export's table definition), bounded like the Athena client."""
+    import boto3
+    from botocore.config import Config
+
+    config = Config(retries={"mode": "standard", "total_max_attempts": 3},
+                    connect_timeout=min(ATHENA_CONNECT_TIMEOUT_SECONDS, read_timeout), read_timeout=read_timeout)
+    return boto3.client("glue", config=config)
+
+
+def preflight_problems(settings: Settings, *, client=None, glue_client=None) -> tuple[list[str], list[str]]:
+    """(what was found, what is wrong) for COST_SOURCE=athena without running a query (free calls only):
+    GetWorkGroup (enabled, a result location, its scan limit) and Glue GetTable (the export's table)."""
+    found: list[str] = []
+    wrong: list[str] = []
+    client = client or make_athena_client(retry_mode="standard", max_attempts=3)
+    glue_client = glue_client or make_glue_client()
+    try:
+        group = client.get_work_group(WorkGroup=settings.athena_workgroup).get("WorkGroup")
+        if not group:
+            raise LookupError("no such workgroup")
+    except Exception as exc:
+        wrong.append(f"workgroup {settings.athena_workgroup}: {_client_error(exc)}")
+    else:
+        config = group.get("Configuration", {})
+        own = (config.get("ResultConfiguration") or {}).get("OutputLocation")
+        managed = (config.get("ManagedQueryResultsConfiguration") or {}).get("Enabled")
+        enforced = config.get("EnforceWorkGroupConfiguration")
+        results = own if own and (enforced or not settings.athena_output_location) else (
+            settings.athena_output_location or ("managed by Athena" if managed else ""))
+        limit = config.get("BytesScannedCutoffPerQuery")
+        if group.get("State", "ENABLED") != "ENABLED":
+            wrong.append(f"workgroup {settings.athena_workgroup} is {group.get('State')}")
+        if not results:
+            wrong.append(f"workgroup {settings.athena_workgroup} has no result location: set ATHENA_OUTPUT_LOCATION")
+        found.append(f"workgroup {settings.athena_workgroup}: results {results or 'nowhere'}, "
+                     + (f"scan limit {human_bytes(limit)}/query" if limit else "no scan limit (README \"Athena\")"))
+    try:
+        table = glue_client.get_table(DatabaseName=settings.athena_database, Name=settings.athena_table)["Table"]
+    except Exception as exc:
+        wrong.append(f"table {settings.athena_database}.{settings.athena_table}: {_client_error(exc)}")
+    else:
+        columns = (table.get("StorageDescriptor") or {}).get("Columns") or []
+        keys = [k.get("Name") for k in table.get("PartitionKeys") or []]
+        found.append(f"table {settings.athena_database}.{settings.athena_table}: {len(columns)} columns"
+                     + (f", partitioned by {', '.join(keys)}" if keys else ", not partitioned (every query scans all)"))
+    return found, wrong

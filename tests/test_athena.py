@@ -427,8 +427,9 @@ def test_scan_price_is_whole_mb_at_least_ten_and_never_below_the_bytes_price(sca
 
 
 def _settings(**kw) -> Settings:
-    return Settings(cost_source="athena", athena_database="cur_db", athena_table="focus",
-                    athena_output_location=f"s3://{BUCKET}/daily/", **kw)
+    values = {"cost_source": "athena", "athena_database": "cur_db", "athena_table": "focus",
+              "athena_output_location": f"s3://{BUCKET}/daily/", **kw}
+    return Settings(**values)
 
 
 def test_athena_daily_costs_returns_the_daily_rows_to_the_cent(moto_athena):
@@ -467,6 +468,56 @@ def test_daily_cost_table_normalises_types_and_optional_columns():
 def test_daily_cost_table_refuses_rows_it_cannot_store(columns, said):
     with pytest.raises(AthenaError, match=re.escape(said)):
         daily_cost_table(pa.table(columns))
+
+
+# ---- pre-flight --------------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def catalog(moto_athena):
+    """A workgroup with a result location and a 10 GB scan limit, and the export's table in Glue, on moto."""
+    client, _, url = moto_athena
+    glue = boto3.client("glue", region_name="us-east-1", endpoint_url=url)
+    glue.create_database(DatabaseInput={"Name": "cur_db"})
+    glue.create_table(DatabaseName="cur_db", TableInput={
+        "Name": "focus", "PartitionKeys": [{"Name": "billing_period", "Type": "string"}],
+        "StorageDescriptor": {"Columns": [{"Name": n, "Type": "string"} for n in ("servicename", "billedcost",
+                                                                                   "chargeperiodstart")]}})
+    client.create_work_group(Name="cost-watch", Configuration={
+        "ResultConfiguration": {"OutputLocation": "s3://wg-results/athena/"}, "EnforceWorkGroupConfiguration": True,
+        "BytesScannedCutoffPerQuery": 10 * 1024 ** 3})
+    return client, glue
+
+
+def test_preflight_finds_the_workgroup_its_results_and_scan_limit_and_the_table(catalog):
+    from _util.preflight import check_athena
+
+    client, glue = catalog
+    settings = _settings(athena_workgroup="cost-watch")
+    (check,) = check_athena(settings, client=client, glue_client=glue)
+    # the workgroup enforces its own location: that one is used, not ATHENA_OUTPUT_LOCATION
+    assert check.line() == ("check athena: ok (workgroup cost-watch: results s3://wg-results/athena/, scan limit "
+                            "10 GB/query; table cur_db.focus: 3 columns, partitioned by billing_period)")
+
+
+@pytest.mark.parametrize("overrides, said", [
+    ({"athena_workgroup": "primary", "athena_output_location": ""},
+     "workgroup primary has no result location: set ATHENA_OUTPUT_LOCATION"),
+    ({"athena_workgroup": "nope"}, "workgroup nope: LookupError: no such workgroup"),
+    ({"athena_workgroup": "cost-watch", "athena_table": "cur2"}, "table cur_db.cur2: EntityNotFoundException"),
+])
+def test_preflight_fails_naming_what_is_missing(catalog, overrides, said):
+    from _util.preflight import FAILED, check_athena
+
+    client, glue = catalog
+    (check,) = check_athena(_settings(**overrides), client=client, glue_client=glue)
+    assert check.status == FAILED and said in check.detail
+
+
+def test_preflight_has_no_athena_line_for_other_sources():
+    from _util.preflight import check_athena
+
+    assert check_athena(Settings(cost_source="ce")) == []
 
 
 # ---- settings ------------------------------------------------------------------------------------------------------------
