@@ -6,6 +6,7 @@ import argparse
 import difflib
 import io
 import os
+import re
 import stat
 import warnings
 from collections.abc import Mapping
@@ -17,7 +18,7 @@ from typing import Any
 from dotenv import dotenv_values
 from dotenv.parser import parse_stream
 
-SOURCES = ("ce", "sample", "file")
+SOURCES = ("ce", "athena", "sample", "file")
 PLOT_LINK_MODES = ("public", "presigned")
 # GetCostAndUsage's cost metrics (UsageQuantity and NormalizedUsageAmount measure usage, not money).
 COST_METRICS = ("AmortizedCost", "BlendedCost", "NetAmortizedCost", "NetUnblendedCost", "UnblendedCost")
@@ -106,6 +107,14 @@ class Settings:
     db_timeout_seconds: int = 60
     s3_timeout_seconds: int = 30
     heartbeat_url: str = field(default="", repr=False)
+    # COST_SOURCE=athena (README "Athena"): the export's table, the workgroup, its result location, the query's limit.
+    athena_database: str = ""
+    athena_table: str = ""
+    athena_workgroup: str = "primary"
+    athena_output_location: str = ""  # "" = the workgroup's own result location
+    # A daily query over one or two billing periods takes seconds to a minute; a 13-month backfill of a large
+    # organisation's export a few minutes. 600 s leaves two thirds of RUN_TIMEOUT_SECONDS' default to the rest.
+    athena_timeout_seconds: int = 600
 
     @property
     def day(self) -> date:
@@ -270,6 +279,27 @@ def _url(name: str):
     return parse
 
 
+def _athena_name(name: str, pattern: str = r"[A-Za-z0-9_][A-Za-z0-9_-]{0,254}", allowed: str = "_ and -"):
+    """A Glue/Athena identifier (interpolated into SQL: nothing but letters, digits and `allowed`)."""
+    def parse(raw: str) -> str:
+        value = raw.strip()
+        if value and not re.fullmatch(pattern, value):
+            raise ConfigError(f"{name} must be a name of letters, digits, {allowed}, got {raw!r}")
+        return value
+
+    return parse
+
+
+def _s3_url(name: str):
+    def parse(raw: str) -> str:
+        value = raw.strip()
+        if value and not re.fullmatch(r"s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/\S*)?", value):
+            raise ConfigError(f"{name} must be an s3://bucket/prefix/ URL, got {raw!r}")
+        return value
+
+    return parse
+
+
 def _database_url(raw: str) -> str:
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
@@ -335,6 +365,12 @@ ENV: dict[str, tuple[str, Any]] = {
     "DB_TIMEOUT_SECONDS": ("db_timeout_seconds", _int("DB_TIMEOUT_SECONDS", 2, 3600)),
     "S3_TIMEOUT_SECONDS": ("s3_timeout_seconds", _int("S3_TIMEOUT_SECONDS", 1, 3600)),
     "HEARTBEAT_URL": ("heartbeat_url", _url("HEARTBEAT_URL")),
+    "ATHENA_DATABASE": ("athena_database", _athena_name("ATHENA_DATABASE")),
+    "ATHENA_TABLE": ("athena_table", _athena_name("ATHENA_TABLE")),
+    "ATHENA_WORKGROUP": ("athena_workgroup", _athena_name("ATHENA_WORKGROUP", r"[A-Za-z0-9._-]{1,128}",
+                                                                  "., _ and -")),
+    "ATHENA_OUTPUT_LOCATION": ("athena_output_location", _s3_url("ATHENA_OUTPUT_LOCATION")),
+    "ATHENA_TIMEOUT_SECONDS": ("athena_timeout_seconds", _int("ATHENA_TIMEOUT_SECONDS", 1, 24 * 3600)),
 }
 
 
@@ -436,6 +472,11 @@ def validate(s: Settings) -> None:
     for path in s.input_files:
         if not path.is_file():
             raise ConfigError(f"--input {path}: no such file")
+    if s.cost_source == "athena":
+        for name, value in (("ATHENA_DATABASE", s.athena_database), ("ATHENA_TABLE", s.athena_table),
+                            ("ATHENA_WORKGROUP", s.athena_workgroup)):
+            if not value:
+                raise ConfigError(f"COST_SOURCE=athena needs {name} (README \"Athena\")")
     if s.teams_file is not None and not s.teams_file.is_file():
         raise ConfigError(f"TEAMS_FILE {s.teams_file}: no such file")
     if s.macd_fast >= s.macd_slow:

@@ -2,7 +2,8 @@
 
 One Check per line on stdout (`check <name>: ok (…)` / `failed: why` / `skipped: why`). What is read, never written:
 Slack auth.test and conversations.info; S3 HeadBucket and a one-key ListObjectsV2 of the prefix; the database's
-SELECT 1 and table names; Cost Explorer one DAILY GetCostAndUsage of d, without GroupBy, only with --check-aws ($0.01).
+SELECT 1 and table names; Cost Explorer one DAILY GetCostAndUsage of d, without GroupBy, only with --check-aws ($0.01);
+COST_SOURCE=athena: Athena GetWorkGroup and Glue GetTable (free; no query).
 """
 
 from __future__ import annotations
@@ -282,6 +283,16 @@ def check_cost_explorer(settings: Settings, *, asked: bool, client=None) -> Chec
     return Check("cost explorer", OK, f"GetCostAndUsage answered for {settings.day} (1 request, $0.01)")
 
 
+def check_athena(settings: Settings, *, client=None, glue_client=None) -> list[Check]:
+    """COST_SOURCE=athena: the workgroup and the export's table answer (free calls; no query is run)."""
+    if settings.cost_source != "athena":
+        return []
+    from .athena import preflight_problems
+
+    found, wrong = preflight_problems(settings, client=client, glue_client=glue_client)
+    return [Check("athena", FAILED, "; ".join(wrong)) if wrong else Check("athena", OK, "; ".join(found))]
+
+
 # ---- all of them ---------------------------------------------------------------------------------------------------
 
 
@@ -297,6 +308,7 @@ def run_checks(settings: Settings, engine: Engine, *, check_aws: bool = False,
         lambda: check_slack(settings),
         lambda: check_site(settings),
         lambda: check_cost_explorer(settings, asked=check_aws),
+        lambda: check_athena(settings),
     )
     checks: list[Check] = []
     for step in steps:

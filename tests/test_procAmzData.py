@@ -69,7 +69,7 @@ def test_help_exits_0_with_examples(capsys):
         assert flag in out
 
 
-@pytest.mark.parametrize("argv", [("--bogus",), ("--source", "athena"), ("--date", "25/11/2026"),
+@pytest.mark.parametrize("argv", [("--bogus",), ("--source", "bigquery"), ("--date", "25/11/2026"),
                                   ("--date", "2026-02-30")])
 def test_usage_errors_exit_2(capsys, argv):
     code, out, err = run(capsys, *argv)
