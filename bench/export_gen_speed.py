@@ -1,0 +1,64 @@
+#!/usr/bin/env python3
+"""Speed and memory of the export generator (tests/export_gen.py): one month of about 10 million hourly rows.
+
+Each format runs in a fresh interpreter (its peak RSS is its own). Printed per format: rows, seconds, rows/s, the
+files' size on disk and the process's peak RSS. Target (2 cores): well under a minute, memory bounded by one day.
+
+    python -m bench.export_gen_speed [--rows 10000000] [--format focus|cur2|csv]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DAYS = 31
+
+
+def child(fmt: str, rows: int) -> None:
+    from tests.export_gen import write_export
+
+    n_series = max(1, round(rows / DAYS / 24))
+    file_format = "csv.gz" if fmt == "csv" else "parquet"
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        truth = write_export(tmp, "focus" if fmt == "csv" else fmt, date(2026, 10, 1), months=1, n_accounts=200,
+                             n_services=40, n_series=n_series, seed=1, file_format=file_format)
+        seconds = time.perf_counter() - t0
+        size = sum(f.stat().st_size for files in truth.data_files.values() for f in files)
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    print(json.dumps({"fmt": fmt, "rows": truth.rows, "series": n_series, "seconds": seconds, "bytes": size,
+                      "rss": rss}))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=10_000_000)
+    parser.add_argument("--format", choices=("focus", "cur2", "csv"), action="append")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        child(args.child, args.rows)
+        return 0
+    print("| export | rows | series | seconds | rows/s | files MB | peak RSS MB |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for fmt in args.format or ("focus", "cur2"):
+        out = subprocess.run([sys.executable, "-m", "bench.export_gen_speed", "--child", fmt, "--rows",
+                              str(args.rows)], cwd=ROOT, capture_output=True, text=True, check=True)
+        r = json.loads(out.stdout.strip().splitlines()[-1])
+        label = "FOCUS 1.2 csv.gz" if fmt == "csv" else {"focus": "FOCUS 1.2 parquet", "cur2": "CUR 2.0 parquet"}[fmt]
+        print(f"| {label} | {r['rows']:,} | {r['series']:,} | {r['seconds']:.1f} | {r['rows'] / r['seconds']:,.0f} "
+              f"| {r['bytes'] / 1e6:,.0f} | {r['rss'] / 2**20:,.0f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
