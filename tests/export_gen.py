@@ -236,7 +236,7 @@ def write_export(root: str | Path, fmt: str = "focus", start: date = date(2026, 
     revised_period "YYYY-MM": that period is delivered twice, the second time with changed amounts (with overwrite the
     first delivery's files are replaced). providers (focus only): e.g. ("AWS", "Microsoft"); currencies: one per
     provider (default USD). rows_per_file: start a new chunk (-00002…) past this many rows. uri_base: the prefix the
-    manifest's dataFiles are given under (default the root's file:// URI; "s3://bucket/prefix" for an upload).
+    manifest's dataFiles are given under (default: each file's file:// URI; "s3://bucket/prefix" for an upload).
     focus_tags: FOCUS Tags in Parquet as "map" (as AWS delivers it) or "json" (a JSON object as text).
     """
     fmt = _check_fmt(fmt)
@@ -264,7 +264,7 @@ def write_export(root: str | Path, fmt: str = "focus", start: date = date(2026, 
     rng = np.random.default_rng(seed)
     cat = _Catalog.build(rng, n_accounts, n_services, n_series, providers, currencies)
     rows_per_day = int(rows_per_day or cat.n_usage * 24)
-    base = uri_base.rstrip("/") if uri_base else root.resolve().as_uri()
+    base = uri_base.rstrip("/") if uri_base else ""  # "": each file's own file:// URI
     writer = _Writer(fmt=fmt, name=name, file_format=file_format, rows_per_file=rows_per_file,
                      focus_tags=focus_tags, cat=cat)
 
@@ -510,14 +510,15 @@ class _Writer:
         folder.mkdir(parents=True, exist_ok=True)
         p_end = _add_months(p_start, 1)
         files: list[Path] = []
-        truth: list[pd.DataFrame] = []
+        truth: list[dict] = []
         sink = None
         in_file = 0
         total = 0
         for day in p_days:
-            # Each day draws from its own stream: a revision (version 1) changes the amounts, never the rows.
-            rng = np.random.default_rng([seed, day.toordinal(), version])
-            cols = self._day(rng, day, p_start, p_end, rows_per_day, version)
+            # Each day draws from its own stream; a revision (version 1) changes usage amounts, never the lines.
+            rng = np.random.default_rng([seed, day.toordinal()])
+            revision = np.random.default_rng([seed, day.toordinal(), version]) if version else None
+            cols = self._day(rng, revision, day, p_start, p_end, rows_per_day)
             table = self._table(self._arrays(cols, p_start, p_end), len(cols["series"]))
             if sink is None or (self.rows_per_file and in_file + table.num_rows > self.rows_per_file and in_file):
                 if sink is not None:
@@ -532,7 +533,7 @@ class _Writer:
             truth.append(self._truth(cols, day))
         if sink is not None:
             sink.close()
-        return files, pd.concat(truth, ignore_index=True), total
+        return files, self._truth_frame(truth), total
 
     def _table(self, arrays: dict[str, pa.Array], n: int) -> pa.Table:
         """The columns in the schema's order; a column not generated is all null (as in a real export)."""
@@ -544,7 +545,7 @@ class _Writer:
             out.append(arr)
         return pa.table(out, names=self.schema.names)
 
-    def _day(self, rng, day: date, p_start: date, p_end: date, rows_per_day: int, version: int) -> dict:
+    def _day(self, rng, revision, day: date, p_start: date, p_end: date, rows_per_day: int) -> dict:
         """The day's rows as numpy arrays: series, kind, start (ms), billed, effective, net, quantity."""
         cat = self.cat
         r = np.arange(rows_per_day, dtype=np.int64)
@@ -553,8 +554,8 @@ class _Writer:
         weekday = 0.85 if day.weekday() >= 5 else 1.0
         level = cat.base[series] * weekday * cat.n_usage / rows_per_day  # the series' day spread over its rows
         amount = np.round(np.maximum(level * (1 + 0.25 * rng.standard_normal(rows_per_day)), 0), DECIMALS)
-        if version:  # a revised delivery: late usage and re-rated lines
-            amount = np.round(amount * (1 + 0.1 * rng.random(rows_per_day)), DECIMALS)
+        if revision is not None:  # a revised delivery: the same lines, late usage re-rated
+            amount = np.round(amount * (1 + 0.1 * revision.random(rows_per_day)), DECIMALS)
         kind = np.where(cat.covered[series], COVERED, USAGE).astype(np.int8)
         extra_series, extra_kind, extra_amount = [], [], []
         if len(cat.fee_series):  # the Savings Plans fee, once a day
@@ -590,25 +591,28 @@ class _Writer:
                 "effective": effective, "net": billed, "quantity": quantity,
                 "sp_used": np.round(amount * SP_USED, DECIMALS)}
 
-    def _truth(self, c: dict, day: date) -> pd.DataFrame:
-        """The day's sums per (series' provider, currency, service, account) and kind, with numpy."""
-        cat = self.cat
+    def _truth(self, c: dict, day: date) -> dict:
+        """The day's sums per (series, kind), with numpy bincount."""
         key = c["series"] * 5 + c["kind"]
-        n = cat.n * 5
-        sums = {m: np.bincount(key, weights=c[m], minlength=n) for m in ("billed", "effective", "net")}
+        n = self.cat.n * 5
         rows = np.bincount(key, minlength=n)
         hit = np.flatnonzero(rows)
-        s, k = hit // 5, hit % 5
-        a = cat.attrs
+        out = {m: np.bincount(key, weights=c[m], minlength=n)[hit] for m in ("billed", "effective", "net")}
+        return out | {"hit": hit, "rows": rows[hit], "usage_date": np.full(len(hit), day)}
+
+    def _truth_frame(self, parts: list[dict]) -> pd.DataFrame:
+        """The period's day x (series, kind) sums, summed per (provider, currency, service, account, kind)."""
+        p = {k: np.concatenate([part[k] for part in parts]) for k in parts[0]}
+        s, k = p["hit"] // 5, p["hit"] % 5
+        a = self.cat.attrs
         frame = pd.DataFrame({
-            "usage_date": day, "provider": a["provider"][s], "currency": a["currency"][s],
+            "usage_date": p["usage_date"], "provider": a["provider"][s], "currency": a["currency"][s],
             "service": a["service"][s], "service_code": a["code"][s], "account": a["account"][s],
             "charge_category": CHARGE_CATEGORY[k], "line_item_type": LINE_ITEM_TYPE[k],
-            "billed": sums["billed"][hit], "effective": sums["effective"][hit], "net": sums["net"][hit],
-            "rows": rows[hit]})
+            "billed": p["billed"], "effective": p["effective"], "net": p["net"], "rows": p["rows"]})
         keys = ["usage_date", "provider", "currency", "service", "service_code", "account", "charge_category",
                 "line_item_type"]
-        return frame.groupby(keys, as_index=False, sort=False)[["billed", "effective", "net", "rows"]].sum()
+        return frame.groupby(keys, as_index=False, sort=True)[["billed", "effective", "net", "rows"]].sum()
 
     def _arrays(self, c: dict, p_start: date, p_end: date) -> dict[str, pa.Array]:
         return self._focus(c, p_start, p_end) if self.fmt == "focus" else self._cur2(c, p_start, p_end)
@@ -766,7 +770,8 @@ def _write_manifest(export_dir: Path, key: str, period: str, name: str, fmt: str
         "executionId": execution,
         "exportArn": f"arn:aws:bcm-data-exports:us-east-1:111122223333:export/{name}-{execution[:8]}",
         "columns": [{"name": c, "type": _MANIFEST_TYPE[t]} for c, t in COLUMNS[fmt]],
-        "dataFiles": [f"{base}/{f.resolve().relative_to(root.resolve()).as_posix()}" for f in files],
+        "dataFiles": [f"{base}/{f.resolve().relative_to(root.resolve()).as_posix()}" if base else f.resolve().as_uri()
+                      for f in files],
         "additionalOutputFiles": [],
     }
     path = folder / f"{name}-Manifest.json"
