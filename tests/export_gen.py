@@ -16,8 +16,9 @@ a Savings Plans recurring fee (Purchase) and credits (negative) on some accounts
 line per account. Amounts have up to 10 decimals. With several `providers` (FOCUS only) each provider has its own
 accounts, services and `currencies` entry.
 
-Columns and types follow AWS's tables: FOCUS_1_2_AWS (Tags, SkuPriceDetails as map<string,string>, x_Discounts as
-map<string,double>; x_UsageType from FOCUS 1.0 with AWS columns) and COST_AND_USAGE_REPORT (CUR 2.0: product,
+Columns and types follow AWS's tables: FOCUS_1_2_AWS (its 60 columns; Tags, SkuPriceDetails as map<string,string>,
+x_Discounts as map<string,double>; no x_UsageType: the usage type is in SkuMeter), FOCUS_1_0_AWS on request
+(focus_version="1.0": x_UsageType, x_CostCategories, without 1.2's additions) and COST_AND_USAGE_REPORT (CUR 2.0: product,
 resource_tags (keys `user_<tag>`), cost_category as maps) — the subset of CUR 2.0's columns this project reads
 plus their neighbours. CSV files carry map columns as JSON objects (as FOCUS CSV does). Timestamps are UTC wall
 time (timestamp[ms], no zone).
@@ -71,8 +72,16 @@ FOCUS_COLUMNS: tuple[tuple[str, str], ...] = (
     ("ServiceSubcategory", "string"), ("SkuId", "string"), ("SkuMeter", "string"), ("SkuPriceDetails", "map<string,string>"),
     ("SkuPriceId", "string"), ("SubAccountId", "string"), ("SubAccountName", "string"), ("SubAccountType", "string"),
     ("Tags", "map<string,string>"), ("x_Discounts", "map<string,double>"), ("x_Operation", "string"),
-    ("x_ServiceCode", "string"), ("x_UsageType", "string"),
+    ("x_ServiceCode", "string"),
 )
+# FOCUS 1.0 with AWS columns (FOCUS_1_0_AWS): 1.2 added BillingAccountType, CapacityReservation*,
+# CommitmentDiscountQuantity/Unit, InvoiceId, PricingCurrency*, ServiceSubcategory, SkuMeter, SkuPriceDetails,
+# SubAccountType and dropped AWS's x_CostCategories and x_UsageType (1.2's usage-type grain is SkuMeter).
+_FOCUS_1_0_ONLY = (("x_CostCategories", "map<string,string>"), ("x_UsageType", "string"))
+_NOT_IN_1_0 = {"BillingAccountType", "CapacityReservationId", "CapacityReservationStatus", "CommitmentDiscountQuantity",
+               "CommitmentDiscountUnit", "InvoiceId", "PricingCurrency", "PricingCurrencyContractedUnitPrice",
+               "PricingCurrencyEffectiveCost", "PricingCurrencyListUnitPrice", "ServiceSubcategory", "SkuMeter",
+               "SkuPriceDetails", "SubAccountType"}
 CUR2_COLUMNS: tuple[tuple[str, str], ...] = (
     ("bill_bill_type", "string"), ("bill_billing_entity", "string"), ("bill_billing_period_end_date", "timestamp"),
     ("bill_billing_period_start_date", "timestamp"), ("bill_invoice_id", "string"),
@@ -96,7 +105,10 @@ CUR2_COLUMNS: tuple[tuple[str, str], ...] = (
     ("savings_plan_savings_plan_a_r_n", "string"), ("savings_plan_savings_plan_effective_cost", "double"),
     ("savings_plan_total_commitment_to_date", "double"), ("savings_plan_used_commitment", "double"),
 )
+FOCUS_1_0_COLUMNS: tuple[tuple[str, str], ...] = tuple(sorted(
+    [c for c in FOCUS_COLUMNS if c[0] not in _NOT_IN_1_0] + list(_FOCUS_1_0_ONLY), key=lambda c: c[0].lower()))
 COLUMNS = {"focus": FOCUS_COLUMNS, "cur2": CUR2_COLUMNS}
+FOCUS_VERSIONS = {"1.2": FOCUS_COLUMNS, "1.0": FOCUS_1_0_COLUMNS}
 STATS_COLUMNS = ("ChargePeriodStart", "ChargePeriodEnd", "BillingPeriodStart", "line_item_usage_start_date",
                  "line_item_usage_end_date", "bill_billing_period_start_date")
 _ARROW = {"string": pa.string(), "double": pa.float64(), "timestamp": pa.timestamp("ms"),
@@ -107,9 +119,18 @@ _MANIFEST_TYPE = {"string": "string", "double": "double", "timestamp": "timestam
                   "map<string,string>": "map<string,string>", "map<string,double>": "map<string,double>"}
 
 
-def arrow_schema(fmt: str) -> pa.Schema:
+def columns(fmt: str, focus_version: str = "1.2") -> tuple[tuple[str, str], ...]:
+    """(column, Glue type) of `fmt`'s files: CUR 2.0, or FOCUS of focus_version (1.2 or 1.0, with AWS columns)."""
+    if _check_fmt(fmt) == "cur2":
+        return CUR2_COLUMNS
+    if focus_version not in FOCUS_VERSIONS:
+        raise ValueError(f"focus_version must be one of {tuple(FOCUS_VERSIONS)}, not {focus_version!r}")
+    return FOCUS_VERSIONS[focus_version]
+
+
+def arrow_schema(fmt: str, focus_version: str = "1.2") -> pa.Schema:
     """The Arrow schema of `fmt`'s Parquet files (as read back by pyarrow)."""
-    return pa.schema([(name, _ARROW[glue]) for name, glue in COLUMNS[_check_fmt(fmt)]])
+    return pa.schema([(name, _ARROW[glue]) for name, glue in columns(fmt, focus_version)])
 
 
 # --- kinds of line: FOCUS ChargeCategory and CUR 2.0 line_item_line_item_type ---------------------------------------
@@ -226,7 +247,7 @@ def write_export(root: str | Path, fmt: str = "focus", start: date = date(2026, 
                  file_format: str = "parquet", layout: str = "overwrite", providers: Sequence[str] = ("AWS",),
                  currencies: Sequence[str] | None = None, revised_period: str | None = None,
                  rows_per_file: int | None = None, partition_key: str = "BILLING_PERIOD",
-                 uri_base: str | None = None, focus_tags: str = "map") -> ExportTruth:
+                 uri_base: str | None = None, focus_tags: str = "map", focus_version: str = "1.2") -> ExportTruth:
     """Write an export of `fmt` (focus | cur2) for [start, start + days) (or `months` whole months from start's month)
     under root/<export_name>, as AWS Data Exports delivers it; return its truth.
 
@@ -238,12 +259,14 @@ def write_export(root: str | Path, fmt: str = "focus", start: date = date(2026, 
     provider (default USD). rows_per_file: start a new chunk (-00002…) past this many rows. uri_base: the prefix the
     manifest's dataFiles are given under (default: each file's file:// URI; "s3://bucket/prefix" for an upload).
     focus_tags: FOCUS Tags in Parquet as "map" (as AWS delivers it) or "json" (a JSON object as text).
+    focus_version: "1.2" (FOCUS_1_2_AWS) or "1.0" (FOCUS_1_0_AWS: other columns, see FOCUS_1_0_COLUMNS).
     """
     fmt = _check_fmt(fmt)
     if layout not in LAYOUTS:
         raise ValueError(f"layout must be one of {LAYOUTS}, not {layout!r}")
     if file_format not in ("parquet", "csv.gz"):
         raise ValueError(f"file_format must be parquet or csv.gz, not {file_format!r}")
+    cols = columns(fmt, focus_version)
     if focus_tags not in ("map", "json"):
         raise ValueError(f"focus_tags must be map or json, not {focus_tags!r}")
     providers = tuple(providers)
@@ -266,7 +289,7 @@ def write_export(root: str | Path, fmt: str = "focus", start: date = date(2026, 
     rows_per_day = int(rows_per_day or cat.n_usage * 24)
     base = uri_base.rstrip("/") if uri_base else ""  # "": each file's own file:// URI
     writer = _Writer(fmt=fmt, name=name, file_format=file_format, rows_per_file=rows_per_file,
-                     focus_tags=focus_tags, cat=cat)
+                     focus_tags=focus_tags, cat=cat, columns=cols)
 
     periods = _periods(start, end)
     export_dir = root / name
@@ -293,7 +316,7 @@ def write_export(root: str | Path, fmt: str = "focus", start: date = date(2026, 
                 data_files[period] = files
                 truths.append(daily)
                 n_rows += rows
-                manifests[period] = _write_manifest(export_dir, partition_key, period, name, fmt, execution,
+                manifests[period] = _write_manifest(export_dir, partition_key, period, name, cols, execution,
                                                     files, root, base)
             else:
                 superseded.append(daily)
@@ -458,10 +481,10 @@ def _weights(n: int) -> np.ndarray:
 class _Writer:
     """Writes one period's days into chunk files; builds the columns from per-series dictionaries."""
 
-    def __init__(self, *, fmt, name, file_format, rows_per_file, focus_tags, cat: _Catalog):
+    def __init__(self, *, fmt, name, file_format, rows_per_file, focus_tags, cat: _Catalog, columns):
         self.fmt, self.name, self.file_format = fmt, name, file_format
         self.rows_per_file, self.focus_tags, self.cat = rows_per_file, focus_tags, cat
-        self.schema = arrow_schema(fmt)
+        self.schema = pa.schema([(n, _ARROW[t]) for n, t in columns])
         if fmt == "focus" and focus_tags == "json":
             self.schema = self.schema.set(self.schema.get_field_index("Tags"), pa.field("Tags", pa.string()))
         self.csv = file_format == "csv.gz"
@@ -761,7 +784,7 @@ class _Sink:
             self._raw.close()
 
 
-def _write_manifest(export_dir: Path, key: str, period: str, name: str, fmt: str, execution: str,
+def _write_manifest(export_dir: Path, key: str, period: str, name: str, cols, execution: str,
                     files: list[Path], root: Path, base: str) -> Path:
     """metadata/<key>=<period>/<name>-Manifest.json as Data Exports writes it after the data files."""
     folder = export_dir / "metadata" / f"{key}={period}"
@@ -769,7 +792,7 @@ def _write_manifest(export_dir: Path, key: str, period: str, name: str, fmt: str
     manifest = {
         "executionId": execution,
         "exportArn": f"arn:aws:bcm-data-exports:us-east-1:111122223333:export/{name}-{execution[:8]}",
-        "columns": [{"name": c, "type": _MANIFEST_TYPE[t]} for c, t in COLUMNS[fmt]],
+        "columns": [{"name": c, "type": _MANIFEST_TYPE[t]} for c, t in cols],
         "dataFiles": [f"{base}/{f.resolve().relative_to(root.resolve()).as_posix()}" if base else f.resolve().as_uri()
                       for f in files],
         "additionalOutputFiles": [],

@@ -129,6 +129,19 @@ def test_csv_exports_have_the_same_header_and_maps_as_json(tmp_path, fmt):
     assert any(parsed) and all(key in t for t in parsed if t)  # every tagged series has an env tag
 
 
+def test_focus_1_0_has_its_own_columns_and_the_same_sums(tmp_path):
+    v10 = write_export(tmp_path / "a", "focus", START, days=3, seed=9, focus_version="1.0", **SMALL)
+    v12 = write_export(tmp_path / "b", "focus", START, days=3, seed=9, **SMALL)
+    names10 = pq.read_schema(v10.data_files["2026-10"][0]).names
+    names12 = pq.read_schema(v12.data_files["2026-10"][0]).names
+    assert set(names10) - set(names12) == {"x_UsageType", "x_CostCategories"}
+    assert {"SkuMeter", "BillingAccountType", "ServiceSubcategory"} <= set(names12) - set(names10)
+    assert [c["name"] for c in json.loads(v10.manifests["2026-10"].read_text())["columns"]] == names10
+    usage_types = pq.read_table(v10.data_files["2026-10"][0], columns=["x_UsageType", "ChargeCategory"]).to_pandas()
+    assert usage_types.loc[usage_types["ChargeCategory"] == "Usage", "x_UsageType"].notna().all()
+    pd.testing.assert_frame_equal(v10.daily, v12.daily)  # the same lines, whatever the columns
+
+
 def test_focus_tags_are_a_map_by_default_and_json_text_on_request(tmp_path):
     as_map = write_export(tmp_path / "m", "focus", START, days=1, **SMALL)
     as_json = write_export(tmp_path / "j", "focus", START, days=1, focus_tags="json", **SMALL)
@@ -222,7 +235,8 @@ def test_cur2_has_one_provider(tmp_path):
 
 
 @pytest.mark.parametrize("bad", [dict(fmt="cur3"), dict(layout="append"), dict(file_format="orc"),
-                                 dict(focus_tags="xml"), dict(currencies=("USD", "EUR"))])
+                                 dict(focus_tags="xml"), dict(currencies=("USD", "EUR")),
+                                 dict(focus_version="1.1")])
 def test_bad_options_are_refused(tmp_path, bad):
     args = dict(fmt="focus", days=1) | bad
     with pytest.raises(ValueError):

@@ -11,9 +11,10 @@
 -- sub-folder of the period and Athena would read (and sum) all of them.
 -- ChargeCategory: Usage | Purchase | Tax | Credit | Adjustment. BilledCost ~ Cost Explorer UnblendedCost,
 -- EffectiveCost ~ AmortizedCost. Tags is a map (Tags['team']); SubAccountId is the linked account.
--- FOCUS 1.0 exports (FOCUS_1_0_AWS) lack BillingAccountType, CapacityReservation*, CommitmentDiscountQuantity/Unit,
--- InvoiceId, PricingCurrency*, ServiceSubcategory, SkuMeter, SkuPriceDetails, SubAccountType: columns listed here and
--- absent from the files read as NULL (Parquet columns are matched by name).
+-- These are FOCUS_1_2_AWS's 60 columns. FOCUS 1.0 exports (FOCUS_1_0_AWS) lack BillingAccountType,
+-- CapacityReservation*, CommitmentDiscountQuantity/Unit, InvoiceId, PricingCurrency*, ServiceSubcategory, SkuMeter,
+-- SkuPriceDetails, SubAccountType (they read as NULL: Parquet columns are matched by name) and have x_UsageType
+-- string and x_CostCategories map<string,string>, which 1.2 dropped: add those two lines for a 1.0 export.
 CREATE EXTERNAL TABLE IF NOT EXISTS `cost_exports`.`focus` (
   `AvailabilityZone`                    string,
   `BilledCost`                          double,
@@ -74,8 +75,7 @@ CREATE EXTERNAL TABLE IF NOT EXISTS `cost_exports`.`focus` (
   `Tags`                                map<string,string>,
   `x_Discounts`                         map<string,double>,
   `x_Operation`                         string,
-  `x_ServiceCode`                       string,
-  `x_UsageType`                         string
+  `x_ServiceCode`                       string
 )
 PARTITIONED BY (`billing_period` string)
 STORED AS PARQUET
