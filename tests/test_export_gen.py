@@ -352,3 +352,28 @@ def test_the_export_policy_only_reads_the_export_prefix():
     got = actions(json.loads((ROOT / "docs" / "iam-export.json").read_text()))
     assert got == {"s3:GetObject": {"arn:aws:s3:::YOUR-BUCKET/YOUR-PREFIX/*"},
                    "s3:ListBucket": {"arn:aws:s3:::YOUR-BUCKET"}}
+
+
+@pytest.mark.parametrize("fmt,path,table", [("focus", "export-focus-1-2.json", "FOCUS_1_2_AWS"),
+                                            ("cur2", "export-cur2.json", "COST_AND_USAGE_REPORT")])
+def test_the_create_export_requests_select_the_generators_columns_as_parquet_overwritten(fmt, path, table):
+    export = json.loads((ROOT / "docs" / "athena" / path).read_text())["Export"]
+    query = sqlglot.parse_one(export["DataQuery"]["QueryStatement"])
+    assert query.find(exp.Table).name == table and list(export["DataQuery"]["TableConfigurations"]) == [table]
+    assert [c.name for c in query.expressions] == [n for n, _ in COLUMNS[fmt]]
+    assert export["DestinationConfigurations"]["S3Destination"]["S3OutputConfigurations"] == {
+        "OutputType": "CUSTOM", "Format": "PARQUET", "Compression": "PARQUET", "Overwrite": "OVERWRITE_REPORT"}
+    assert export["Name"] == f"cost-{fmt}"  # the export name in the DDL's location
+
+
+def test_the_readme_deploy_section_points_at_every_deploy_file():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("\n## Deploy: Data Exports and Athena"):]
+    for path in ["docs/athena/export-bucket-policy.json", "docs/athena/export-focus-1-2.json",
+                 "docs/athena/export-cur2.json", "docs/athena/focus_1_2.sql", "docs/athena/cur2.sql",
+                 "docs/athena/workgroup.json", "docs/iam-athena.json", "docs/iam-export.json"]:
+        assert path in section and (ROOT / path).is_file(), path
+    policy = json.loads((ROOT / "docs" / "athena" / "export-bucket-policy.json").read_text())
+    [statement] = policy["Statement"]
+    assert set(statement["Principal"]["Service"]) == {"bcm-data-exports.amazonaws.com", "billingreports.amazonaws.com"}
+    assert set(statement["Action"]) == {"s3:PutObject", "s3:GetBucketPolicy"}
