@@ -18,14 +18,15 @@ accounts, services and `currencies` entry.
 
 Columns and types follow AWS's tables: FOCUS_1_2_AWS (its 60 columns; Tags, SkuPriceDetails as map<string,string>,
 x_Discounts as map<string,double>; no x_UsageType: the usage type is in SkuMeter), FOCUS_1_0_AWS on request
-(focus_version="1.0": x_UsageType, x_CostCategories, without 1.2's additions) and COST_AND_USAGE_REPORT (CUR 2.0: product,
-resource_tags (keys `user_<tag>`), cost_category as maps) — the subset of CUR 2.0's columns this project reads
-plus their neighbours. CSV files carry map columns as JSON objects (as FOCUS CSV does). Timestamps are UTC wall
-time (timestamp[ms], no zone).
+(focus_version="1.0": x_UsageType, x_CostCategories, without 1.2's additions) and COST_AND_USAGE_REPORT
+(CUR 2.0: product, resource_tags (keys `user_<tag>`), cost_category as maps) — the subset of CUR 2.0's columns
+this project reads plus their neighbours. CSV files carry map columns as JSON objects (as FOCUS CSV does).
+Timestamps are UTC wall time (timestamp[ms], no zone).
 
-Everything is vectorised (numpy -> pyarrow dictionary arrays, one row group per day): 10 M rows a month in well under
-a minute on 2 cores, memory bounded by one day. The truth (ExportTruth.daily) is summed from the generated arrays
-with numpy, never by reading the files or by SQL.
+Everything is vectorised (numpy -> pyarrow dictionary arrays; per day a row group of usage lines, whose text
+columns are built once, and one of the day's other lines): 10 M rows a month in well under a minute on 2 cores,
+memory bounded by one day (bench/export_gen_speed.py). The truth (ExportTruth.daily) is summed from the generated
+arrays with numpy, never by reading the files or by SQL.
 
     truth = write_export(tmp_path, "focus", date(2026, 10, 1), days=45, n_accounts=5, n_services=8, n_series=200)
     truth.by_service_account(exclude=("Credit", "Tax"))   # date, provider, currency, service, account, cost
@@ -36,7 +37,7 @@ from __future__ import annotations
 import gzip
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -69,7 +70,8 @@ FOCUS_COLUMNS: tuple[tuple[str, str], ...] = (
     ("PricingQuantity", "double"), ("PricingUnit", "string"), ("ProviderName", "string"),
     ("PublisherName", "string"), ("RegionId", "string"), ("RegionName", "string"), ("ResourceId", "string"),
     ("ResourceName", "string"), ("ResourceType", "string"), ("ServiceCategory", "string"), ("ServiceName", "string"),
-    ("ServiceSubcategory", "string"), ("SkuId", "string"), ("SkuMeter", "string"), ("SkuPriceDetails", "map<string,string>"),
+    ("ServiceSubcategory", "string"), ("SkuId", "string"), ("SkuMeter", "string"),
+    ("SkuPriceDetails", "map<string,string>"),
     ("SkuPriceId", "string"), ("SubAccountId", "string"), ("SubAccountName", "string"), ("SubAccountType", "string"),
     ("Tags", "map<string,string>"), ("x_Discounts", "map<string,double>"), ("x_Operation", "string"),
     ("x_ServiceCode", "string"),
@@ -109,6 +111,14 @@ FOCUS_1_0_COLUMNS: tuple[tuple[str, str], ...] = tuple(sorted(
     [c for c in FOCUS_COLUMNS if c[0] not in _NOT_IN_1_0] + list(_FOCUS_1_0_ONLY), key=lambda c: c[0].lower()))
 COLUMNS = {"focus": FOCUS_COLUMNS, "cur2": CUR2_COLUMNS}
 FOCUS_VERSIONS = {"1.2": FOCUS_COLUMNS, "1.0": FOCUS_1_0_COLUMNS}
+# The columns that change from day to day (amounts and times); the others depend on the line's series and kind only.
+DYNAMIC = frozenset((
+    "BilledCost", "EffectiveCost", "ContractedCost", "ListCost", "PricingCurrencyEffectiveCost", "ConsumedQuantity",
+    "PricingQuantity", "CommitmentDiscountQuantity", "ChargePeriodStart", "ChargePeriodEnd", "BillingPeriodStart",
+    "BillingPeriodEnd", "line_item_net_unblended_cost", "line_item_unblended_cost", "line_item_usage_amount",
+    "line_item_usage_start_date", "line_item_usage_end_date", "pricing_public_on_demand_cost",
+    "savings_plan_savings_plan_effective_cost", "savings_plan_total_commitment_to_date", "savings_plan_used_commitment",
+    "bill_billing_period_start_date", "bill_billing_period_end_date"))
 STATS_COLUMNS = ("ChargePeriodStart", "ChargePeriodEnd", "BillingPeriodStart", "line_item_usage_start_date",
                  "line_item_usage_end_date", "bill_billing_period_start_date")
 _ARROW = {"string": pa.string(), "double": pa.float64(), "timestamp": pa.timestamp("ms"),
@@ -138,6 +148,7 @@ USAGE, COVERED, FEE, CREDIT, TAX = range(5)
 CHARGE_CATEGORY = np.array(["Usage", "Usage", "Purchase", "Credit", "Tax"], dtype=object)
 LINE_ITEM_TYPE = np.array(["Usage", "SavingsPlanCoveredUsage", "SavingsPlanRecurringFee", "Credit", "Tax"],
                           dtype=object)
+PRICING_CATEGORY = np.array(["Standard", "Committed", "", "", ""], dtype=object)  # usage lines only
 CHARGE_FREQUENCY = np.array(["Usage-Based", "Usage-Based", "Recurring", "One-Time", "One-Time"], dtype=object)
 SP_RATE = 0.72      # Savings Plan price / on-demand price of covered usage
 SP_USED = 0.9       # share of the daily commitment used (the rest is the fee's amortized cost)
@@ -489,12 +500,14 @@ class _Writer:
             self.schema = self.schema.set(self.schema.get_field_index("Tags"), pa.field("Tags", pa.string()))
         self.csv = file_format == "csv.gz"
         self._dicts: dict[str, tuple[pa.Array, np.ndarray]] = {}
+        self._static: dict[str, pa.Array] | None = None  # the usage rows' columns that are the same every day
         a = cat.attrs
         prefix = "user_" if fmt == "cur2" else ""
         self.tag_json = pa.array([json.dumps({prefix + k: v for k, v in t.items()}) for t in cat.tags])
         self.tag_map = pa.array([[(prefix + k, v) for k, v in t.items()] for t in cat.tags],
                                 type=pa.map_(pa.string(), pa.string()))
-        self.product_map = pa.array([[("product_name", s), ("region", r)] for s, r in zip(a["service"], a["region"], strict=True)],
+        self.product_map = pa.array([[("product_name", s), ("region", r)]
+                                     for s, r in zip(a["service"], a["region"], strict=True)],
                                     type=pa.map_(pa.string(), pa.string()))
         self.product_json = pa.array([json.dumps({"product_name": s, "region": r})
                                       for s, r in zip(a["service"], a["region"], strict=True)])
@@ -542,17 +555,29 @@ class _Writer:
             rng = np.random.default_rng([seed, day.toordinal()])
             revision = np.random.default_rng([seed, day.toordinal(), version]) if version else None
             cols = self._day(rng, revision, day, p_start, p_end, rows_per_day)
-            table = self._table(self._arrays(cols, p_start, p_end), len(cols["series"]))
-            if sink is None or (self.rows_per_file and in_file + table.num_rows > self.rows_per_file and in_file):
+            # Two row groups a day: the usage lines, whose text columns are the same every day (built once), then
+            # the day's fees, credits and taxes.
+            usage = {k: v[:rows_per_day] for k, v in cols.items()}
+            other = {k: v[rows_per_day:] for k, v in cols.items()}
+            if self._static is None:
+                arrays = self._arrays(usage, p_start, p_end)
+                self._static = {k: v for k, v in arrays.items() if k not in DYNAMIC}
+            else:
+                arrays = self._static | self._arrays(usage, p_start, p_end, only=DYNAMIC)
+            tables = [self._table(arrays, rows_per_day), self._table(self._arrays(other, p_start, p_end),
+                                                                     len(other["series"]))]
+            rows = sum(t.num_rows for t in tables)
+            if sink is None or (self.rows_per_file and in_file + rows > self.rows_per_file and in_file):
                 if sink is not None:
                     sink.close()
                 path = folder / f"{self.name}-{len(files) + 1:05d}.{'csv.gz' if self.csv else 'snappy.parquet'}"
                 files.append(path)
-                sink = _Sink(path, table.schema, self.csv)
+                sink = _Sink(path, tables[0].schema, self.csv)
                 in_file = 0
-            sink.write(table)
-            in_file += table.num_rows
-            total += table.num_rows
+            for table in tables:
+                sink.write(table)
+            in_file += rows
+            total += rows
             truth.append(self._truth(cols, day))
         if sink is not None:
             sink.close()
@@ -637,8 +662,10 @@ class _Writer:
                 "line_item_type"]
         return frame.groupby(keys, as_index=False, sort=True)[["billed", "effective", "net", "rows"]].sum()
 
-    def _arrays(self, c: dict, p_start: date, p_end: date) -> dict[str, pa.Array]:
-        return self._focus(c, p_start, p_end) if self.fmt == "focus" else self._cur2(c, p_start, p_end)
+    def _arrays(self, c: dict, p_start: date, p_end: date, only: frozenset[str] | None = None) -> dict[str, pa.Array]:
+        """The columns of rows `c` (only those named in `only`, when given)."""
+        makers = self._focus(c, p_start, p_end) if self.fmt == "focus" else self._cur2(c, p_start, p_end)
+        return {name: make() for name, make in makers.items() if only is None or name in only}
 
     def _ts(self, ms) -> pa.Array:
         return pa.array(np.broadcast_to(np.asarray(ms, dtype="int64"), self._n).astype("datetime64[ms]"))
@@ -646,7 +673,7 @@ class _Writer:
     def _tags(self, series: np.ndarray, as_map: bool) -> pa.Array:
         return self._take(self.tag_map if as_map and not self.csv else self.tag_json, series)
 
-    def _focus(self, c: dict, p_start: date, p_end: date) -> dict[str, pa.Array]:
+    def _focus(self, c: dict, p_start: date, p_end: date) -> dict[str, Callable[[], pa.Array]]:
         s, kind = c["series"], c["kind"]
         self._n = n = len(s)
         not_usage = kind >= FEE
@@ -656,49 +683,69 @@ class _Writer:
         d = self._dict
         sp_arn = self.cat.attrs["resource"][self.cat.fee_series[0]] if len(self.cat.fee_series) else None
         cols = {
-            "AvailabilityZone": d("az", s, not_usage), "BilledCost": pa.array(c["billed"]),
-            "BillingAccountId": d("payer", s), "BillingAccountName": self._const("payer-org", n),
-            "BillingAccountType": self._const("Billing Account", n), "BillingCurrency": d("currency", s),
-            "BillingPeriodEnd": self._ts(_ms(p_end)), "BillingPeriodStart": self._ts(_ms(p_start)),
-            "ChargeCategory": _dict_of(CHARGE_CATEGORY, kind, self.csv), "ChargeClass": pa.nulls(n, pa.string()),
-            "ChargeDescription": d("description", s), "ChargeFrequency": _dict_of(CHARGE_FREQUENCY, kind, self.csv),
-            "ChargePeriodEnd": self._ts(c["end"]), "ChargePeriodStart": self._ts(c["start"]),
-            "CommitmentDiscountCategory": self._const("Spend", n, committed),
-            "CommitmentDiscountId": self._const(sp_arn, n, committed),
-            "CommitmentDiscountName": pa.nulls(n, pa.string()),
-            "CommitmentDiscountQuantity": _num(c["quantity"], committed),
-            "CommitmentDiscountStatus": self._const("Used", n, covered),
-            "CommitmentDiscountType": self._const("Compute Savings Plans", n, committed),
-            "CommitmentDiscountUnit": self._const("USD", n, committed),
-            "ConsumedQuantity": _num(c["quantity"], kind <= COVERED),
-            "ConsumedUnit": d("unit", s, not_usage), "ContractedCost": pa.array(c["amount"]),
-            "ContractedUnitPrice": pa.nulls(n, pa.float64()), "EffectiveCost": pa.array(c["effective"]),
-            "InvoiceId": pa.nulls(n, pa.string()), "InvoiceIssuerName": d("issuer", s),
-            "ListCost": pa.array(c["amount"]), "ListUnitPrice": pa.nulls(n, pa.float64()),
-            "PricingCategory": _dict_of(np.array(["Standard", "Committed", "", "", ""], dtype=object), kind,
-                                        self.csv, kind <= COVERED),
-            "PricingCurrency": d("currency", s), "PricingCurrencyContractedUnitPrice": pa.nulls(n, pa.float64()),
-            "PricingCurrencyEffectiveCost": pa.array(c["effective"]),
-            "PricingCurrencyListUnitPrice": pa.nulls(n, pa.float64()),
-            "PricingQuantity": _num(c["quantity"], kind <= COVERED),
-            "PricingUnit": d("unit", s, not_usage), "ProviderName": d("provider", s),
-            "PublisherName": d("issuer", s), "RegionId": d("region", s, not_usage),
-            "RegionName": d("region_name", s, not_usage), "ResourceId": d("resource", s, (kind >= CREDIT)),
-            "ResourceName": pa.nulls(n, pa.string()), "ResourceType": pa.nulls(n, pa.string()),
-            "ServiceCategory": d("category", s), "ServiceName": d("service", s),
-            "ServiceSubcategory": pa.nulls(n, pa.string()), "SkuId": d("sku", s, not_usage),
-            "SkuMeter": d("usage_type", s, not_usage),
-            "SkuPriceDetails": pa.nulls(n, pa.string() if self.csv else _ARROW["map<string,string>"]),
-            "SkuPriceId": d("sku_price", s, not_usage), "SubAccountId": d("account", s),
-            "SubAccountName": d("account_name", s), "SubAccountType": self._const("Linked Account", n),
-            "Tags": self._tags(s, self.focus_tags == "map"),
-            "x_Discounts": pa.nulls(n, pa.string() if self.csv else _ARROW["map<string,double>"]),
-            "x_Operation": d("operation", s, not_usage | not_aws), "x_ServiceCode": d("code", s, not_aws),
-            "x_UsageType": d("usage_type", s, not_usage | not_aws),
+            "AvailabilityZone": lambda: d("az", s, not_usage),
+            "BilledCost": lambda: pa.array(c["billed"]),
+            "BillingAccountId": lambda: d("payer", s),
+            "BillingAccountName": lambda: self._const("payer-org", n),
+            "BillingAccountType": lambda: self._const("Billing Account", n),
+            "BillingCurrency": lambda: d("currency", s),
+            "BillingPeriodEnd": lambda: self._ts(_ms(p_end)),
+            "BillingPeriodStart": lambda: self._ts(_ms(p_start)),
+            "ChargeCategory": lambda: _dict_of(CHARGE_CATEGORY, kind, self.csv),
+            "ChargeClass": lambda: pa.nulls(n, pa.string()),
+            "ChargeDescription": lambda: d("description", s),
+            "ChargeFrequency": lambda: _dict_of(CHARGE_FREQUENCY, kind, self.csv),
+            "ChargePeriodEnd": lambda: self._ts(c["end"]),
+            "ChargePeriodStart": lambda: self._ts(c["start"]),
+            "CommitmentDiscountCategory": lambda: self._const("Spend", n, committed),
+            "CommitmentDiscountId": lambda: self._const(sp_arn, n, committed),
+            "CommitmentDiscountName": lambda: pa.nulls(n, pa.string()),
+            "CommitmentDiscountQuantity": lambda: _num(c["quantity"], committed),
+            "CommitmentDiscountStatus": lambda: self._const("Used", n, covered),
+            "CommitmentDiscountType": lambda: self._const("Compute Savings Plans", n, committed),
+            "CommitmentDiscountUnit": lambda: self._const("USD", n, committed),
+            "ConsumedQuantity": lambda: _num(c["quantity"], kind <= COVERED),
+            "ConsumedUnit": lambda: d("unit", s, not_usage),
+            "ContractedCost": lambda: pa.array(c["amount"]),
+            "ContractedUnitPrice": lambda: pa.nulls(n, pa.float64()),
+            "EffectiveCost": lambda: pa.array(c["effective"]),
+            "InvoiceId": lambda: pa.nulls(n, pa.string()),
+            "InvoiceIssuerName": lambda: d("issuer", s),
+            "ListCost": lambda: pa.array(c["amount"]),
+            "ListUnitPrice": lambda: pa.nulls(n, pa.float64()),
+            "PricingCategory": lambda: _dict_of(PRICING_CATEGORY, kind, self.csv, kind <= COVERED),
+            "PricingCurrency": lambda: d("currency", s),
+            "PricingCurrencyContractedUnitPrice": lambda: pa.nulls(n, pa.float64()),
+            "PricingCurrencyEffectiveCost": lambda: pa.array(c["effective"]),
+            "PricingCurrencyListUnitPrice": lambda: pa.nulls(n, pa.float64()),
+            "PricingQuantity": lambda: _num(c["quantity"], kind <= COVERED),
+            "PricingUnit": lambda: d("unit", s, not_usage),
+            "ProviderName": lambda: d("provider", s),
+            "PublisherName": lambda: d("issuer", s),
+            "RegionId": lambda: d("region", s, not_usage),
+            "RegionName": lambda: d("region_name", s, not_usage),
+            "ResourceId": lambda: d("resource", s, (kind >= CREDIT)),
+            "ResourceName": lambda: pa.nulls(n, pa.string()),
+            "ResourceType": lambda: pa.nulls(n, pa.string()),
+            "ServiceCategory": lambda: d("category", s),
+            "ServiceName": lambda: d("service", s),
+            "ServiceSubcategory": lambda: pa.nulls(n, pa.string()),
+            "SkuId": lambda: d("sku", s, not_usage),
+            "SkuMeter": lambda: d("usage_type", s, not_usage),
+            "SkuPriceDetails": lambda: pa.nulls(n, pa.string() if self.csv else _ARROW["map<string,string>"]),
+            "SkuPriceId": lambda: d("sku_price", s, not_usage),
+            "SubAccountId": lambda: d("account", s),
+            "SubAccountName": lambda: d("account_name", s),
+            "SubAccountType": lambda: self._const("Linked Account", n),
+            "Tags": lambda: self._tags(s, self.focus_tags == "map"),
+            "x_Discounts": lambda: pa.nulls(n, pa.string() if self.csv else _ARROW["map<string,double>"]),
+            "x_Operation": lambda: d("operation", s, not_usage | not_aws),
+            "x_ServiceCode": lambda: d("code", s, not_aws),
+            "x_UsageType": lambda: d("usage_type", s, not_usage | not_aws),
         }
         return cols
 
-    def _cur2(self, c: dict, p_start: date, p_end: date) -> dict[str, pa.Array]:
+    def _cur2(self, c: dict, p_start: date, p_end: date) -> dict[str, Callable[[], pa.Array]]:
         s, kind = c["series"], c["kind"]
         self._n = n = len(s)
         not_usage = kind >= FEE
@@ -708,37 +755,52 @@ class _Writer:
         sp_arn = self.cat.attrs["resource"][self.cat.fee_series[0]]
         mapnull = pa.string() if self.csv else _ARROW["map<string,string>"]
         cols = {
-            "bill_bill_type": self._const("Anniversary", n), "bill_billing_entity": self._const("AWS", n),
-            "bill_billing_period_end_date": self._ts(_ms(p_end)),
-            "bill_billing_period_start_date": self._ts(_ms(p_start)),
-            "bill_invoice_id": pa.nulls(n, pa.string()), "bill_invoicing_entity": self._const("Amazon Web Services, Inc.", n),
-            "bill_payer_account_id": d("payer", s), "bill_payer_account_name": self._const("payer-org", n),
-            "cost_category": pa.nulls(n, mapnull),
-            "discount": pa.nulls(n, pa.string() if self.csv else _ARROW["map<string,double>"]),
-            "identity_line_item_id": pa.nulls(n, pa.string()), "identity_time_interval": pa.nulls(n, pa.string()),
-            "line_item_availability_zone": d("az", s, not_usage), "line_item_currency_code": d("currency", s),
-            "line_item_legal_entity": self._const("Amazon Web Services, Inc.", n),
-            "line_item_line_item_description": d("description", s),
-            "line_item_line_item_type": _dict_of(LINE_ITEM_TYPE, kind, self.csv),
-            "line_item_net_unblended_cost": pa.array(c["net"]), "line_item_operation": d("operation", s, kind >= CREDIT),
-            "line_item_product_code": d("code", s), "line_item_resource_id": d("resource", s, kind >= CREDIT),
-            "line_item_unblended_cost": pa.array(c["billed"]), "line_item_unblended_rate": pa.nulls(n, pa.string()),
-            "line_item_usage_account_id": d("account", s), "line_item_usage_account_name": d("account_name", s),
-            "line_item_usage_amount": pa.array(c["quantity"]), "line_item_usage_end_date": self._ts(c["end"]),
-            "line_item_usage_start_date": self._ts(c["start"]), "line_item_usage_type": d("usage_type", s, kind >= CREDIT),
-            "pricing_public_on_demand_cost": pa.array(c["amount"]), "pricing_term": self._const("OnDemand", n, kind == USAGE),
-            "pricing_unit": d("unit", s, not_usage),
-            "product": self._take(self.product_json if self.csv else self.product_map, s),
-            "product_product_family": d("family", s, not_usage), "product_region_code": d("region", s, not_usage),
-            "product_servicecode": d("code", s), "product_sku": d("sku", s, not_usage),
-            "reservation_effective_cost": pa.array(np.zeros(n)), "reservation_reservation_a_r_n": self._const("", n),
-            "reservation_unused_amortized_upfront_fee_for_billing_period": pa.array(np.zeros(n)),
-            "reservation_unused_recurring_fee": pa.array(np.zeros(n)),
-            "resource_tags": self._tags(s, True),
-            "savings_plan_savings_plan_a_r_n": self._const(sp_arn, n, covered | fee),
-            "savings_plan_savings_plan_effective_cost": pa.array(np.where(covered, c["effective"], 0.0)),
-            "savings_plan_total_commitment_to_date": pa.array(np.where(fee, c["amount"], 0.0)),
-            "savings_plan_used_commitment": pa.array(np.where(fee, c["sp_used"], 0.0)),
+            "bill_bill_type": lambda: self._const("Anniversary", n),
+            "bill_billing_entity": lambda: self._const("AWS", n),
+            "bill_billing_period_end_date": lambda: self._ts(_ms(p_end)),
+            "bill_billing_period_start_date": lambda: self._ts(_ms(p_start)),
+            "bill_invoice_id": lambda: pa.nulls(n, pa.string()),
+            "bill_invoicing_entity": lambda: self._const("Amazon Web Services, Inc.", n),
+            "bill_payer_account_id": lambda: d("payer", s),
+            "bill_payer_account_name": lambda: self._const("payer-org", n),
+            "cost_category": lambda: pa.nulls(n, mapnull),
+            "discount": lambda: pa.nulls(n, pa.string() if self.csv else _ARROW["map<string,double>"]),
+            "identity_line_item_id": lambda: pa.nulls(n, pa.string()),
+            "identity_time_interval": lambda: pa.nulls(n, pa.string()),
+            "line_item_availability_zone": lambda: d("az", s, not_usage),
+            "line_item_currency_code": lambda: d("currency", s),
+            "line_item_legal_entity": lambda: self._const("Amazon Web Services, Inc.", n),
+            "line_item_line_item_description": lambda: d("description", s),
+            "line_item_line_item_type": lambda: _dict_of(LINE_ITEM_TYPE, kind, self.csv),
+            "line_item_net_unblended_cost": lambda: pa.array(c["net"]),
+            "line_item_operation": lambda: d("operation", s, kind >= CREDIT),
+            "line_item_product_code": lambda: d("code", s),
+            "line_item_resource_id": lambda: d("resource", s, kind >= CREDIT),
+            "line_item_unblended_cost": lambda: pa.array(c["billed"]),
+            "line_item_unblended_rate": lambda: pa.nulls(n, pa.string()),
+            "line_item_usage_account_id": lambda: d("account", s),
+            "line_item_usage_account_name": lambda: d("account_name", s),
+            "line_item_usage_amount": lambda: pa.array(c["quantity"]),
+            "line_item_usage_end_date": lambda: self._ts(c["end"]),
+            "line_item_usage_start_date": lambda: self._ts(c["start"]),
+            "line_item_usage_type": lambda: d("usage_type", s, kind >= CREDIT),
+            "pricing_public_on_demand_cost": lambda: pa.array(c["amount"]),
+            "pricing_term": lambda: self._const("OnDemand", n, kind == USAGE),
+            "pricing_unit": lambda: d("unit", s, not_usage),
+            "product": lambda: self._take(self.product_json if self.csv else self.product_map, s),
+            "product_product_family": lambda: d("family", s, not_usage),
+            "product_region_code": lambda: d("region", s, not_usage),
+            "product_servicecode": lambda: d("code", s),
+            "product_sku": lambda: d("sku", s, not_usage),
+            "reservation_effective_cost": lambda: pa.array(np.zeros(n)),
+            "reservation_reservation_a_r_n": lambda: self._const("", n),
+            "reservation_unused_amortized_upfront_fee_for_billing_period": lambda: pa.array(np.zeros(n)),
+            "reservation_unused_recurring_fee": lambda: pa.array(np.zeros(n)),
+            "resource_tags": lambda: self._tags(s, True),
+            "savings_plan_savings_plan_a_r_n": lambda: self._const(sp_arn, n, covered | fee),
+            "savings_plan_savings_plan_effective_cost": lambda: pa.array(np.where(covered, c["effective"], 0.0)),
+            "savings_plan_total_commitment_to_date": lambda: pa.array(np.where(fee, c["amount"], 0.0)),
+            "savings_plan_used_commitment": lambda: pa.array(np.where(fee, c["sp_used"], 0.0)),
         }
         return cols
 

@@ -340,7 +340,8 @@ def test_the_athena_policy_grants_exactly_what_the_athena_source_needs():
                         "s3:GetObject", "s3:ListBucket", "s3:GetBucketLocation", "s3:PutObject",
                         "s3:AbortMultipartUpload"}
     assert all(r.endswith(":workgroup/cost-watchdog") for a, rs in got.items() if a.startswith("athena:") for r in rs)
-    assert got["s3:PutObject"] == got["s3:AbortMultipartUpload"] == {"arn:aws:s3:::YOUR-RESULTS-BUCKET/athena-results/*"}
+    results = {"arn:aws:s3:::YOUR-RESULTS-BUCKET/athena-results/*"}
+    assert got["s3:PutObject"] == got["s3:AbortMultipartUpload"] == results
     assert got["s3:GetObject"] == {"arn:aws:s3:::YOUR-BUCKET/YOUR-PREFIX/*",
                                    "arn:aws:s3:::YOUR-RESULTS-BUCKET/athena-results/*"}
     assert "*" not in {r for rs in got.values() for r in rs}
