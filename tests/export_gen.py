@@ -303,6 +303,8 @@ def write_export(root: str | Path, fmt: str = "focus", start: date = date(2026, 
                      focus_tags=focus_tags, cat=cat, columns=cols)
 
     periods = _periods(start, end)
+    if revised_period is not None and revised_period not in periods:
+        raise ValueError(f"revised_period {revised_period!r} is not one of the export's periods {periods}")
     export_dir = root / name
     truths, superseded = [], []
     data_files: dict[str, list[Path]] = {}
@@ -554,7 +556,7 @@ class _Writer:
             # Each day draws from its own stream; a revision (version 1) changes usage amounts, never the lines.
             rng = np.random.default_rng([seed, day.toordinal()])
             revision = np.random.default_rng([seed, day.toordinal(), version]) if version else None
-            cols = self._day(rng, revision, day, p_start, p_end, rows_per_day)
+            cols = self._day(rng, revision, day, p_end, rows_per_day)
             # Two row groups a day: the usage lines, whose text columns are the same every day (built once), then
             # the day's fees, credits and taxes.
             usage = {k: v[:rows_per_day] for k, v in cols.items()}
@@ -593,8 +595,10 @@ class _Writer:
             out.append(arr)
         return pa.table(out, names=self.schema.names)
 
-    def _day(self, rng, revision, day: date, p_start: date, p_end: date, rows_per_day: int) -> dict:
-        """The day's rows as numpy arrays: series, kind, start (ms), billed, effective, net, quantity."""
+    def _day(self, rng: np.random.Generator, revision: np.random.Generator | None, day: date, p_end: date,
+             rows_per_day: int) -> dict:
+        """The day's rows as numpy arrays: series, kind, start/end (ms), amount, billed, effective, net, quantity;
+        the first rows_per_day are usage lines, then the fees, credits and taxes."""
         cat = self.cat
         r = np.arange(rows_per_day, dtype=np.int64)
         series = r % cat.n_usage
