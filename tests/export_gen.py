@@ -342,6 +342,17 @@ def write_export(root: str | Path, fmt: str = "focus", start: date = date(2026, 
                        stale_files=stale, rows=n_rows)
 
 
+def upload(truth: ExportTruth, s3, bucket: str, prefix: str = "") -> list[str]:
+    """Copy the export's folder (data/ and metadata/) to s3://bucket/prefix/<export>/... with an S3 client; returns
+    the keys. Write with uri_base=f"s3://{bucket}/{prefix}" for manifests naming the uploaded files."""
+    keys = []
+    for path in sorted(p for p in truth.export_dir.rglob("*") if p.is_file()):
+        key = "/".join(x for x in (prefix.strip("/"), path.relative_to(truth.root).as_posix()) if x)
+        s3.upload_file(str(path), bucket, key)
+        keys.append(key)
+    return keys
+
+
 # --- internals ------------------------------------------------------------------------------------------------------
 
 def _check_fmt(fmt: str) -> str:

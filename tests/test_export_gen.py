@@ -19,7 +19,7 @@ import pytest
 import sqlglot
 from sqlglot import exp
 
-from tests.export_gen import COLUMNS, arrow_schema, write_export
+from tests.export_gen import COLUMNS, arrow_schema, upload, write_export
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = dict(n_accounts=3, n_services=4, n_series=12)
@@ -270,6 +270,21 @@ def test_months_covers_whole_billing_periods_and_rows_per_day_sets_the_volume(tm
     assert days[0] == date(2026, 2, 1) and days[-1] == date(2026, 2, 28) and len(days) == 28
     usage = truth.daily[truth.daily["line_item_type"].isin(["Usage", "SavingsPlanCoveredUsage"])]
     assert (usage.groupby("usage_date")["rows"].sum() == 100).all()
+
+
+def test_an_uploaded_export_has_aws_keys_and_its_manifest_names_them(tmp_path, moto_reset):
+    import boto3
+
+    s3 = boto3.client("s3", endpoint_url=moto_reset, region_name="us-east-1")
+    s3.create_bucket(Bucket="exports")
+    truth = write_export(tmp_path, "cur2", START, days=2, uri_base="s3://exports/cur", **SMALL)
+    keys = upload(truth, s3, "exports", "cur")
+    listed = sorted(o["Key"] for o in s3.list_objects_v2(Bucket="exports", Prefix="cur/")["Contents"])
+    assert listed == sorted(keys) == [
+        "cur/cost-cur2/data/BILLING_PERIOD=2026-10/cost-cur2-00001.snappy.parquet",
+        "cur/cost-cur2/metadata/BILLING_PERIOD=2026-10/cost-cur2-Manifest.json"]
+    manifest = json.loads(s3.get_object(Bucket="exports", Key=listed[1])["Body"].read())
+    assert manifest["dataFiles"] == [f"s3://exports/{listed[0]}"]
 
 
 # --- deploy files -----------------------------------------------------------------------------------------------------
