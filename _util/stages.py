@@ -7,6 +7,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -107,6 +108,10 @@ def day_view(settings: Settings, analysis: Analysis, root_causes=None, *, engine
     # An Analysis made by hand may hold no series up to d: then there is nothing to forecast from.
     month_end = (forecast.month_end(analysis.series, d, estimated_dates=analysis.estimated_dates)
                  if pd.Timestamp(d) in analysis.series.index else None)
+    if month_end is not None:
+        review = forecast.last_month_review(analysis.series, d, estimated_dates=analysis.estimated_dates,
+                                            interval=month_end.interval)
+        month_end = replace(month_end, last_month=review)
     teams = load_teams(settings.teams_file) if settings.teams_file is not None else None
     budgets = day_budgets(settings, analysis, month_end, engine, teams) if month_end is not None else []
     return view.build_view(analysis, view.Rules.from_settings(settings), root_causes, forecast=month_end,
