@@ -98,6 +98,7 @@ class Forecast:
     note: str = ""
     last_month: LastMonth | None = None  # in the month's first days: how last month closed vs its forecast
     compared: dict[str, Estimate] = field(default_factory=dict)  # FORECAST_SOURCE=ce: {"model": …, "ce": …}
+    daily: tuple[float, ...] = ()  # USD, the forecast of each remaining day (d + 1 … month end), all services
     fallback: str = ""  # FORECAST_SOURCE=ce, Cost Explorer's forecast not used: why ("ce: DataUnavailableException")
 
 
@@ -163,7 +164,8 @@ def _run_rate(month: pd.DataFrame, last_month_total, n_days: int, interval: floa
     tot = float(fc.sum())
     return Forecast(month=month.index[0].strftime("%Y-%m"), mtd=float(mtd.sum()), forecast=tot,
                     low=min(max(tot - spread, float(mtd.sum())), tot), high=tot + spread, interval=interval,
-                    method="run_rate", last_month_total=last_month_total, by_service=by, note=note)
+                    method="run_rate", last_month_total=last_month_total, by_service=by, note=note,
+                    daily=(float(total.sum()) / k,) * (n_days - k))
 
 
 def _z(p: float) -> float:
@@ -247,7 +249,7 @@ def month_end(series: pd.DataFrame, report_date: date, *, estimated_dates=(), in
     by.sort(key=lambda x: (-x.forecast, x.service))
     return Forecast(month=start.strftime("%Y-%m"), mtd=float(mtd.sum()), forecast=float(fc.sum()),
                     low=tot_low, high=tot_high, interval=interval, method="model",
-                    last_month_total=last_month_total, by_service=by)
+                    last_month_total=last_month_total, by_service=by, daily=tuple(map(float, rem.sum(axis=1))))
 
 
 REVIEW_THROUGH_DAY = 7  # last month's review is shown on days 1..7 (its bill is usually final by day 5-7)

@@ -92,13 +92,15 @@ def load_day(settings: Settings, engine: Engine) -> Analysis:
     return metrics.analyse(costs, d, AlertParams.from_settings(settings))
 
 
-def day_view(settings: Settings, analysis: Analysis, root_causes=None, *, engine: Engine | None = None) -> DayView:
+def day_view(settings: Settings, analysis: Analysis, root_causes=None, *, engine: Engine | None = None,
+             ce_answer=None) -> DayView:
     """The view model of d: built once from the analysis, the rule settings and the alerts' root causes
     ((service, breakdown, kind) -> drilldown.RootCauseResult); every output is a view of it. A stage run alone
-    passes its engine instead: the root causes the day's run stored are read back (no request is made)."""
+    passes its engine instead: the root causes the day's run stored are read back (no request is made); so is Cost
+    Explorer's forecast with FORECAST_SOURCE=ce (ce_answer: the run's own, ce_forecast.CeAnswer)."""
     import pandas as pd
 
-    from . import drilldown, forecast, view
+    from . import ce_forecast, drilldown, forecast, view
     from .teams import load_teams
 
     if root_causes is None and engine is not None:
@@ -111,7 +113,7 @@ def day_view(settings: Settings, analysis: Analysis, root_causes=None, *, engine
     if month_end is not None:
         review = forecast.last_month_review(analysis.series, d, estimated_dates=analysis.estimated_dates,
                                             interval=month_end.interval)
-        month_end = replace(month_end, last_month=review)
+        month_end = replace(ce_forecast.day_forecast(settings, month_end, ce_answer), last_month=review)
     teams = load_teams(settings.teams_file) if settings.teams_file is not None else None
     budgets = day_budgets(settings, analysis, month_end, engine, teams) if month_end is not None else []
     return view.build_view(analysis, view.Rules.from_settings(settings), root_causes, forecast=month_end,
