@@ -100,7 +100,7 @@ def day_view(settings: Settings, analysis: Analysis, root_causes=None, *, engine
     Explorer's forecast with FORECAST_SOURCE=ce (ce_answer: the run's own, ce_forecast.CeAnswer)."""
     import pandas as pd
 
-    from . import ce_forecast, drilldown, forecast, view
+    from . import aws_budgets, ce_forecast, drilldown, forecast, view
     from .teams import load_teams
 
     if root_causes is None and engine is not None:
@@ -115,30 +115,39 @@ def day_view(settings: Settings, analysis: Analysis, root_causes=None, *, engine
                                             interval=month_end.interval)
         month_end = replace(ce_forecast.day_forecast(settings, month_end, ce_answer), last_month=review)
     teams = load_teams(settings.teams_file) if settings.teams_file is not None else None
-    budgets = day_budgets(settings, analysis, month_end, engine, teams) if month_end is not None else []
-    return view.build_view(analysis, view.Rules.from_settings(settings), root_causes, forecast=month_end,
-                           teams=teams, budgets=budgets)
+    amounts = aws_budgets.budget_amounts(settings, teams) if month_end is not None else None
+    budgets = day_budgets(settings, analysis, month_end, engine, teams, amounts) if month_end is not None else []
+    out = view.build_view(analysis, view.Rules.from_settings(settings), root_causes, forecast=month_end,
+                          teams=teams, budgets=budgets)
+    if amounts is not None and amounts.source == "aws":  # where the budgets came from, and what was left out
+        out = replace(out, extra={**out.extra, "budgets_source": amounts.to_dict()})
+    return out
 
 
 def day_budgets(settings: Settings, analysis: Analysis, month_end, engine: Engine | None = None,
-                team_list=None) -> list:
+                team_list=None, amounts=None) -> list:
     """d's budgets (budgets.BudgetStatus): MONTHLY_BUDGET_USD against the account's forecast, then each team of
     TEAMS_FILE with monthly_budget_usd against its own forecast. A team's forecast is forecast.month_end on the
     team's daily costs (one column per team, all teams in one call): the stored rows over the lookback with an
     engine (services, accounts and tags attributed), else the analysis' per-service series (service ownership only).
-    team_list: the teams file already read (else it is read here)."""
+    team_list: the teams file already read (else it is read here); amounts: aws_budgets.BudgetAmounts, the budgets
+    as BUDGETS_SOURCE says (default: the settings')."""
     import pandas as pd
 
     from . import budgets, forecast, teams
 
     d = analysis.report_date
     out = []
-    if settings.monthly_budget_usd:
-        out.append(budgets.budget_status(analysis.series.sum(axis=1), d, settings.monthly_budget_usd,
-                                         month_end.forecast, month_end.low, month_end.high, level=month_end.interval))
     if team_list is None and settings.teams_file:
         team_list = teams.load_teams(settings.teams_file)
-    if not team_list or not any(t.monthly_budget_usd for t in team_list):
+    if amounts is None:
+        from .aws_budgets import from_settings
+
+        amounts = from_settings(settings, team_list)
+    if amounts.overall:
+        out.append(budgets.budget_status(analysis.series.sum(axis=1), d, amounts.overall,
+                                         month_end.forecast, month_end.low, month_end.high, level=month_end.interval))
+    if not team_list or not any(amounts.teams.get(t.name) for t in team_list):
         return out
     index = analysis.series.index
     if engine is not None:
@@ -152,7 +161,8 @@ def day_budgets(settings: Settings, analysis: Analysis, month_end, engine: Engin
     by_team = {f.service: f for f in forecast.month_end(daily, d, interval=month_end.interval).by_service}
     for team in team_list:
         f = by_team.get(team.name)
-        if team.monthly_budget_usd and f is not None:
-            out.append(budgets.budget_status(daily[team.name], d, team.monthly_budget_usd, f.forecast, f.low,
+        amount = amounts.teams.get(team.name)
+        if amount and f is not None:
+            out.append(budgets.budget_status(daily[team.name], d, amount, f.forecast, f.low,
                                              f.high, team=team.name, level=month_end.interval))
     return out
