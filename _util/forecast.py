@@ -76,7 +76,8 @@ class LastMonth:
 
     @property
     def within_interval(self) -> bool:
-        return self.low <= self.total <= self.high
+        """The total lies in [low, high], compared to the cent (as the figures are shown)."""
+        return round(self.low, 2) <= round(self.total, 2) <= round(self.high, 2)
 
     @property
     def error(self) -> float | None:
