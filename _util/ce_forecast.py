@@ -180,9 +180,9 @@ def fetch_for_day(settings: Settings, today: date, *, client=None) -> tuple[int,
 
         client = make_ce_client(max_attempts=settings.ce_max_attempts, read_timeout=settings.ce_timeout_seconds)
     answer = ask(client, request)
-    log.info("Cost Explorer GetCostForecast: 1 request (USD %.2f) for %s..%s%s", CE_REQUEST_USD,
-             request["TimePeriod"]["Start"], request["TimePeriod"]["End"],
-             f": refused ({answer.error})" if answer.error else "")
+    # A refusal is said once, where it is used (day_forecast), not here too.
+    log.info("Cost Explorer GetCostForecast: 1 request (USD %.2f) for %s..%s", CE_REQUEST_USD,
+             request["TimePeriod"]["Start"], request["TimePeriod"]["End"])
     path = path_for(settings)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
