@@ -280,7 +280,8 @@ def run_all(settings: Settings, engine: Engine, *, ce_client=None, s3_client=Non
     out.publish = render_and_publish(settings, a, out.view, s3_client=s3_client, timings=t)
     save_published(settings, out.publish)
     out.view = view.with_links(out.view, out.publish.urls, out.publish.page_url, out.publish.missing)
-    requests = out.ingest.requests + out.drilldown_requests + out.forecast_requests  # every Cost Explorer request of the run
+    # every Cost Explorer request of the run
+    requests = out.ingest.requests + out.drilldown_requests + out.forecast_requests
 
     def report(delivery) -> Path:
         if delivery is not None:
