@@ -68,7 +68,8 @@ def _run(settings: Settings, engine) -> int:
 def _finish(engine, run_id: int, out: RunOutcome, status: str, error: str | None = None) -> None:
     try:
         db.finish_run(engine, run_id, status=status,
-                      ce_requests=(out.ingest.requests if out.ingest else 0) + out.drilldown_requests,
+                      ce_requests=(out.ingest.requests if out.ingest else 0) + out.drilldown_requests
+                      + out.forecast_requests,
                       rows_upserted=out.ingest.rows if out.ingest else 0,
                       alerts=out.view.alerts if out.view else 0,  # entries, as the message counts them
                       message_ts=getattr(out.delivery, "ts", None), error=error)

@@ -20,6 +20,8 @@ from dotenv.parser import parse_stream
 
 SOURCES = ("ce", "athena", "sample", "file")
 PLOT_LINK_MODES = ("public", "presigned")
+FORECAST_SOURCES = ("model", "ce")
+BUDGETS_SOURCES = ("settings", "aws")
 # GetCostAndUsage's cost metrics (UsageQuantity and NormalizedUsageAmount measure usage, not money).
 COST_METRICS = ("AmortizedCost", "BlendedCost", "NetAmortizedCost", "NetUnblendedCost", "UnblendedCost")
 USAGE_METRICS = ("NormalizedUsageAmount", "UsageQuantity")
@@ -84,6 +86,12 @@ class Settings:
     # Budgets and teams (README "Settings"): the account's monthly budget (USD; None = none) and the teams file.
     monthly_budget_usd: float | None = None
     teams_file: Path | None = None
+    # The month-end forecast of the total: the project's model, or Cost Explorer's GetCostForecast (USD 0.01/call).
+    forecast_source: str = "model"
+    # Where budgets come from: MONTHLY_BUDGET_USD + the teams file, or AWS Budgets (DescribeBudgets).
+    budgets_source: str = "settings"
+    budgets_account_id: str = ""  # AWS Budgets' AccountId ("" = the caller's, from STS GetCallerIdentity)
+    budgets_overall_name: str = ""  # the AWS budget that is the account's overall one ("" = the unfiltered one)
     plots_destination: str = "output/site"  # load_settings: OUTPUT_DIR/site when PLOTS_DESTINATION is unset
     plot_base_url: str = ""
     plot_links: str = "public"
@@ -269,6 +277,13 @@ def _budget(raw: str) -> float | None:
     return budget
 
 
+def _account_id(raw: str) -> str:
+    value = raw.strip()
+    if value and not (len(value) == 12 and value.isascii() and value.isdigit()):
+        raise ConfigError(f"BUDGETS_ACCOUNT_ID must be a 12-digit AWS account id, got {raw!r}")
+    return value
+
+
 def _url(name: str):
     def parse(raw: str) -> str:
         value = raw.strip()
@@ -349,6 +364,10 @@ ENV: dict[str, tuple[str, Any]] = {
     "DRILLDOWN_MAX_REQUESTS": ("drilldown_max_requests", _int("DRILLDOWN_MAX_REQUESTS", 0)),
     "FIRST_SEEN_MIN_USD": ("first_seen_min_usd", _float("FIRST_SEEN_MIN_USD", 0.01)),
     "MONTHLY_BUDGET_USD": ("monthly_budget_usd", _budget),
+    "FORECAST_SOURCE": ("forecast_source", _choice("FORECAST_SOURCE", FORECAST_SOURCES)),
+    "BUDGETS_SOURCE": ("budgets_source", _choice("BUDGETS_SOURCE", BUDGETS_SOURCES)),
+    "BUDGETS_ACCOUNT_ID": ("budgets_account_id", _account_id),
+    "BUDGETS_OVERALL_NAME": ("budgets_overall_name", _str),
     "TEAMS_FILE": ("teams_file", lambda raw: Path(raw.strip()) if raw.strip() else None),
     "PLOTS_DESTINATION": ("plots_destination", _destination),
     "PLOT_BASE_URL": ("plot_base_url", _url("PLOT_BASE_URL")),
@@ -479,6 +498,10 @@ def validate(s: Settings) -> None:
                 raise ConfigError(f"COST_SOURCE=athena needs {name} (README \"Athena\")")
     if s.teams_file is not None and not s.teams_file.is_file():
         raise ConfigError(f"TEAMS_FILE {s.teams_file}: no such file")
+    if s.forecast_source == "ce":
+        from .ce_forecast import forecast_metric
+
+        forecast_metric(s.cost_metric)  # a metric GetCostForecast does not take: said now, not at 7am
     if s.macd_fast >= s.macd_slow:
         raise ConfigError(f"MACD_FAST ({s.macd_fast}) must be smaller than MACD_SLOW ({s.macd_slow})")
     if s.plot_links == "presigned" and not s.plots_destination.startswith("s3://"):

@@ -76,9 +76,13 @@ class CostQuery:
             "GroupBy": group,
         }
         if self.exclude_record_types:
-            kwargs["Filter"] = {"Not": {"Dimensions": {"Key": "RECORD_TYPE",
-                                                       "Values": list(self.exclude_record_types)}}}
+            kwargs["Filter"] = record_type_filter(self.exclude_record_types)
         return kwargs
+
+
+def record_type_filter(exclude_record_types: Iterable[str]) -> dict[str, Any]:
+    """The Filter leaving out COST_EXCLUDE_RECORD_TYPES (Credit, Refund…): the same in every Cost Explorer request."""
+    return {"Not": {"Dimensions": {"Key": "RECORD_TYPE", "Values": list(exclude_record_types)}}}
 
 
 @dataclass

@@ -27,7 +27,7 @@ from __future__ import annotations
 import calendar
 import warnings
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from statistics import NormalDist
 
 import numpy as np
@@ -52,6 +52,40 @@ class ServiceForecast:
 
 
 @dataclass(frozen=True)
+class Estimate:
+    """One month-end forecast (USD) and its interval, for side-by-side comparison (model vs Cost Explorer)."""
+
+    forecast: float
+    low: float
+    high: float
+
+
+@dataclass(frozen=True)
+class LastMonth:
+    """Last month's (near-)final total against the model's forecast of it as made on its 14th (USD)."""
+
+    month: str  # "YYYY-MM"
+    total: float  # the stored costs of every day of last month
+    estimated_days: int  # of them, still Estimated (0: the bill is final)
+    forecast_on: date  # the day the forecast is made as of (last month's REVIEW_FORECAST_DAY)
+    forecast: float
+    low: float
+    high: float
+    interval: float
+    method: str  # "model" | "run_rate"
+
+    @property
+    def within_interval(self) -> bool:
+        """The total lies in [low, high], compared to the cent (as the figures are shown)."""
+        return round(self.low, 2) <= round(self.total, 2) <= round(self.high, 2)
+
+    @property
+    def error(self) -> float | None:
+        """total / forecast - 1 (None when the forecast is not above 0)."""
+        return self.total / self.forecast - 1 if self.forecast > 0 else None
+
+
+@dataclass(frozen=True)
 class Forecast:
     month: str  # "YYYY-MM"
     mtd: float  # USD, first of the month to d
@@ -63,6 +97,10 @@ class Forecast:
     last_month_total: float | None  # USD, None when the history does not cover last month
     by_service: list[ServiceForecast] = field(default_factory=list)  # most expensive forecast first
     note: str = ""
+    last_month: LastMonth | None = None  # in the month's first days: how last month closed vs its forecast
+    compared: dict[str, Estimate] = field(default_factory=dict)  # FORECAST_SOURCE=ce: {"model": …, "ce": …}
+    daily: tuple[float, ...] = ()  # USD, the forecast of each remaining day (d + 1 … month end), all services
+    fallback: str = ""  # FORECAST_SOURCE=ce, Cost Explorer's forecast not used: why ("ce: DataUnavailableException")
 
 
 def _nanmedian(a: np.ndarray, axis: int) -> np.ndarray:
@@ -127,7 +165,8 @@ def _run_rate(month: pd.DataFrame, last_month_total, n_days: int, interval: floa
     tot = float(fc.sum())
     return Forecast(month=month.index[0].strftime("%Y-%m"), mtd=float(mtd.sum()), forecast=tot,
                     low=min(max(tot - spread, float(mtd.sum())), tot), high=tot + spread, interval=interval,
-                    method="run_rate", last_month_total=last_month_total, by_service=by, note=note)
+                    method="run_rate", last_month_total=last_month_total, by_service=by, note=note,
+                    daily=(float(total.sum()) / k,) * (n_days - k))
 
 
 def _z(p: float) -> float:
@@ -211,4 +250,32 @@ def month_end(series: pd.DataFrame, report_date: date, *, estimated_dates=(), in
     by.sort(key=lambda x: (-x.forecast, x.service))
     return Forecast(month=start.strftime("%Y-%m"), mtd=float(mtd.sum()), forecast=float(fc.sum()),
                     low=tot_low, high=tot_high, interval=interval, method="model",
-                    last_month_total=last_month_total, by_service=by)
+                    last_month_total=last_month_total, by_service=by, daily=tuple(map(float, rem.sum(axis=1))))
+
+
+REVIEW_THROUGH_DAY = 7  # last month's review is shown on days 1..7 (its bill is usually final by day 5-7)
+REVIEW_FORECAST_DAY = 14  # ... against the forecast as made on last month's 14th
+
+
+def last_month_review(series: pd.DataFrame, report_date: date, *, estimated_dates=(), interval: float = 0.8,
+                      through_day: int = REVIEW_THROUGH_DAY, forecast_day: int = REVIEW_FORECAST_DAY
+                      ) -> LastMonth | None:
+    """How last month closed (USD) against this model's forecast of it as of its `forecast_day`, shown on days
+    1..through_day of d's month (None after, or when the history does not cover last month from its 1st).
+
+    The forecast is recomputed from the stored history as it is now (deterministic; Estimated days since revised
+    count as revised), not read back from what an earlier report said."""
+    if report_date.day > through_day:
+        return None
+    first = report_date.replace(day=1)
+    last_end = first - timedelta(days=1)
+    last_start = last_end.replace(day=1)
+    on = last_start.replace(day=min(forecast_day, last_end.day))
+    index = series.index
+    if len(index) == 0 or index[0] > pd.Timestamp(last_start) or pd.Timestamp(last_end) not in index:
+        return None
+    f = month_end(series, on, interval=interval)
+    total = float(np.nansum(series.loc[pd.Timestamp(last_start):pd.Timestamp(last_end)].to_numpy(dtype=float)))
+    estimated = sum(1 for x in estimated_dates if last_start <= x <= last_end)
+    return LastMonth(month=last_start.strftime("%Y-%m"), total=total, estimated_days=estimated, forecast_on=on,
+                     forecast=f.forecast, low=f.low, high=f.high, interval=interval, method=f.method)

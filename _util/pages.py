@@ -132,7 +132,7 @@ def day_page(view: DayView, images: dict[str, str], *, index_href: str, prev: tu
         "day.html.j2", title=view.title, index_href=index_href, prev=_nav(prev), next=_nav(next),
         freshness=view.freshness, freshness_class="note" if view.estimated_dates else "fresh",
         headline=view.headline_text, counts=view.counts, totals=_totals(view), groups=groups, charts=figures,
-        owners=view.teams is not None, teams=teams,
+        owners=view.teams is not None, teams=teams, last_month=view.last_month_text,
         budgets=[{"label": budget_label(b), "budget": fmt.money(b.budget), "mtd": fmt.money(b.mtd),
                   "forecast": fmt.money(b.forecast), "status": b.text} for b in view.budgets],
         missing=", ".join(captions(view.charts, view.missing)), mtd_rows=mtd_rows, mtd_total=fmt.money(total),

@@ -10,9 +10,9 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from . import db, published, stages, view
+from . import ce_forecast, db, published, stages, view
 from .config import Settings
-from .ingest import IngestResult, ingest
+from .ingest import IngestResult, ingest, source_today
 from .model import AlertParams, Analysis
 from .stages import stage
 from .view import DayView
@@ -26,6 +26,7 @@ class RunOutcome:
 
     ingest: IngestResult | None = None
     drilldown_requests: int = 0  # Cost Explorer requests of the root-causes stage this run
+    forecast_requests: int = 0  # GetCostForecast requests this run (FORECAST_SOURCE=ce; 0 or 1)
     analysis: Analysis | None = None
     view: DayView | None = None  # the day's view model, with the published links once there are any
     publish: object | None = None  # site.PublishResult
@@ -270,14 +271,18 @@ def run_all(settings: Settings, engine: Engine, *, ce_client=None, s3_client=Non
         causes = find_root_causes(settings, engine, out.analysis,
                                   client=ce_client if settings.cost_source in ("ce", "sample") else None)
         out.drilldown_requests = drilldown_requests(engine, settings.day) - spent
-    out.view = stages.day_view(settings, out.analysis, causes, engine=engine)
+    with stage("forecast", t):
+        out.forecast_requests, ce_answer = ce_forecast.fetch_for_day(settings, source_today(settings),
+                                                                     client=ce_client)
+    out.view = stages.day_view(settings, out.analysis, causes, engine=engine, ce_answer=ce_answer)
     a = out.analysis
     log.info("d=%s: total %.2f USD, %d spike(s), %d trend reversal(s), %d service(s) this month",
              a.report_date, a.summary.total, len(a.spikes), len(a.trends), len(a.mtd_by_service))
     out.publish = render_and_publish(settings, a, out.view, s3_client=s3_client, timings=t)
     save_published(settings, out.publish)
     out.view = view.with_links(out.view, out.publish.urls, out.publish.page_url, out.publish.missing)
-    requests = out.ingest.requests + out.drilldown_requests  # every Cost Explorer request of the run
+    # every Cost Explorer request of the run
+    requests = out.ingest.requests + out.drilldown_requests + out.forecast_requests
 
     def report(delivery) -> Path:
         if delivery is not None:

@@ -10,7 +10,7 @@ from typing import Any
 from . import fmt
 from .budgets import TeamMonth
 from .files import write_atomic
-from .forecast import Forecast
+from .forecast import Forecast, LastMonth
 from .model import FirstSeen, Spike, Trend
 from .view import Comparison, DayView, Entry, TeamSection
 
@@ -138,7 +138,20 @@ def forecast_dict(f: Forecast) -> dict:
                             "low": _usd(x.low), "high": _usd(x.high)} for x in f.by_service]}
     if f.note:
         data["note"] = f.note
+    for name, side in f.compared.items():  # FORECAST_SOURCE=ce: the model and Cost Explorer side by side
+        data[name] = {"forecast": _usd(side.forecast), "low": _usd(side.low), "high": _usd(side.high)}
+    if f.fallback:
+        data["fallback"] = f.fallback
+    if f.last_month is not None:
+        data["last_month"] = last_month_dict(f.last_month)
     return data
+
+
+def last_month_dict(r: LastMonth) -> dict:
+    """report.json's forecast.last_month: last month's total against its forecast as made on its 14th."""
+    return {"month": r.month, "total": _usd(r.total), "estimated_days": r.estimated_days,
+            "forecast_on": r.forecast_on.isoformat(), "forecast": _usd(r.forecast), "low": _usd(r.low),
+            "high": _usd(r.high), "interval": r.interval, "method": r.method, "within_interval": r.within_interval}
 
 
 def write_report(path: Path, data: dict) -> Path:

@@ -101,6 +101,8 @@ def totals_text(view: DayView) -> str:
     lines += [f"*{escape(view.mtd_heading)}:* {money(view.mtd_total)}", escape(view.mtd_comparison.text)]
     if view.forecast_text:
         lines.append(escape(view.forecast_text))
+    if view.last_month_text:
+        lines.append(escape(view.last_month_text))
     lines += [escape(text) for text in view.budget_lines]
     return "\n".join(lines)
 

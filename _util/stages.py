@@ -7,6 +7,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -91,13 +92,15 @@ def load_day(settings: Settings, engine: Engine) -> Analysis:
     return metrics.analyse(costs, d, AlertParams.from_settings(settings))
 
 
-def day_view(settings: Settings, analysis: Analysis, root_causes=None, *, engine: Engine | None = None) -> DayView:
+def day_view(settings: Settings, analysis: Analysis, root_causes=None, *, engine: Engine | None = None,
+             ce_answer=None) -> DayView:
     """The view model of d: built once from the analysis, the rule settings and the alerts' root causes
     ((service, breakdown, kind) -> drilldown.RootCauseResult); every output is a view of it. A stage run alone
-    passes its engine instead: the root causes the day's run stored are read back (no request is made)."""
+    passes its engine instead: the root causes the day's run stored are read back (no request is made); so is Cost
+    Explorer's forecast with FORECAST_SOURCE=ce (ce_answer: the run's own, ce_forecast.CeAnswer)."""
     import pandas as pd
 
-    from . import drilldown, forecast, view
+    from . import aws_budgets, ce_forecast, drilldown, forecast, view
     from .teams import load_teams
 
     if root_causes is None and engine is not None:
@@ -107,41 +110,61 @@ def day_view(settings: Settings, analysis: Analysis, root_causes=None, *, engine
     # An Analysis made by hand may hold no series up to d: then there is nothing to forecast from.
     month_end = (forecast.month_end(analysis.series, d, estimated_dates=analysis.estimated_dates)
                  if pd.Timestamp(d) in analysis.series.index else None)
+    if month_end is not None:
+        review = forecast.last_month_review(analysis.series, d, estimated_dates=analysis.estimated_dates,
+                                            interval=month_end.interval)
+        month_end = replace(ce_forecast.day_forecast(settings, month_end, ce_answer), last_month=review)
     teams = load_teams(settings.teams_file) if settings.teams_file is not None else None
-    months = day_teams(settings, analysis, month_end, engine, teams) if teams and month_end is not None else []
-    budgets = day_budgets(settings, analysis, month_end, engine, teams, months) if month_end is not None else []
-    return view.build_view(analysis, view.Rules.from_settings(settings), root_causes, forecast=month_end,
-                           teams=teams, budgets=budgets, team_months=months)
+    amounts = aws_budgets.budget_amounts(settings, teams) if month_end is not None else None
+    months = (day_teams(settings, analysis, month_end, engine, teams, amounts)
+              if teams and month_end is not None else [])
+    budgets = (day_budgets(settings, analysis, month_end, engine, teams, months, amounts)
+               if month_end is not None else [])
+    out = view.build_view(analysis, view.Rules.from_settings(settings), root_causes, forecast=month_end,
+                          teams=teams, budgets=budgets, team_months=months)
+    if amounts is not None and amounts.source == "aws":  # where the budgets came from, and what was left out
+        out = replace(out, extra={**out.extra, "budgets_source": amounts.to_dict()})
+    return out
+
+
+def _amounts(settings: Settings, team_list, amounts):
+    """The budgets as given, else the settings' (MONTHLY_BUDGET_USD and the teams file's monthly_budget_usd)."""
+    from .aws_budgets import from_settings
+
+    return amounts if amounts is not None else from_settings(settings, team_list)
 
 
 def day_budgets(settings: Settings, analysis: Analysis, month_end, engine: Engine | None = None,
-                team_list=None, months=None) -> list:
-    """d's budgets (budgets.BudgetStatus): MONTHLY_BUDGET_USD against the account's forecast, then each team of
-    TEAMS_FILE with monthly_budget_usd against its own forecast (day_teams; months: its answer already computed).
-    team_list: the teams file already read (else it is read here)."""
+                team_list=None, months=None, amounts=None) -> list:
+    """d's budgets (budgets.BudgetStatus): the account's budget against the account's forecast, then each team's
+    against its own forecast (day_teams; months: its answer already computed). team_list: the teams file already
+    read (else it is read here); amounts: aws_budgets.BudgetAmounts, the budgets as BUDGETS_SOURCE says (default:
+    the settings')."""
     from . import budgets, teams
 
-    out = []
-    if settings.monthly_budget_usd:
-        out.append(budgets.budget_status(analysis.series.sum(axis=1), analysis.report_date,
-                                         settings.monthly_budget_usd, month_end.forecast, month_end.low,
-                                         month_end.high, level=month_end.interval))
     if team_list is None and settings.teams_file:
         team_list = teams.load_teams(settings.teams_file)
-    if months is None and team_list and any(t.monthly_budget_usd for t in team_list):
-        months = day_teams(settings, analysis, month_end, engine, team_list)
+    amounts = _amounts(settings, team_list, amounts)
+    out = []
+    if amounts.overall:
+        out.append(budgets.budget_status(analysis.series.sum(axis=1), analysis.report_date, amounts.overall,
+                                         month_end.forecast, month_end.low, month_end.high, level=month_end.interval))
+    if months is None and team_list and any(amounts.teams.get(t.name) for t in team_list):
+        months = day_teams(settings, analysis, month_end, engine, team_list, amounts)
     return out + [m.budget for m in months or () if m.budget is not None]
 
 
-def day_teams(settings: Settings, analysis: Analysis, month_end, engine: Engine | None, team_list) -> list:
+def day_teams(settings: Settings, analysis: Analysis, month_end, engine: Engine | None, team_list,
+              amounts=None) -> list:
     """Each team's day and month (budgets.TeamMonth, file order, then the costs no team owns): forecast.month_end
-    on the teams' daily costs (one column per owner, all in one call) with its budget. The costs are the stored
-    rows over the lookback with an engine (services, accounts and tags attributed), else the analysis'
-    per-service series (service ownership only)."""
+    on the teams' daily costs (one column per owner, all in one call) with its budget (amounts: as day_budgets).
+    The costs are the stored rows over the lookback with an engine (services, accounts and tags attributed), else
+    the analysis' per-service series (service ownership only)."""
     import pandas as pd
 
     from . import budgets, forecast
 
+    amounts = _amounts(settings, team_list, amounts)
     d = analysis.report_date
     index = analysis.series.index
     if engine is not None:
@@ -153,5 +176,4 @@ def day_teams(settings: Settings, analysis: Analysis, month_end, engine: Engine 
     daily.index = pd.to_datetime(daily.index)
     daily = daily.reindex(index, fill_value=0.0)
     month = forecast.month_end(daily, d, interval=month_end.interval)
-    return budgets.team_months(daily, d, month,
-                               {t.name: t.monthly_budget_usd for t in team_list if t.monthly_budget_usd})
+    return budgets.team_months(daily, d, month, {name: v for name, v in amounts.teams.items() if v})

@@ -38,7 +38,7 @@ from .model import (
 if TYPE_CHECKING:
     from .budgets import BudgetStatus, TeamMonth
     from .drilldown import RootCause, RootCauseResult
-    from .forecast import Forecast
+    from .forecast import Forecast, LastMonth
     from .teams import Teams
 
 TREND_LONG_DAYS = 28  # a trend's long average (drilldown's normal of a trend's causes too)
@@ -263,9 +263,31 @@ class Group:
 
 
 def forecast_range(f: Forecast) -> str:
-    """"80%: $21,900.00–$23,900.00", and that it is the run rate when the model had too little history."""
+    """"80%: $21,900.00–$23,900.00", and how it was made when not by the model alone: the run rate (too little
+    history), Cost Explorer's forecast (FORECAST_SOURCE=ce), or the model because Cost Explorer's was not there."""
     how = "; run rate, too little history for the model" if f.method == "run_rate" else ""
+    if f.method == "ce":
+        how = "; Cost Explorer's forecast"
+    elif f.fallback:
+        how += "; Cost Explorer's forecast unavailable"
     return f"{f.interval:.0%}: {fmt.money(f.low)}–{fmt.money(f.high)}{how}"
+
+
+def last_month_text(review: LastMonth) -> str:
+    """"October closed at $20,100.00 (near-final: 2 days still estimated) — 4.2% above the $19,290.00 forecast of
+    October 14 (80%: $18,900.00–$19,700.00)"."""
+    month = calendar.month_name[review.forecast_on.month]
+    state = ("final" if not review.estimated_days
+             else f"near-final: {fmt.count(review.estimated_days, 'day')} still estimated")
+    text = f"{month} closed at {fmt.money(review.total)} ({state})"
+    error = review.error
+    if error is None:
+        return text
+    delta = fmt.shown_difference(review.total, review.forecast)
+    side = "above" if delta > 0 else "below" if delta < 0 else "exactly at"
+    size = f"{fmt.share(abs(error))} " if delta else ""
+    return (f"{text} — {size}{side} the {fmt.money(review.forecast)} forecast of {fmt.day(review.forecast_on)} "
+            f"({fmt.interval(review.low, review.high, review.interval)})")
 
 
 def budget_text(b: BudgetStatus) -> str:
@@ -689,6 +711,12 @@ class DayView:
         if cmp.base is not None:
             text += f" · last month {fmt.money(cmp.base)}" + (f" ({fmt.pct(cmp.pct)})" if cmp.pct is not None else "")
         return text
+
+    @property
+    def last_month_text(self) -> str:
+        """In the month's first days, how last month closed against its forecast ("" otherwise)."""
+        review = self.forecast.last_month if self.forecast is not None else None
+        return last_month_text(review) if review is not None else ""
 
     def root_cause(self, alert: Spike | Trend | FirstSeen) -> RootCauseResult | None:
         """The root causes of one of the day's alerts (None: none asked)."""

@@ -1,5 +1,6 @@
 """A Cost Explorer stand-in on 127.0.0.1 speaking CE's JSON protocol (awsJson1.1), answering GetCostAndUsage and
-GetDimensionValues for any GroupBy/Filter from a cost frame through _util.ce_answer. Point boto3 at it with
+GetDimensionValues for any GroupBy/Filter from a cost frame through _util.ce_answer, and GetCostForecast (which moto
+does not implement) with a fixed mean and interval per day. Point boto3 at it with
 endpoint_url or AWS_ENDPOINT_URL_COST_EXPLORER (S3 stays on moto)."""
 
 from __future__ import annotations
@@ -25,10 +26,12 @@ class StandIn(ThreadingHTTPServer):
     daemon_threads = True
 
     def __init__(self, frame: pd.DataFrame, *, page_groups: int = 5000, refuse: tuple[str, ...] = (),
-                 estimated=None, account_names: dict[str, str] | None = None):
+                 estimated=None, account_names: dict[str, str] | None = None,
+                 forecast: tuple[float, float, float] = (100.0, 90.0, 115.0), refuse_forecast: str = ""):
         super().__init__(("127.0.0.1", 0), _Handler)
         self.frame, self.page_groups, self.refuse = frame, page_groups, refuse
         self.estimated, self.account_names = estimated, account_names
+        self.forecast, self.refuse_forecast = forecast, refuse_forecast  # (mean, low, high) USD per day
         self.requests: list[tuple[str, dict[str, Any]]] = []
         self._lock = threading.Lock()
 
@@ -50,7 +53,21 @@ class StandIn(ThreadingHTTPServer):
                                                    account_names=self.account_names)
         if operation == "GetDimensionValues":
             return ce_answer.dimension_values(self.frame, body, account_names=self.account_names)
+        if operation == "GetCostForecast":
+            return self.cost_forecast(body)
         raise ce_answer.CEError("UnknownOperationException", f"{operation} is not answered by this stand-in")
+
+    def cost_forecast(self, body: dict[str, Any]) -> dict[str, Any]:
+        """GetCostForecast: each day of [Start, End) forecast at (mean, low, high); refuse_forecast: that error."""
+        if self.refuse_forecast:
+            raise ce_answer.CEError(self.refuse_forecast, "insufficient amount of historical data")
+        days = pd.date_range(body["TimePeriod"]["Start"], body["TimePeriod"]["End"], inclusive="left")
+        mean, low, high = self.forecast
+        return {"Total": {"Amount": repr(mean * len(days)), "Unit": "USD"},
+                "ForecastResultsByTime": [
+                    {"TimePeriod": {"Start": f"{x:%Y-%m-%d}", "End": f"{x + pd.Timedelta(days=1):%Y-%m-%d}"},
+                     "MeanValue": repr(mean), "PredictionIntervalLowerBound": repr(low),
+                     "PredictionIntervalUpperBound": repr(high)} for x in days]}
 
 
 class _Handler(BaseHTTPRequestHandler):

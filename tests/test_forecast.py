@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from _util.forecast import Forecast, month_end
+from _util.forecast import Forecast, last_month_review, month_end
 
 START = date(2026, 1, 1)
 
@@ -155,3 +155,46 @@ def test_no_services_forecasts_nothing():
     d = date(2026, 6, 14)
     f = month_end(pd.DataFrame(index=pd.date_range(START, d)), d)
     assert f.forecast == f.mtd == 0 and f.by_service == [] and f.low <= f.forecast <= f.high
+
+
+# ---- last month's review (the month's first days) -----------------------------------------------------------------
+
+def late_may_rise(idx: pd.DatetimeIndex) -> np.ndarray:
+    """100/day, 130/day from May 20: May closes above what was forecast on May 14."""
+    return np.where(idx >= pd.Timestamp(2026, 5, 20), 130.0, 100.0)
+
+
+@pytest.mark.parametrize("d", [date(2026, 6, 1), date(2026, 6, 3), date(2026, 6, 7)])
+def test_last_month_review_in_the_first_week_compares_the_total_with_the_forecast_of_the_14th(d):
+    s = frame(d, a=late_may_rise)
+    review = last_month_review(s, d, estimated_dates=[date(2026, 5, 30), date(2026, 5, 31), date(2026, 6, 1)])
+    may_total = 19 * 100.0 + 12 * 130.0
+    assert review is not None and review.month == "2026-05" and review.forecast_on == date(2026, 5, 14)
+    assert review.total == pytest.approx(may_total)
+    assert review.estimated_days == 2  # June 1 is not May's
+    made_then = month_end(s, date(2026, 5, 14))  # the same model, as of May 14
+    assert (review.forecast, review.low, review.high) == pytest.approx((made_then.forecast, made_then.low,
+                                                                         made_then.high))
+    assert review.forecast == pytest.approx(3100.0)  # flat until the 14th: 31 x 100
+    assert review.error == pytest.approx(may_total / 3100.0 - 1)
+    assert review.within_interval is (review.low <= may_total <= review.high)
+    assert not review.within_interval  # the rise came after the 14th: outside a tight flat-history interval
+
+
+def test_last_month_review_is_deterministic_and_none_after_the_first_week():
+    s = frame(date(2026, 6, 10), a=late_may_rise)
+    assert last_month_review(s, date(2026, 6, 3)) == last_month_review(s, date(2026, 6, 3))
+    assert last_month_review(s, date(2026, 6, 8)) is None
+    assert last_month_review(s, date(2026, 6, 10)) is None
+
+
+def test_last_month_review_needs_last_month_from_its_first_day():
+    s = frame(date(2026, 6, 2), a=100.0).loc["2026-05-05":]
+    assert last_month_review(s, date(2026, 6, 2)) is None
+
+
+def test_last_month_review_of_a_flat_month_is_inside_its_interval():
+    d = date(2026, 3, 2)  # February: 28 days, forecast on the 14th
+    review = last_month_review(frame(d, a=50.0), d)
+    assert review.total == pytest.approx(28 * 50.0) and review.forecast == pytest.approx(28 * 50.0)
+    assert review.within_interval and review.estimated_days == 0

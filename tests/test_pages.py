@@ -225,3 +225,17 @@ def test_golden_index_from_three_manifest_rows():
     html = pages.index_page(site.index_rows(list(days), days, lambda d: f"{d}/index.html"))
     check_golden("site_index.html", html)
     assert "Wednesday, November 25, 2026 $1,184.48 -$25.79 (-2.1%) 5" in Page(html).text
+
+
+def test_month_start_page_says_how_last_month_closed_after_the_totals():
+    from dataclasses import replace as dc_replace
+
+    from _util.forecast import LastMonth
+
+    dv = demo_view()
+    assert "closed at" not in render(dv)
+    r = LastMonth("2026-10", 20100.0, 2, date(2026, 10, 14), 19290.0, 18900.0, 19700.0, 0.8, "model")
+    dv = dc_replace(dv, forecast=dc_replace(dv.forecast, last_month=r))
+    html = render(dv)
+    assert f'<p class="last-month">{dv.last_month_text}</p>' in html
+    assert html.index("<h2>Totals</h2>") < html.index("October closed at $20,100.00")

@@ -207,3 +207,25 @@ def test_report_dict_has_the_views_budgets(analysis):
     assert first["exceed_date"] == overall.exceed_date.isoformat() and first["mtd"] == round(overall.mtd, 2)
     assert (second["team"], second["status"], second["exceed_date"]) == ("data", "ok", None)
     json.dumps(data)  # plain JSON
+
+
+def test_report_forecast_has_last_month_and_both_sides_when_the_view_does(analysis):
+    from dataclasses import replace
+
+    from _util.forecast import Estimate, LastMonth, month_end
+
+    f = month_end(analysis.series, analysis.report_date)
+    assert not {"last_month", "model", "ce", "fallback"} & set(report.forecast_dict(f))
+    r = LastMonth("2026-10", 20100.0, 2, date(2026, 10, 14), 19290.0, 18900.0, 19700.0, 0.8, "model")
+    both = replace(f, method="ce", forecast=30.0, low=20.0, high=40.0, last_month=r,
+                   compared={"model": Estimate(f.forecast, f.low, f.high), "ce": Estimate(30.0, 20.0, 40.0)})
+    data = report.forecast_dict(both)
+    assert data["last_month"] == {"month": "2026-10", "total": 20100.0, "estimated_days": 2,
+                                  "forecast_on": "2026-10-14", "forecast": 19290.0, "low": 18900.0, "high": 19700.0,
+                                  "interval": 0.8, "method": "model", "within_interval": False}
+    assert data["method"] == "ce" and data["forecast"] == 30.0
+    assert data["ce"] == {"forecast": 30.0, "low": 20.0, "high": 40.0}
+    assert data["model"]["forecast"] == pytest.approx(f.forecast) and data["model"]["low"] == pytest.approx(f.low)
+    fell = report.forecast_dict(replace(f, fallback="ce: DataUnavailableException"))
+    assert fell["method"] == "model" and fell["fallback"] == "ce: DataUnavailableException"
+    json.dumps(data, allow_nan=False)

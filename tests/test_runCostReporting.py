@@ -961,3 +961,45 @@ def test_root_causes_asked_of_cost_explorer_over_http_reach_slack_the_report_and
 def texts_of(payloads: list[dict]) -> list[str]:
     """The section texts of every posted message."""
     return [b["text"]["text"] for p in payloads for b in p["blocks"] if b.get("type") == "section"]
+
+
+# ---- FORECAST_SOURCE=ce through a Cost Explorer over HTTP ---------------------------------------------------------
+
+
+def test_cost_explorer_forecast_over_http_is_asked_once_counted_and_kept_for_the_stages(job, monkeypatch):
+    """FORECAST_SOURCE=ce: one GetCostForecast of the remaining days (none when d is the month's last day), counted
+    in ce_requests; report.json shows it beside the model, the message uses it; a rerun and procSummaries.py run
+    alone read the kept answer and ask nothing."""
+    import procSummaries
+    from _util.ce_forecast import window
+
+    monkeypatch.setenv("LOOKBACK_DAYS", "60")
+    monkeypatch.setenv("FORECAST_SOURCE", "ce")
+    monkeypatch.setenv("DRILLDOWN", "off")
+    world = costworld.sample_world(D - timedelta(days=60), D, D)
+    span = window(D, TODAY)
+    with serve(world, forecast=(1000.0, 900.0, 1150.0)) as (url, standin):
+        monkeypatch.setenv("AWS_ENDPOINT_URL_COST_EXPLORER", url)
+        r = job.run()
+        assert r.code == 0, r.err
+        asked = [body for op, body in standin.requests if op == "GetCostForecast"]
+        report = job.report()
+        forecast = report["forecast"]
+        if span is None:  # d is the last day of its month: no day left to forecast, no request
+            assert asked == [] and forecast["method"] == "model" and report["ce_requests"] == 1
+            return
+        assert asked == [{"TimePeriod": {"Start": span[0].isoformat(), "End": span[1].isoformat()},
+                          "Metric": "UNBLENDED_COST", "Granularity": "DAILY", "PredictionIntervalLevel": 80,
+                          "Filter": {"Not": {"Dimensions": {"Key": "RECORD_TYPE", "Values": ["Credit", "Refund"]}}}}]
+        days = (span[1] - span[0]).days
+        assert forecast["method"] == "ce" and forecast["ce"]["forecast"] == forecast["forecast"]
+        assert forecast["forecast"] == pytest.approx(forecast["mtd"] + 1000.0 * days, abs=1e-5)
+        assert forecast["high"] - forecast["low"] == pytest.approx(250.0 * days, abs=1e-5)
+        assert set(forecast["model"]) == {"forecast", "low", "high"}
+        assert report["ce_requests"] == 2 and job.runs()[-1].ce_requests == 2  # the costs' request + the forecast
+        assert f"On track for {money(forecast['forecast'])} this month" in json.dumps(job.written_bodies())
+        assert job.run().code == 0
+        assert procSummaries.main(["--date", D.isoformat(), "--db-url", job.db_url,
+                                   "--output-dir", str(job.out_dir)]) == 0
+        assert standin.calls("GetCostForecast") == 1  # kept: neither the rerun nor the stage alone paid again
+        assert job.report()["forecast"]["forecast"] == forecast["forecast"]

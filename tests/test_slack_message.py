@@ -541,3 +541,17 @@ def test_totals_section_carries_the_views_forecast_line_once():
     # the forecast line, then the budget lines (the demo's budget)
     assert lines[-1 - len(v.budget_lines)] == v.forecast_text and text.count("On track for") == 1
     assert "On track for" not in totals_text(dataclasses.replace(v, forecast=None))
+
+
+def test_totals_section_says_how_last_month_closed_after_the_forecast_line():
+    from datetime import date
+
+    from _util.forecast import LastMonth
+    from _util.slack_message import totals_text
+
+    v = demo_view()
+    assert "closed at" not in totals_text(v)
+    r = LastMonth("2026-10", 20100.0, 0, date(2026, 10, 14), 19290.0, 18900.0, 19700.0, 0.8, "model")
+    v = dataclasses.replace(v, forecast=dataclasses.replace(v.forecast, last_month=r))
+    lines = totals_text(v).splitlines()
+    assert lines[lines.index(v.forecast_text) + 1] == v.last_month_text.replace("&", "&amp;")

@@ -215,3 +215,29 @@ def test_the_demo_has_a_budget_unless_one_is_set(tmp_path):
     out = argparse.Namespace(demo=True, output_dir=tmp_path / "out")
     assert load_settings(out, environ={}).monthly_budget_usd > 0
     assert load_settings(out, environ={"MONTHLY_BUDGET_USD": "1234"}).monthly_budget_usd == 1234.0
+
+
+def month_start_analysis(d: date):
+    """200 days of two flat services up to d, October's last 3 days and d's month still Estimated."""
+    days = pd.date_range(d - timedelta(days=200), d)
+    costs = pd.DataFrame([(x.date(), svc, "", amount, x.date() >= date(2026, 10, 29))
+                          for x in days for svc, amount in (("Amazon EC2", 100.0), ("AWS Lambda", 20.0))],
+                         columns=["usage_date", "service", "breakdown", "amount", "estimated"])
+    return metrics.analyse(costs, d, AlertParams.from_settings(Settings(report_date=d)))
+
+
+@pytest.mark.parametrize("d, shown", [(date(2026, 11, 1), True), (date(2026, 11, 3), True),
+                                      (date(2026, 11, 10), False)])
+def test_month_start_days_say_how_last_month_closed_in_the_view_and_report_json(d, shown):
+    from _util import report
+
+    v = stages.day_view(Settings(report_date=d), month_start_analysis(d))
+    data = report.report_dict(v, {}, 0)["forecast"]
+    if not shown:
+        assert "last_month" not in data and v.last_month_text == ""
+        return
+    assert data["last_month"] == {"month": "2026-10", "total": 31 * 120.0, "estimated_days": 3,
+                                  "forecast_on": "2026-10-14", "forecast": pytest.approx(31 * 120.0),
+                                  "low": pytest.approx(31 * 120.0), "high": pytest.approx(31 * 120.0),
+                                  "interval": 0.8, "method": "model", "within_interval": True}
+    assert v.last_month_text.startswith("October closed at $3,720.00 (near-final: 3 days still estimated)")

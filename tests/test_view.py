@@ -386,3 +386,34 @@ def test_the_cumulative_chart_is_titled_by_the_view_with_the_forecast_and_the_bu
     assert "forecast $22,800.00 (80%: $21,900.00–$23,900.00)" in chart.subtitle
     assert chart.subtitle.endswith("budget $30,000.00")
     assert "budget" not in build_view(make(), RULES, forecast=forecast()).chart(view.CUMULATIVE_CHART).subtitle
+
+
+def review(total=20100.0, estimated=2, fc=19290.0, low=18900.0, high=19700.0):
+    from _util.forecast import LastMonth
+
+    return LastMonth("2026-10", total, estimated, date(2026, 10, 14), fc, low, high, 0.8, "model")
+
+
+@pytest.mark.parametrize("r, words", [
+    (review(), "October closed at $20,100.00 (near-final: 2 days still estimated) — 4.2% above the $19,290.00 "
+               "forecast of October 14 (80%: $18,900.00–$19,700.00)"),
+    (review(18000.0, 0), "October closed at $18,000.00 (final) — 6.7% below the $19,290.00 forecast of October 14 "
+                         "(80%: $18,900.00–$19,700.00)"),
+    (review(19290.0, 1), "October closed at $19,290.00 (near-final: 1 day still estimated) — exactly at the "
+                         "$19,290.00 forecast of October 14 (80%: $18,900.00–$19,700.00)"),
+    (review(fc=0.0), "October closed at $20,100.00 (near-final: 2 days still estimated)"),
+])
+def test_last_month_line_words_the_close_against_the_forecast_of_the_14th(r, words):
+    v = build_view(make(), RULES, forecast=replace(forecast(), last_month=r))
+    assert v.last_month_text == words
+    assert build_view(make(), RULES, forecast=forecast()).last_month_text == ""  # after the first week: none
+    assert build_view(make(), RULES).last_month_text == ""
+
+
+def test_forecast_line_names_cost_explorer_or_its_fallback():
+    ce = replace(forecast("ce"))
+    assert build_view(make(), RULES, forecast=ce).forecast_text.startswith(
+        "On track for $22,800.00 this month (80%: $21,900.00–$23,900.00; Cost Explorer's forecast)")
+    fell = replace(forecast(), fallback="ce: DataUnavailableException")
+    assert "(80%: $21,900.00–$23,900.00; Cost Explorer's forecast unavailable)" in build_view(
+        make(), RULES, forecast=fell).forecast_text
