@@ -173,7 +173,7 @@ class ExportTable:
 
     def run(self, trino_sql: str):
         """Run Trino SQL (transpiled to DuckDB) and return a pandas DataFrame (amounts exact: Decimal objects)."""
-        return self.con.execute(export_sql.to_duckdb(trino_sql)).fetch_arrow_table().to_pandas()
+        return self.con.sql(export_sql.to_duckdb(trino_sql)).to_arrow_table().to_pandas()
 
     def close(self) -> None:
         self.con.close()
@@ -385,3 +385,102 @@ def last_day(inputs: Sequence[str | Path], fmt: str = "", *, s3fs=None) -> date 
     finally:
         table.close()
     return value[0] if value else None
+
+
+def period_days(period: str, first: date, last: date) -> list[date]:
+    """The days of billing period YYYY-MM within [first, last]."""
+    y, m = int(period[:4]), int(period[5:7])
+    start = max(first, date(y, m, 1))
+    end = min(last, date(y + (m == 12), m % 12 + 1, 1) - timedelta(days=1))
+    return [start + timedelta(days=i) for i in range((end - start).days + 1)]
+
+
+def plan_periods(available: Iterable[str], first: date, d: date, known: dict[date, bool],
+                 changed: Iterable[str] = ()) -> list[str]:
+    """The billing periods to read, oldest first: those of [first, d] the export has with a day missing from the
+    database or still Estimated, or whose files changed since they were read (`changed`); each is read whole."""
+    changed = set(changed)
+    out = []
+    for period in sorted(set(available)):
+        days = period_days(period, first, d)
+        if days and (period in changed or any(known.get(day, True) for day in days)):
+            out.append(period)
+    return out
+
+
+STATE_FILE = "export_periods.json"  # under OUTPUT_DIR: billing period -> fingerprint of the files last read
+
+
+def _digest(text: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def load_state(path: Path) -> dict[str, str]:
+    """The fingerprints of the billing periods read before ({} when none or unreadable)."""
+    import json
+
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+
+
+def save_state(path: Path, state: dict[str, str]) -> None:
+    import json
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(dict(sorted(state.items())), indent=1))
+    tmp.replace(path)
+
+
+@dataclass
+class ExportFetch:
+    """What one export read did: the costs, the billing periods read, the fingerprints to save once stored."""
+
+    parsed: ParsedCosts
+    periods: list[str]
+    state: dict[str, str]
+    files: int
+
+
+def fetch(inputs: Sequence[str | Path], fmt: str, first: date, d: date, known: dict[date, bool], *,
+          metric: str, group_by: str, exclude: tuple[str, ...], today: date, state: dict[str, str],
+          s3fs=None) -> ExportFetch:
+    """Read what the database lacks: the planned billing periods (plan_periods) of the export, whole.
+
+    Files outside BILLING_PERIOD= folders (a single CSV) have no period to plan by: they are read for [first, d]
+    every run (local files: cheap) and the days they cover replaced."""
+    files = newest_versions(discover(inputs, s3fs=s3fs))
+    prints = {p: _digest(t) for p, t in fingerprint(files).items()}
+    available = {f.period for f in files if f.period}
+    changed = {p for p in available if p in state and state[p] != prints[p]}
+    for p in sorted(changed):
+        log.info("billing period %s: the export's files changed since last read: its days are read again", p)
+    periods = plan_periods(available, first, d, known, changed)
+    loose = [f for f in files if not f.period]
+    if not periods and not loose:
+        return ExportFetch(ParsedCosts(), [], {}, 0)
+    table = open_export(inputs, fmt, s3fs=s3fs, periods=periods)
+    try:
+        if periods and not loose:
+            start = max(first, period_days(periods[0], first, d)[0])
+            end = min(d, period_days(periods[-1], first, d)[-1])
+        else:
+            start, end = first, d
+        parsed = daily_costs(table, start, end, metric=metric, group_by=group_by, exclude=exclude, today=today)
+        if periods and not loose:  # periods between the planned ones were read in the same scan: keep only planned
+            keep = {day for p in periods for day in period_days(p, first, d)}
+            parsed.rows = {k: v for k, v in parsed.rows.items() if k[0] in keep}
+            parsed.days = {k: v for k, v in parsed.days.items() if k in keep}
+        for p in periods:  # a final period is complete: its days without a row had no cost (an empty period)
+            if not is_estimated(p, today):
+                for day in period_days(p, first, d):
+                    parsed.days.setdefault(day, False)
+        n = len(table.files)
+    finally:
+        table.close()
+    return ExportFetch(parsed, periods, {p: prints[p] for p in periods}, n)
