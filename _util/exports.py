@@ -281,8 +281,8 @@ def open_export(inputs: Sequence[str | Path], fmt: str = "", *, s3fs=None, perio
     tags = "json"
     if detected == "focus" and "tags" in {c.lower() for c in columns}:
         kind = con.execute("SELECT data_type FROM information_schema.columns WHERE table_name = 'cost_export' "
-                           "AND lower(column_name) = 'tags'").fetchone()
-        tags = "map" if kind and str(kind[0]).upper().startswith("MAP") else "json"
+                           "AND lower(column_name) = 'tags'").fetchall()
+        tags = "map" if kind and str(kind[0][0]).upper().startswith("MAP") else "json"
     return ExportTable(con, detected, columns, files, partitioned, tags, tmp)
 
 
@@ -381,10 +381,10 @@ def last_day(inputs: Sequence[str | Path], fmt: str = "", *, s3fs=None) -> date 
             return None
         col = "ChargePeriodStart" if table.fmt == "focus" else "line_item_usage_start_date"
         value = table.con.execute(f"SELECT max(CAST(CAST({col} AS TIMESTAMP) AS DATE)) FROM cost_export"  # noqa: S608
-                                  ).fetchone()
+                                  ).fetchall()
     finally:
         table.close()
-    return value[0] if value else None
+    return value[0][0] if value else None
 
 
 def period_days(period: str, first: date, last: date) -> list[date]:
