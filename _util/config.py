@@ -240,8 +240,10 @@ def _group_by(raw: str) -> str:
         raise ConfigError(f"COST_GROUP_BY must be TAG:<key>, COST_CATEGORY:<name> or a Cost Explorer dimension, "
                           f"got {raw!r}{hint}")
     value = value.upper()
-    if value in ("SERVICE", "REGION"):
-        raise ConfigError(f"COST_GROUP_BY cannot be {value} (SERVICE is always grouped; REGION is filter-only)")
+    if value == "SERVICE":
+        raise ConfigError("COST_GROUP_BY cannot be SERVICE (SERVICE is always grouped)")
+    if value == "REGION":
+        return value  # export sources group by region; validate refuses it for Cost Explorer
     if value not in GROUP_BY_DIMENSIONS:
         raise ConfigError(f"COST_GROUP_BY must be TAG:<key>, COST_CATEGORY:<name> or a Cost Explorer dimension "
                           f"({', '.join(GROUP_BY_DIMENSIONS)}), got {raw!r}"
@@ -460,6 +462,9 @@ def validate(s: Settings) -> None:
     """Cross-field checks; raise ConfigError naming the setting."""
     if s.cost_source == "file" and not s.input_files:
         raise ConfigError("COST_SOURCE=file needs --input FILE…")
+    if s.group_by == "REGION" and s.cost_source != "export":
+        raise ConfigError("COST_GROUP_BY cannot be REGION (REGION is filter-only in Cost Explorer; "
+                          "COST_SOURCE=export groups by it)")
     if s.cost_source == "export" and not s.input_files:
         raise ConfigError("COST_SOURCE=export needs --input FILE|FOLDER|s3://bucket/prefix…")
     for path in s.input_files:

@@ -239,6 +239,9 @@ def test_config_takes_export_inputs(tmp_path, monkeypatch):
     assert s.input_files == (tmp_path / "exp", "s3://bills/focus") and s.export_format == "focus"
     with pytest.raises(ConfigError, match="no such file or folder"):
         load_settings(replace_ns(args, input=[tmp_path / "nope"]), environ={})
+    assert load_settings(args, environ={"COST_GROUP_BY": "region"}).group_by == "REGION"
+    with pytest.raises(ConfigError, match="COST_GROUP_BY cannot be REGION"):
+        load_settings(replace_ns(args, source="ce", input=None), environ={"COST_GROUP_BY": "REGION"})
     with pytest.raises(ConfigError, match="s3:// inputs are for COST_SOURCE=export"):
         load_settings(replace_ns(args, source="file", input=["s3://bills/focus"]), environ={})
 
