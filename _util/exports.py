@@ -273,7 +273,10 @@ def open_export(inputs: Sequence[str | Path], fmt: str = "", *, s3fs=None, perio
         source = (f"read_csv({_sql_list(paths)}, header = true, all_varchar = true, nullstr = 'NULL', "
                   f"quote = '\"', escape = '\"', union_by_name = true, filename = true)")
     period = r"regexp_extract(filename, '(?i)billing_period=(\d{4}-\d{2})', 1)"
-    con.execute(f"CREATE VIEW cost_export AS SELECT * EXCLUDE (filename), {period} AS billing_period FROM {source}")  # noqa: S608 (paths quoted)
+    # Parquet stays a view (each query reads only its columns); CSV is parsed once into a table (spills to disk).
+    kind = "VIEW" if kinds == {"parquet"} else "TEMP TABLE"
+    con.execute(f"CREATE {kind} cost_export AS SELECT * EXCLUDE (filename), {period} AS billing_period "  # noqa: S608
+                f"FROM {source}")
     columns = frozenset(r[0] for r in con.execute("DESCRIBE cost_export").fetchall()) - {"billing_period"}
     detected = detect_format(columns, fmt)
     if not fmt:

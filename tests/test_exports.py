@@ -19,6 +19,7 @@ from _util.ingest import ingest
 from tests.export_fixtures import focus_rows, write_focus
 
 pytest.importorskip("duckdb")
+pytest.importorskip("sqlglot")
 
 SAMPLE = Path(__file__).parent / "data" / "focus-1.0-sample" / "focus_sample.csv"
 CENT = Decimal("0.01")
