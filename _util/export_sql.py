@@ -257,6 +257,16 @@ def daily_cost_sql(q: ExportQuery) -> str:
             f"ORDER BY 1, 2, 3, 4, 5")
 
 
+def covered_days_sql(q: ExportQuery) -> str:
+    """Trino SQL: the days of [start, end] with any line item (column usage_date), exclusions not applied — the
+    days the export has answered for, even where all their cost is excluded."""
+    conds = [c for c in _where(q) if "NOT IN" not in c]
+    where = "\n  AND ".join(conds)
+    return (f"SELECT DISTINCT {_day_expr(q)} AS usage_date\n"
+            f"FROM {q.table}\n"
+            f"WHERE {where}")
+
+
 def providers_sql(q: ExportQuery) -> str:
     """Trino SQL: the distinct providers (column provider) of the table's billing periods of [start, end]."""
     where = f"WHERE {PARTITION_COLUMN} IN ({', '.join(_quote(p) for p in billing_periods(q.start, q.end))})"

@@ -307,27 +307,38 @@ def qualify(provider: str, service: str, providers: set[str]) -> str:
 def daily_costs(table: ExportTable, start: date, end: date, *, metric: str, group_by: str,
                 exclude: tuple[str, ...], today: date) -> ParsedCosts:
     """Daily cost per service (and breakdown) of days [start, end] as Cost Explorer's ParsedCosts: every day the
-    export covers in the range is answered (with no rows where it had no cost), Estimated by billing period."""
+    export has a line item for in the range is answered (with no rows where its cost was excluded),
+    Estimated by billing period."""
     check_columns(table.fmt, table.columns, metric, group_by)
+    if not table.files:
+        return ParsedCosts()
     q = table.query(start, end, metric=metric, group_by=group_by, exclude=exclude)
-    sql = export_sql.daily_cost_sql(q)
     t0 = time.perf_counter()
-    frame = table.run(sql) if table.files else None
+    frame = table.run(export_sql.daily_cost_sql(q))
+    covered = table.run(export_sql.covered_days_sql(q))["usage_date"]
+    parsed = parse_daily_frame(frame, start, end, today, covered)
+    seconds = time.perf_counter() - t0
+    lines = int(frame["line_items"].sum()) if len(frame) else 0
+    log.info("export %s..%s: %d line items from %d file(s) in %.2f s (%.0f rows/s): %s", start, end, lines,
+             len(table.files), seconds, lines / seconds if seconds else 0,
+             ", ".join(f.path for f in table.files[:5]) + (f" and {len(table.files) - 5} more"
+                                                            if len(table.files) > 5 else ""))
+    return parsed
+
+
+def _as_date(value) -> date:
+    return value.date() if hasattr(value, "date") else value
+
+
+def parse_daily_frame(frame, start: date, end: date, today: date, covered: Iterable | None = None) -> ParsedCosts:
+    """The rows of export_sql.daily_cost_sql's result (DuckDB's or Athena's) as ParsedCosts, the same for both
+    sources: services qualified by provider when several, one currency or an ExportError naming them, amounts
+    exact. Days answered: each billing period's days from its 1st (or start) to its last covered day (later days
+    are not exported yet), `covered` = the days with any line item (default: the days with a row in frame)."""
     parsed = ParsedCosts()
-    if frame is None or frame.empty:
-        return parsed
-    currencies = sorted(set(frame["currency"]) - {""})
-    if len(currencies) > 1:
-        raise ExportError(f"the export mixes currencies ({', '.join(currencies)}): amounts in different currencies "
-                          "cannot be summed; give one currency's files per run")
-    parsed.unit = currencies[0] if currencies else "USD"
-    providers = set(frame["provider"])
-    frame["usage_date"] = frame["usage_date"].map(lambda v: v.date() if hasattr(v, "date") else v)
-    services = [qualify(p, s, providers) for p, s in zip(frame["provider"], frame["service"], strict=True)]
-    # Days covered: each billing period's days from its 1st to its last day with a row (later days are not
-    # exported yet), within [start, end].
+    days = [_as_date(v) for v in (frame["usage_date"] if covered is None else covered)]
     last_by_period: dict[str, date] = {}
-    for day in frame["usage_date"]:
+    for day in days:
         key = f"{day:%Y-%m}"
         last_by_period[key] = max(last_by_period.get(key, day), day)
     for key, last in last_by_period.items():
@@ -335,20 +346,25 @@ def daily_costs(table: ExportTable, start: date, end: date, *, metric: str, grou
         estimated = is_estimated(key, today)
         for i in range((min(last, end) - first).days + 1):
             parsed.days[first + timedelta(days=i)] = estimated
-    for day, service, breakdown, amount in zip(frame["usage_date"], services, frame["breakdown"], frame["amount"],
-                                               strict=True):
+    if frame.empty:
+        return parsed
+    currencies = sorted(set(frame["currency"]) - {""})
+    if len(currencies) > 1:
+        raise ExportError(f"the export mixes currencies ({', '.join(currencies)}): amounts in different currencies "
+                          "cannot be summed; give one currency's files per run")
+    parsed.unit = currencies[0] if currencies else "USD"
+    providers = set(frame["provider"])
+    services = [qualify(p, s, providers) for p, s in zip(frame["provider"], frame["service"], strict=True)]
+    for raw_day, service, breakdown, amount in zip(frame["usage_date"], services, frame["breakdown"],
+                                                   frame["amount"], strict=True):
+        day = _as_date(raw_day)
         key = (day, service, breakdown)
         value = amount if isinstance(amount, Decimal) else Decimal(str(amount))
-        if key in parsed.rows:  # two providers' same qualified name cannot happen; same names across currencies can't
+        if key in parsed.rows:  # "AWS" and "Amazon Web Services" rows of one service: summed, counted
             parsed.duplicates += 1
             value += parsed.rows[key].amount
-        parsed.rows[key] = CostRow(day, service, breakdown, value, parsed.unit, parsed.days[day])
-    seconds = time.perf_counter() - t0
-    lines = int(frame["line_items"].sum())
-    log.info("export %s..%s: %d line items from %d file(s) in %.2f s (%.0f rows/s): %s", start, end, lines,
-             len(table.files), seconds, lines / seconds if seconds else 0,
-             ", ".join(f.path for f in table.files[:5]) + (f" and {len(table.files) - 5} more"
-                                                            if len(table.files) > 5 else ""))
+        parsed.rows[key] = CostRow(day, service, breakdown, value, parsed.unit,
+                                   parsed.days.get(day, is_estimated(f"{day:%Y-%m}", today)))
     return parsed
 
 
@@ -371,7 +387,7 @@ def detail_frame(inputs: Sequence[str | Path], start: date, end: date, services:
         frame = table.run(export_sql.detail_sql(table.query(start, end, metric=metric, exclude=exclude), raw))
     finally:
         table.close()
-    frame["usage_date"] = frame["usage_date"].map(lambda v: v.date() if hasattr(v, "date") else v)
+    frame["usage_date"] = frame["usage_date"].map(_as_date)
     frame["service"] = [qualify(p, s, providers) for p, s in zip(frame["provider"], frame["service"], strict=True)]
     return frame[list(export_sql.DETAIL_COLUMNS)]
 

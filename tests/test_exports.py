@@ -114,6 +114,22 @@ def test_focus_csv_quirks_are_read(tmp_path):
         (date(2024, 9, 2), "Amazon S3", "team$"): Decimal("2.25")}
 
 
+def test_a_day_whose_cost_is_all_excluded_is_answered_without_rows(tmp_path):
+    path = tmp_path / "export.csv"
+    path.write_text('"ChargePeriodStart","ProviderName","ServiceName","ChargeCategory","BillingCurrency",'
+                    '"BilledCost","EffectiveCost"\n'
+                    '"2024-09-01 00:00:00","AWS","Amazon S3","Usage","USD",1.25,1\n'
+                    '"2024-09-02 05:00:00","AWS","Amazon S3","Credit","USD",-3.00000000000,0\n')
+    table = exports.open_export([path])
+    try:
+        parsed = exports.daily_costs(table, date(2024, 9, 1), date(2024, 9, 2), metric="UnblendedCost",
+                                     group_by="", exclude=("Credit",), today=date(2024, 9, 5))
+    finally:
+        table.close()
+    assert parsed.days == {date(2024, 9, 1): True, date(2024, 9, 2): True}  # September still Estimated
+    assert {k: r.amount for k, r in parsed.rows.items()} == {(date(2024, 9, 1), "Amazon S3", ""): Decimal("1.25")}
+
+
 def test_mixed_currencies_are_refused_naming_them(tmp_path):
     path = tmp_path / "export.csv.gz"
     _quirky_csv(path, currency2="EUR")
@@ -190,8 +206,7 @@ def test_ingest_reads_only_what_changed_and_replaces_a_revised_period_whole(sqli
     settings = export_settings(tmp_path, [root], report_date=date(2024, 9, 30), lookback_days=45)
     today = date(2024, 10, 10)  # August final, September Estimated
     first = ingest(settings, sqlite_engine, today=today)
-    last = max(r["ChargePeriodStart"].date() for r in rows["2024-09"] if r["ChargeCategory"] not in ("Credit",
-                                                                                                  "Adjustment"))
+    last = max(r["ChargePeriodStart"].date() for r in rows["2024-09"])  # with any line item, even a credit
     assert (first.start, first.end, first.estimated_days) == (date(2024, 8, 16), last, last.day)
     again = ingest(settings, sqlite_engine, today=today)
     assert (again.start, again.end) == (date(2024, 9, 1), last)  # only the Estimated period
