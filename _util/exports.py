@@ -171,9 +171,13 @@ class ExportTable:
         return export_sql.ExportQuery(self.fmt, start, end, metric, group_by, tuple(exclude), "cost_export",
                                       self.columns, self.tags, self.partitioned)
 
+    def run_arrow(self, trino_sql: str):
+        """Run Trino SQL (transpiled to DuckDB) and return a pyarrow Table (amounts exact: decimal128)."""
+        return self.con.sql(export_sql.to_duckdb(trino_sql)).to_arrow_table()
+
     def run(self, trino_sql: str):
         """Run Trino SQL (transpiled to DuckDB) and return a pandas DataFrame (amounts exact: Decimal objects)."""
-        return self.con.sql(export_sql.to_duckdb(trino_sql)).to_arrow_table().to_pandas()
+        return self.run_arrow(trino_sql).to_pandas()
 
     def close(self) -> None:
         self.con.close()
@@ -261,6 +265,7 @@ def open_export(inputs: Sequence[str | Path], fmt: str = "", *, s3fs=None, perio
         raise ExportError("the inputs mix Parquet and CSV files: give one kind per run")
     paths, tmp = _local_copies(files, s3fs)
     con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")  # stderr is the cron log
     partitioned = bool(files) and all(f.period for f in files)
     if not files:
         con.execute("CREATE VIEW cost_export AS SELECT NULL AS billing_period WHERE false")
@@ -314,11 +319,11 @@ def daily_costs(table: ExportTable, start: date, end: date, *, metric: str, grou
         return ParsedCosts()
     q = table.query(start, end, metric=metric, group_by=group_by, exclude=exclude)
     t0 = time.perf_counter()
-    frame = table.run(export_sql.daily_cost_sql(q))
-    covered = table.run(export_sql.covered_days_sql(q))["usage_date"]
+    frame = table.run_arrow(export_sql.daily_cost_sql(q))
+    covered = _column(table.run_arrow(export_sql.covered_days_sql(q)), "usage_date")
     parsed = parse_daily_frame(frame, start, end, today, covered)
     seconds = time.perf_counter() - t0
-    lines = int(frame["line_items"].sum()) if len(frame) else 0
+    lines = sum(_column(frame, "line_items"))
     log.info("export %s..%s: %d line items from %d file(s) in %.2f s (%.0f rows/s): %s", start, end, lines,
              len(table.files), seconds, lines / seconds if seconds else 0,
              ", ".join(f.path for f in table.files[:5]) + (f" and {len(table.files) - 5} more"
@@ -330,15 +335,24 @@ def _as_date(value) -> date:
     return value.date() if hasattr(value, "date") else value
 
 
+def _column(frame, name: str) -> list:
+    """One column as a Python list, from a pyarrow Table (C-speed conversion) or a pandas DataFrame."""
+    if hasattr(frame, "column_names"):
+        return frame.column(name).to_pylist()
+    return frame[name].tolist()
+
+
 def parse_daily_frame(frame, start: date, end: date, today: date, covered: Iterable | None = None) -> ParsedCosts:
-    """The rows of export_sql.daily_cost_sql's result (DuckDB's or Athena's) as ParsedCosts, the same for both
-    sources: services qualified by provider when several, one currency or an ExportError naming them, amounts
-    exact. Days answered: each billing period's days from its 1st (or start) to its last covered day (later days
-    are not exported yet), `covered` = the days with any line item (default: the days with a row in frame)."""
+    """The rows of export_sql.daily_cost_sql's result (a pyarrow Table, as DuckDB and Athena's result file give
+    it, or a pandas DataFrame) as ParsedCosts, the same for both sources: services qualified by provider when
+    several, one currency or an ExportError naming them, amounts exact. Days answered: each billing period's days
+    from its 1st (or start) to its last covered day (later days are not exported yet), `covered` = the days with
+    any line item (default: the days with a row in frame)."""
     parsed = ParsedCosts()
-    days = [_as_date(v) for v in (frame["usage_date"] if covered is None else covered)]
+    usage = [_as_date(v) for v in _column(frame, "usage_date")]
+    days = usage if covered is None else [_as_date(v) for v in covered]
     last_by_period: dict[str, date] = {}
-    for day in days:
+    for day in set(days):
         key = f"{day:%Y-%m}"
         last_by_period[key] = max(last_by_period.get(key, day), day)
     for key, last in last_by_period.items():
@@ -346,25 +360,30 @@ def parse_daily_frame(frame, start: date, end: date, today: date, covered: Itera
         estimated = is_estimated(key, today)
         for i in range((min(last, end) - first).days + 1):
             parsed.days[first + timedelta(days=i)] = estimated
-    if frame.empty:
+    if not usage:
         return parsed
-    currencies = sorted(set(frame["currency"]) - {""})
+    currencies = sorted(set(_column(frame, "currency")) - {""})
     if len(currencies) > 1:
         raise ExportError(f"the export mixes currencies ({', '.join(currencies)}): amounts in different currencies "
                           "cannot be summed; give one currency's files per run")
-    parsed.unit = currencies[0] if currencies else "USD"
-    providers = set(frame["provider"])
-    services = [qualify(p, s, providers) for p, s in zip(frame["provider"], frame["service"], strict=True)]
-    for raw_day, service, breakdown, amount in zip(frame["usage_date"], services, frame["breakdown"],
-                                                   frame["amount"], strict=True):
-        day = _as_date(raw_day)
+    parsed.unit = unit = currencies[0] if currencies else "USD"
+    provider_col, services = _column(frame, "provider"), _column(frame, "service")
+    providers = set(provider_col)
+    if len(providers) > 1:
+        services = [qualify(p, s, providers) for p, s in zip(provider_col, services, strict=True)]
+    estimated_of: dict[date, bool] = {}
+    for day in set(usage):
+        estimated_of[day] = parsed.days.get(day, is_estimated(f"{day:%Y-%m}", today))
+    rows = parsed.rows
+    amounts = _column(frame, "amount")
+    if amounts and not isinstance(amounts[0], Decimal):  # a result file that typed the sum as double
+        amounts = [Decimal(str(a)) for a in amounts]
+    for day, service, breakdown, value in zip(usage, services, _column(frame, "breakdown"), amounts, strict=True):
         key = (day, service, breakdown)
-        value = amount if isinstance(amount, Decimal) else Decimal(str(amount))
-        if key in parsed.rows:  # "AWS" and "Amazon Web Services" rows of one service: summed, counted
+        if key in rows:  # "AWS" and "Amazon Web Services" rows of one service: summed, counted
             parsed.duplicates += 1
-            value += parsed.rows[key].amount
-        parsed.rows[key] = CostRow(day, service, breakdown, value, parsed.unit,
-                                   parsed.days.get(day, is_estimated(f"{day:%Y-%m}", today)))
+            value += rows[key].amount
+        rows[key] = CostRow(day, service, breakdown, value, unit, estimated_of[day])
     return parsed
 
 
