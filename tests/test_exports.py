@@ -282,3 +282,20 @@ def test_the_done_when_command_reports_the_sample_s_days(isolated, quick_charts,
     want = sample_sums({"Credit", "Adjustment"})
     assert round(sum(d["cost"] for d in report["daily_totals"]), 2) == float(sum(want.values()).quantize(CENT))
 
+
+
+def test_a_result_frame_parses_the_same_from_pandas_or_arrow_with_double_sums():
+    import pandas as pd
+    import pyarrow as pa
+
+    frame = pd.DataFrame({"usage_date": [date(2024, 9, 1), date(2024, 9, 1), date(2024, 9, 3)],
+                          "provider": ["AWS", "Microsoft", "AWS"], "service": ["Amazon S3", "Storage", "Amazon S3"],
+                          "breakdown": ["", "", ""], "currency": ["USD"] * 3, "amount": [1.1, -0.25, 2.0],
+                          "line_items": [3, 1, 2]})
+    for given in (frame, pa.Table.from_pandas(frame)):
+        parsed = exports.parse_daily_frame(given, date(2024, 9, 1), date(2024, 9, 3), date(2024, 9, 4))
+        assert {k: r.amount for k, r in parsed.rows.items()} == {
+            (date(2024, 9, 1), "Amazon S3", ""): Decimal("1.1"), (date(2024, 9, 1), "Microsoft: Storage", ""):
+            Decimal("-0.25"), (date(2024, 9, 3), "Amazon S3", ""): Decimal("2.0")}
+        assert sorted(parsed.days) == [date(2024, 9, 1), date(2024, 9, 2), date(2024, 9, 3)]
+        assert all(parsed.days.values())  # September not final on 2024-09-04
