@@ -14,7 +14,7 @@ import tempfile
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -338,7 +338,17 @@ def _as_date(value) -> date:
 def _column(frame, name: str) -> list:
     """One column as a Python list, from a pyarrow Table (C-speed conversion) or a pandas DataFrame."""
     if hasattr(frame, "column_names"):
-        return frame.column(name).to_pylist()
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        col = frame.column(name)
+        if pa.types.is_decimal(col.type):  # text then Decimal: twice as fast as Arrow's own Decimal objects
+            return list(map(Decimal, pc.cast(col, pa.string()).to_pylist()))
+        if pa.types.is_date(col.type) or pa.types.is_string(col.type):  # few distinct values: converted once each
+            encoded = pc.dictionary_encode(col.combine_chunks())
+            values = encoded.dictionary.to_pylist()
+            return [values[i] for i in encoded.indices.to_numpy(zero_copy_only=False)]
+        return col.to_pylist()
     return frame[name].tolist()
 
 
@@ -349,7 +359,9 @@ def parse_daily_frame(frame, start: date, end: date, today: date, covered: Itera
     from its 1st (or start) to its last covered day (later days are not exported yet), `covered` = the days with
     any line item (default: the days with a row in frame)."""
     parsed = ParsedCosts()
-    usage = [_as_date(v) for v in _column(frame, "usage_date")]
+    usage = _column(frame, "usage_date")
+    if usage and (isinstance(usage[0], datetime) or not isinstance(usage[0], date)):  # timestamps: their dates
+        usage = [_as_date(v) for v in usage]
     days = usage if covered is None else [_as_date(v) for v in covered]
     last_by_period: dict[str, date] = {}
     for day in set(days):
