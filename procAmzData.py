@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Fetch daily AWS costs (Cost Explorer, built-in sample, or saved JSON) and store them in the database."""
+"""Fetch daily AWS costs (Cost Explorer, built-in sample, saved JSON, or Data Exports files) and store them in the
+database."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ EXAMPLES = """\
   python procAmzData.py                          # yesterday (UTC) from Cost Explorer
   python procAmzData.py --date 2026-11-25 -v     # a given day; refetches Estimated/missing days up to it
   python procAmzData.py --source sample          # built-in sample data, no AWS account needed
-  python procAmzData.py --source file --input nov.json dec.json   # saved `aws ce get-cost-and-usage` output"""
+  python procAmzData.py --source file --input nov.json dec.json   # saved `aws ce get-cost-and-usage` output
+  python procAmzData.py --source export --input s3://bills/focus/data/   # AWS Data Exports (FOCUS / CUR 2.0)"""
 
 
 def body(settings: Settings, args: argparse.Namespace) -> int:

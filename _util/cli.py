@@ -31,13 +31,19 @@ def parse_date(raw: str) -> date:
         raise argparse.ArgumentTypeError(f"--date must be YYYY-MM-DD, got {raw!r}") from None
 
 
+def input_path(raw: str) -> Path | str:
+    """An --input: a local Path, or an s3:// URL kept as text (Path would fold its //)."""
+    return raw if raw.startswith("s3://") else Path(raw)
+
+
 def _common_flags() -> list[tuple[tuple[str, ...], dict]]:
     """(option strings, add_argument keywords) of the flags every stage script shares."""
     return [
         (("--date",), {"type": parse_date, "metavar": "YYYY-MM-DD", "help": "report date d (default: yesterday, UTC)"}),
         (("--source",), {"choices": SOURCES, "help": "cost source (env COST_SOURCE, default ce)"}),
-        (("--input",), {"nargs": "+", "type": Path, "metavar": "FILE",
-                        "help": "saved GetCostAndUsage JSON response(s) for --source file"}),
+        (("--input",), {"nargs": "+", "type": input_path, "metavar": "FILE",
+                        "help": "saved GetCostAndUsage JSON response(s) for --source file; export files or folders "
+                                "(local or s3://bucket/prefix) for --source export"}),
         (("--db-url",), {"metavar": "URL", "help": "SQLAlchemy database URL (env DATABASE_URL)"}),
         (("--output-dir",), {"type": Path, "metavar": "DIR", "help": "where report.json etc. go (env OUTPUT_DIR)"}),
         (("--env-file",), {"type": Path, "metavar": "FILE", "help": "settings file (default ./.env if present)"}),

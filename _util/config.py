@@ -18,7 +18,8 @@ from typing import Any
 from dotenv import dotenv_values
 from dotenv.parser import parse_stream
 
-SOURCES = ("ce", "athena", "sample", "file")
+SOURCES = ("ce", "athena", "export", "sample", "file")
+EXPORT_FORMATS = ("focus", "cur2")  # AWS Data Exports tables: FOCUS 1.x, CUR 2.0 (export_sql)
 PLOT_LINK_MODES = ("public", "presigned")
 FORECAST_SOURCES = ("model", "ce")
 BUDGETS_SOURCES = ("settings", "aws")
@@ -59,10 +60,11 @@ class Settings:
 
     database_url: str = field(default="sqlite:///data/costs.sqlite", repr=False)
     cost_source: str = "ce"
-    input_files: tuple[Path, ...] = ()
+    input_files: tuple[Path | str, ...] = ()  # local paths; COST_SOURCE=export also s3://bucket/prefix (str)
     cost_metric: str = "UnblendedCost"
     exclude_record_types: tuple[str, ...] = ("Credit", "Refund")
     group_by: str = ""  # "" | "TAG:<key>" | CE dimension such as LINKED_ACCOUNT
+    export_format: str = ""  # COST_SOURCE=export: focus | cur2; "" = told by the files' columns
     lookback_days: int = 365
     # Every default is written here once: model.AlertParams, costexplorer's CE_* and db.make_engine read theirs
     # from these class attributes (why these values: see costexplorer and db).
@@ -255,12 +257,22 @@ def _group_by(raw: str) -> str:
         raise ConfigError(f"COST_GROUP_BY must be TAG:<key>, COST_CATEGORY:<name> or a Cost Explorer dimension, "
                           f"got {raw!r}{hint}")
     value = value.upper()
-    if value in ("SERVICE", "REGION"):
-        raise ConfigError(f"COST_GROUP_BY cannot be {value} (SERVICE is always grouped; REGION is filter-only)")
+    if value == "SERVICE":
+        raise ConfigError("COST_GROUP_BY cannot be SERVICE (SERVICE is always grouped)")
+    if value == "REGION":
+        return value  # export sources group by region; validate refuses it for Cost Explorer
     if value not in GROUP_BY_DIMENSIONS:
         raise ConfigError(f"COST_GROUP_BY must be TAG:<key>, COST_CATEGORY:<name> or a Cost Explorer dimension "
                           f"({', '.join(GROUP_BY_DIMENSIONS)}), got {raw!r}"
                           f"{_did_you_mean(value.replace('-', '_'), GROUP_BY_DIMENSIONS)}")
+    return value
+
+
+def _export_format(raw: str) -> str:
+    value = raw.strip().lower()
+    if value and value not in EXPORT_FORMATS:
+        raise ConfigError(f"EXPORT_FORMAT must be one of {', '.join(EXPORT_FORMATS)} (or unset: told by the "
+                          f"columns), got {raw!r}{_did_you_mean(value, EXPORT_FORMATS)}")
     return value
 
 
@@ -346,6 +358,7 @@ ENV: dict[str, tuple[str, Any]] = {
     "COST_METRIC": ("cost_metric", _cost_metric),
     "COST_EXCLUDE_RECORD_TYPES": ("exclude_record_types", _csv),
     "COST_GROUP_BY": ("group_by", _group_by),
+    "EXPORT_FORMAT": ("export_format", _export_format),
     "LOOKBACK_DAYS": ("lookback_days", _int("LOOKBACK_DAYS", 30, 3650)),
     "CE_MAX_PAGES": ("ce_max_pages", _int("CE_MAX_PAGES", 1)),
     "CE_TIMEOUT_SECONDS": ("ce_timeout_seconds", _float("CE_TIMEOUT_SECONDS", 0.1)),
@@ -440,7 +453,7 @@ def load_settings(args: argparse.Namespace | None = None, environ: Mapping[str, 
     inputs = getattr(args, "input", None)
     if inputs:
         kwargs["input_files"] = tuple(inputs)
-        if getattr(args, "source", None) is None:
+        if getattr(args, "source", None) is None and kwargs.get("cost_source") != "export":
             kwargs["cost_source"] = "file"
 
     out = Path(kwargs.get("output_dir", Settings.output_dir))
@@ -461,7 +474,23 @@ def load_settings(args: argparse.Namespace | None = None, environ: Mapping[str, 
         kwargs["plots_destination"] = str(out / "site")  # the site lives with the run's other outputs
     settings = Settings(**kwargs)
     validate(settings)
+    if settings.cost_source == "export" and "report_date" not in kwargs:
+        settings = _export_report_date(settings)
     return settings
+
+
+def _export_report_date(settings: Settings) -> Settings:
+    """COST_SOURCE=export without --date: d is the last day the export covers (yesterday is usually not in it yet,
+    and an old export's days would be outside the window); ingest logs the export's days beside d."""
+    from dataclasses import replace
+
+    from .exports import last_day
+
+    last = last_day(settings.input_files, settings.export_format)
+    if last is None:
+        return settings
+    last = min(last, settings.report_date)  # never after yesterday: today's export rows are partial
+    return replace(settings, report_date=last)
 
 
 def read_env_file(path: Path) -> dict[str, str]:
@@ -488,8 +517,18 @@ def validate(s: Settings) -> None:
     """Cross-field checks; raise ConfigError naming the setting."""
     if s.cost_source == "file" and not s.input_files:
         raise ConfigError("COST_SOURCE=file needs --input FILE…")
+    if s.group_by == "REGION" and s.cost_source not in ("export", "athena"):
+        raise ConfigError("COST_GROUP_BY cannot be REGION (REGION is filter-only in Cost Explorer; "
+                          "COST_SOURCE=export and athena group by it)")
+    if s.cost_source == "export" and not s.input_files:
+        raise ConfigError("COST_SOURCE=export needs --input FILE|FOLDER|s3://bucket/prefix…")
     for path in s.input_files:
-        if not path.is_file():
+        if s.cost_source == "export":
+            if not str(path).startswith("s3://") and not Path(path).exists():
+                raise ConfigError(f"--input {path}: no such file or folder")
+        elif str(path).startswith("s3://"):
+            raise ConfigError(f"--input {path}: s3:// inputs are for COST_SOURCE=export")
+        elif not Path(path).is_file():
             raise ConfigError(f"--input {path}: no such file")
     if s.cost_source == "athena":
         for name, value in (("ATHENA_DATABASE", s.athena_database), ("ATHENA_TABLE", s.athena_table),

@@ -65,6 +65,8 @@ def ingest(settings: Settings, engine: Engine, *, client=None, today: date | Non
         today = source_today(settings)
     d = settings.day
     first = d - timedelta(days=settings.lookback_days)
+    if settings.cost_source == "export":
+        return _ingest_export(settings, engine, today, first)
     if settings.cost_source == "file":
         parsed = load_files(settings.input_files, settings.cost_metric)
         requests, start, end = 0, min(parsed.days, default=None), max(parsed.days, default=None)
@@ -108,6 +110,34 @@ def ingest(settings: Settings, engine: Engine, *, client=None, today: date | Non
              f"; {parsed.duplicates} repeated keys, last kept" if parsed.duplicates else "",
              f"; {parsed.skipped} group(s) left out (names that cannot be stored)" if parsed.skipped else "")
     return IngestResult(settings.cost_source, start, end, requests, rows, len(parsed.days), estimated)
+
+
+def _ingest_export(settings: Settings, engine: Engine, today: date, first: date) -> IngestResult:
+    """COST_SOURCE=export: the billing periods with missing, Estimated or changed days, read whole from the files
+    (exports.fetch) and stored as Cost Explorer's answer would be (every fetched day replaced whole)."""
+    from . import exports
+
+    d = settings.day
+    known = db.known_days(engine, first, d, metric=settings.cost_metric, group_by=settings.group_by)
+    state_path = settings.output_dir / exports.STATE_FILE
+    state = exports.load_state(state_path)
+    got = exports.fetch(settings.input_files, settings.export_format, first, d, known, metric=settings.cost_metric,
+                        group_by=settings.group_by, exclude=settings.exclude_record_types, today=today, state=state)
+    parsed = got.parsed
+    _refuse_mixing(engine, settings, first, set(parsed.days), "the export does not cover them")
+    if not parsed.days:
+        log.info("export: every day up to %s it covers is stored and final: nothing read", d)
+        return IngestResult("export", None, None, 0, 0, 0, 0)
+    start, end = min(parsed.days), max(parsed.days)
+    log.info("export: d = %s; read %s (%d file(s)): days %s..%s", d,
+             ", ".join(got.periods) or "the files without billing period folders", got.files, start, end)
+    _check_window(parsed, settings)
+    rows = db.store_costs(engine, parsed.sorted_rows(), parsed.days, metric=settings.cost_metric,
+                          group_by=settings.group_by)
+    exports.save_state(state_path, {**state, **got.state})
+    estimated = sum(parsed.days.values())
+    log.info("stored %d rows for %d days (%d Estimated)", rows, len(parsed.days), estimated)
+    return IngestResult("export", start, end, 0, rows, len(parsed.days), estimated)
 
 
 def _refuse_mixing(engine: Engine, settings: Settings, first: date, replaced: set[date], why: str) -> None:

@@ -242,7 +242,7 @@ def test_a_typo_in_metric_or_grouping_is_a_usage_error_suggesting_the_closest_va
 @pytest.mark.parametrize(("name", "raw", "message"), [
     ("LOOKBACK_DAYS", "a year", "LOOKBACK_DAYS must be an integer, got 'a year'"),
     ("LOOKBACK_DAYS", "7", "LOOKBACK_DAYS must be between 30 and 3650, got 7"),
-    ("COST_SOURCE", "bigquery", "COST_SOURCE must be one of ce, athena, sample, file, got 'bigquery'"),
+    ("COST_SOURCE", "bigquery", "COST_SOURCE must be one of ce, athena, export, sample, file, got 'bigquery'"),
     ("COST_GROUP_BY", "REGION", "COST_GROUP_BY cannot be REGION"),
     ("COST_GROUP_BY", "SERVICE", "COST_GROUP_BY cannot be SERVICE"),
     ("COST_GROUP_BY", "TAG:", "COST_GROUP_BY TAG: needs a tag key"),
