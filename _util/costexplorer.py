@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import ConfigError, Settings
-from .model import BREAKDOWN_MAX, SERVICE_MAX, CostRow, fit_name
+from .model import BREAKDOWN_MAX, SERVICE_MAX, CostColumns, CostRow, fit_name
 
 log = logging.getLogger(__name__)
 
@@ -89,14 +89,37 @@ def record_type_filter(exclude_record_types: Iterable[str]) -> dict[str, Any]:
 class ParsedCosts:
     """Rows parsed from one or more responses, and the days they cover (date -> Estimated)."""
 
-    rows: dict[tuple[date, str, str], CostRow] = field(default_factory=dict)
+    _rows: dict[tuple[date, str, str], CostRow] = field(default_factory=dict)
     days: dict[date, bool] = field(default_factory=dict)
     unit: str | None = None
     duplicates: int = 0
     skipped: int = 0  # groups left out (a name that cannot be stored, such as one with a NUL), each logged
+    # The rows held column-wise instead (the export source at scale): made CostRows only if `rows` is read.
+    columns: CostColumns | None = None
+
+    @property
+    def rows(self) -> dict[tuple[date, str, str], CostRow]:
+        """(day, service, breakdown) -> CostRow (column-wise rows turned into objects on first read)."""
+        if self.columns is not None:
+            self._rows = {(r.usage_date, r.service, r.breakdown): r for r in self.columns.rows()}
+            self.columns = None
+        return self._rows
+
+    @rows.setter
+    def rows(self, value: dict[tuple[date, str, str], CostRow]) -> None:
+        self._rows, self.columns = value, None
+
+    @property
+    def count(self) -> int:
+        """How many rows (without turning column-wise rows into objects)."""
+        return len(self.columns) if self.columns is not None else len(self._rows)
 
     def sorted_rows(self) -> list[CostRow]:
         return [self.rows[k] for k in sorted(self.rows)]
+
+    def for_storage(self) -> CostColumns | list[CostRow]:
+        """The rows as db.store_costs takes them: column-wise when held so, else CostRows in key order."""
+        return self.columns if self.columns is not None else self.sorted_rows()
 
     def merge(self, other: ParsedCosts, *, where: str) -> ParsedCosts:
         """Add the rows and days of another query (later wins on the same key, as across pages); return self."""

@@ -38,7 +38,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.types import TypeDecorator
 
 from .config import Settings, mask_url
-from .model import BREAKDOWN_MAX, SERVICE_MAX, CostRow
+from .model import BREAKDOWN_MAX, SERVICE_MAX, CostColumns, CostRow
 
 UPSERT_BATCH = 1000
 DEADLOCK_RETRIES = 6  # attempts of one transaction that MySQL chose as a deadlock victim (1213)
@@ -313,7 +313,7 @@ def _mysql_code(exc: BaseException) -> int | None:
     return args[0] if args and isinstance(args[0], int) else None
 
 
-def store_costs(engine: Engine, rows: Iterable[CostRow], days: dict[date, bool], *,
+def store_costs(engine: Engine, rows: Iterable[CostRow] | CostColumns, days: dict[date, bool], *,
                 metric: str | None = None, group_by: str | None = None, replace: Iterable[date] | None = None,
                 fetched_at: datetime | None = None, batch: int = UPSERT_BATCH) -> int:
     """Upsert the rows of the fetched days in batches, in one transaction; return the number of rows.
@@ -322,9 +322,12 @@ def store_costs(engine: Engine, rows: Iterable[CostRow], days: dict[date, bool],
     `replace` (default: all of them) that the source no longer lists (a revised Estimated day) are removed, so each
     day matches its source. Other days are merged: rows added or updated, none removed.
     metric and group_by (COST_METRIC, COST_GROUP_BY) are recorded with each day. A deadlock is retried whole.
+    rows may be CostColumns (the export source's millions of rows, column-wise): stored the same, without a
+    Python object per row.
     """
     fetched_at = fetched_at or utcnow()
-    rows = list(rows)
+    if not isinstance(rows, CostColumns):
+        rows = list(rows)
     day_records = [{"usage_date": d, "estimated": est, "fetched_at": fetched_at, "metric": metric,
                     "group_by": group_by} for d, est in sorted(days.items())]
 
@@ -337,13 +340,16 @@ def store_costs(engine: Engine, rows: Iterable[CostRow], days: dict[date, bool],
     return len(rows)
 
 
-def _store(conn: Connection, rows: list[CostRow], ordered: list[date], day_records: list[dict],
+def _store(conn: Connection, rows: list[CostRow] | CostColumns, ordered: list[date], day_records: list[dict],
            fetched_at: datetime, batch: int) -> None:
     # Each day to replace is deleted first, so a row the source no longer lists (a revised Estimated day)
     # goes even when a quick re-run stores it within the same second.
     for start in range(0, len(ordered), batch):
         conn.execute(daily_cost.delete().where(daily_cost.c.usage_date.in_(ordered[start:start + batch])))
-    if rows:
+    if isinstance(rows, CostColumns):
+        if len(rows):
+            _store_columns(conn, rows, fetched_at)
+    elif rows:
         stmt = _upsert_statement(conn, daily_cost, ("usage_date", "service", "breakdown"))
         _executemany(conn, stmt, _cost_columns(conn, rows, fetched_at), len(rows), batch)
     if day_records:
@@ -385,6 +391,57 @@ def _executemany(conn: Connection, stmt, columns: dict[str, list], count: int, b
         params = [dict(zip(names, values, strict=True)) for values in zip(*columns.values(), strict=True)]
     for start in range(0, count, batch):
         conn.exec_driver_sql(compiled.string, params[start:start + batch])
+
+
+COLUMN_CHUNK = 50_000  # CostColumns rows turned into driver values (SQLite) or one INSERT statement (MySQL) at a time
+
+
+def _store_columns(conn: Connection, rows: CostColumns, fetched_at: datetime) -> None:
+    """Upsert CostColumns chunk by chunk, values made column-wise by Arrow (no Python object per row and value)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    stmt = _upsert_statement(conn, daily_cost, ("usage_date", "service", "breakdown"))
+    compiled = stmt.compile(dialect=conn.dialect)
+    table = rows.table
+    day_text = pc.cast(table.column("usage_date"), pa.string())
+    if conn.dialect.name == "sqlite":
+        # The storage formats of SQLAlchemy's SQLite Date, DateTime and Boolean, and of ExactAmount (the text).
+        cursor = conn.connection.dbapi_connection.cursor()
+        cursor.execute("PRAGMA cache_size = -262144")  # 256 MiB of pages for the key index during a bulk load
+        constants = {"unit": rows.unit, "fetched_at": fetched_at.strftime("%Y-%m-%d %H:%M:%S.%f")}
+        arrays = {"usage_date": day_text, "service": table.column("service"), "breakdown": table.column("breakdown"),
+                  "amount": table.column("amount"), "estimated": pc.cast(table.column("estimated"), pa.int8())}
+        for start in range(0, len(rows), COLUMN_CHUNK):
+            n = min(COLUMN_CHUNK, len(rows) - start)
+            cols = [arrays[name].slice(start, n).to_pylist() if name in arrays else [constants[name]] * n
+                    for name in compiled.positiontup]
+            cursor.executemany(compiled.string, zip(*cols, strict=True))
+        cursor.execute("PRAGMA cache_size = -2000")  # SQLite's default again for the connection's next user
+        return
+    # MySQL/MariaDB: multi-row INSERT … ON DUPLICATE KEY UPDATE, literals escaped as PyMySQL escapes text.
+    text = compiled.string
+    values_at = text.index(" VALUES (")
+    # VALUES (%(usage_date)s, …, %(fetched_at)s): the clause ends at the first ")s)"; tail: [AS new] ON DUPLICATE …
+    head, tail = text[:values_at], text[text.index(")s)", values_at) + 3:]
+    names = [n.strip() for n in head[head.index("(") + 1:head.rindex(")")].split(",")]
+
+    def quoted(values) -> pa.Array:
+        for old, new in (("\\", "\\\\"), ("'", "\\'"), ("\x00", "\\0")):
+            values = pc.replace_substring(values, old, new)
+        return pc.binary_join_element_wise("'", values, "'", "")
+
+    unit = rows.unit.replace("\\", "\\\\").replace("'", "\\'")
+    cursor = conn.connection.dbapi_connection.cursor()
+    for start in range(0, len(rows), COLUMN_CHUNK):
+        part = table.slice(start, COLUMN_CHUNK)
+        literals = {"usage_date": pc.binary_join_element_wise("'", day_text.slice(start, COLUMN_CHUNK), "'", ""),
+                    "service": quoted(part.column("service")), "breakdown": quoted(part.column("breakdown")),
+                    "amount": pc.binary_join_element_wise("'", part.column("amount"), "'", ""),  # exact text
+                    "unit": pa.scalar(f"'{unit}'"), "estimated": pc.if_else(part.column("estimated"), "1", "0"),
+                    "fetched_at": pa.scalar(f"'{fetched_at:%Y-%m-%d %H:%M:%S}'")}
+        values = pc.binary_join_element_wise(*(literals[n] for n in names), ",")
+        cursor.execute(f"{head} VALUES ({'),('.join(values.to_pylist())}){tail}")
 
 
 def known_days(engine: Engine, start: date, end: date, *, metric: str | None = None,

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from . import export_sql
 from .costexplorer import CostDataError, ParsedCosts
-from .model import CostRow
+from .model import CostColumns, CostRow
 
 log = logging.getLogger(__name__)
 
@@ -267,6 +267,9 @@ def open_export(inputs: Sequence[str | Path], fmt: str = "", *, s3fs=None, perio
     paths, tmp = _local_copies(files, s3fs)
     con = duckdb.connect()
     con.execute("SET enable_progress_bar = false")  # stderr is the cron log
+    # Every query orders its own result: rows need not keep the files' order (less memory, streaming aggregates).
+    con.execute("SET preserve_insertion_order = false")
+    con.execute(f"SET threads = {max(1, os.cpu_count() or 1)}")
     partitioned = bool(files) and all(f.period for f in files)
     if not files:
         con.execute("CREATE VIEW cost_export AS SELECT NULL AS billing_period WHERE false")
@@ -324,12 +327,21 @@ def daily_costs(table: ExportTable, start: date, end: date, *, metric: str, grou
     covered = _column(table.run_arrow(export_sql.covered_days_sql(q)), "usage_date")
     parsed = parse_daily_frame(frame, start, end, today, covered)
     seconds = time.perf_counter() - t0
-    lines = sum(_column(frame, "line_items"))
+    lines = _total(frame, "line_items")
     log.info("export %s..%s: %d line items from %d file(s) in %.2f s (%.0f rows/s): %s", start, end, lines,
              len(table.files), seconds, lines / seconds if seconds else 0,
              ", ".join(f.path for f in table.files[:5]) + (f" and {len(table.files) - 5} more"
                                                             if len(table.files) > 5 else ""))
     return parsed
+
+
+def _total(frame, name: str) -> int:
+    """The sum of an integer column (pyarrow Table or pandas DataFrame)."""
+    if hasattr(frame, "column_names"):
+        import pyarrow.compute as pc
+
+        return int(pc.sum(frame.column(name)).as_py() or 0)
+    return int(frame[name].sum())
 
 
 def _as_date(value) -> date:
@@ -372,10 +384,16 @@ def parse_daily_frame(frame, start: date, end: date, today: date, covered: Itera
 
 def _parse_daily_frame(frame, start: date, end: date, today: date, covered: Iterable | None) -> ParsedCosts:
     parsed = ParsedCosts()
-    usage = _column(frame, "usage_date")
-    if usage and (isinstance(usage[0], datetime) or not isinstance(usage[0], date)):  # timestamps: their dates
-        usage = [_as_date(v) for v in usage]
-    days = usage if covered is None else [_as_date(v) for v in covered]
+    arrow = hasattr(frame, "column_names")
+    if arrow and frame.num_rows and _columnar(frame):  # distinct values only: no Python object per row
+        usage_days = [_as_date(v) for v in _distinct(frame, "usage_date")]
+        usage = None
+    else:
+        usage = _column(frame, "usage_date")
+        if usage and (isinstance(usage[0], datetime) or not isinstance(usage[0], date)):  # timestamps: their dates
+            usage = [_as_date(v) for v in usage]
+        usage_days = list(set(usage))
+    days = usage_days if covered is None else [_as_date(v) for v in covered]
     last_by_period: dict[str, date] = {}
     for day in set(days):
         key = f"{day:%Y-%m}"
@@ -385,20 +403,23 @@ def _parse_daily_frame(frame, start: date, end: date, today: date, covered: Iter
         estimated = is_estimated(key, today)
         for i in range((min(last, end) - first).days + 1):
             parsed.days[first + timedelta(days=i)] = estimated
-    if not usage:
+    if not usage_days:
         return parsed
-    currencies = sorted(set(_column(frame, "currency")) - {""})
+    currencies = sorted(set(_distinct(frame, "currency")) - {""})
     if len(currencies) > 1:
         raise ExportError(f"the export mixes currencies ({', '.join(currencies)}): amounts in different currencies "
                           "cannot be summed; give one currency's files per run")
     parsed.unit = unit = currencies[0] if currencies else "USD"
+    estimated_of: dict[date, bool] = {}
+    for day in usage_days:
+        estimated_of[day] = parsed.days.get(day, is_estimated(f"{day:%Y-%m}", today))
+    if usage is None:
+        parsed.columns = _cost_columns(frame, unit, {day for day, est in estimated_of.items() if est})
+        return parsed
     provider_col, services = _column(frame, "provider"), _column(frame, "service")
     providers = set(provider_col)
     if len(providers) > 1:
         services = [qualify(p, s, providers) for p, s in zip(provider_col, services, strict=True)]
-    estimated_of: dict[date, bool] = {}
-    for day in set(usage):
-        estimated_of[day] = parsed.days.get(day, is_estimated(f"{day:%Y-%m}", today))
     rows = parsed.rows
     amounts = _column(frame, "amount")
     if amounts and not isinstance(amounts[0], Decimal):  # a result file that typed the sum as double
@@ -410,6 +431,47 @@ def _parse_daily_frame(frame, start: date, end: date, today: date, covered: Iter
             value += rows[key].amount
         rows[key] = CostRow(day, service, breakdown, value, unit, estimated_of[day])
     return parsed
+
+
+def _distinct(frame, name: str) -> list:
+    """The distinct values of one column (pyarrow Table or pandas DataFrame)."""
+    if hasattr(frame, "column_names"):
+        import pyarrow.compute as pc
+
+        return pc.unique(frame.column(name)).to_pylist()
+    return list(frame[name].unique())
+
+
+def _columnar(frame) -> bool:
+    """Whether a pyarrow result can be stored column-wise as it is: DATE days, exact (decimal) sums, one provider
+    and one currency value — so, as daily_cost_sql groups and orders it, each (day, service, breakdown) is one row
+    in key order. Else (several providers to qualify and sum, a double-typed result file) rows are built one by one."""
+    import pyarrow as pa
+
+    schema = frame.schema
+    return (pa.types.is_date32(schema.field("usage_date").type) and pa.types.is_decimal(schema.field("amount").type)
+            and len(_distinct(frame, "provider")) == 1 and len(_distinct(frame, "currency")) == 1)
+
+
+def _cost_columns(frame, unit: str, estimated_days: set[date]) -> CostColumns:
+    """daily_cost_sql's pyarrow result as CostColumns (vectorised: amounts as plain exact decimal text)."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    day = frame.column("usage_date").combine_chunks()
+    text = pc.cast(frame.column("amount").combine_chunks(), pa.string())
+    small = pc.match_substring(text, "E")  # Arrow writes |x| < 1e-6 (zero too) as 0E-12: plain, as Decimal("f")
+    if pc.any(small).as_py():
+        values = text.to_numpy(zero_copy_only=False)
+        for i in np.flatnonzero(small.to_numpy(zero_copy_only=False)):
+            values[i] = format(Decimal(values[i]), "f")
+        text = pa.array(values, pa.string())
+    estimated = pc.is_in(day, value_set=pa.array(sorted(estimated_days), pa.date32()))
+    table = pa.table({"usage_date": day, "service": frame.column("service").combine_chunks(),
+                      "breakdown": frame.column("breakdown").combine_chunks(), "amount": text,
+                      "estimated": estimated})
+    return CostColumns(table, unit)
 
 
 def detail_frame(inputs: Sequence[str | Path], start: date, end: date, services: Iterable[str] = (), *,
@@ -537,7 +599,10 @@ def fetch(inputs: Sequence[str | Path], fmt: str, first: date, d: date, known: d
         parsed = daily_costs(table, start, end, metric=metric, group_by=group_by, exclude=exclude, today=today)
         if periods and not loose:  # periods between the planned ones were read in the same scan: keep only planned
             keep = {day for p in periods for day in period_days(p, first, d)}
-            parsed.rows = {k: v for k, v in parsed.rows.items() if k[0] in keep}
+            if parsed.columns is not None:
+                parsed.columns = parsed.columns.only_days(keep)
+            else:
+                parsed.rows = {k: v for k, v in parsed.rows.items() if k[0] in keep}
             parsed.days = {k: v for k, v in parsed.days.items() if k in keep}
         for p in periods:  # a final period is complete: its days without a row had no cost (an empty period)
             if not is_estimated(p, today):

@@ -132,7 +132,7 @@ def _ingest_export(settings: Settings, engine: Engine, today: date, first: date)
     log.info("export: d = %s; read %s (%d file(s)): days %s..%s", d,
              ", ".join(got.periods) or "the files without billing period folders", got.files, start, end)
     _check_window(parsed, settings)
-    rows = db.store_costs(engine, parsed.sorted_rows(), parsed.days, metric=settings.cost_metric,
+    rows = db.store_costs(engine, parsed.for_storage(), parsed.days, metric=settings.cost_metric,
                           group_by=settings.group_by)
     exports.save_state(state_path, {**state, **got.state})
     estimated = sum(parsed.days.values())

@@ -67,6 +67,35 @@ class CostRow:
 
 
 @dataclass(frozen=True)
+class CostColumns:
+    """Daily costs held column by column (the export source: millions of rows without a Python object each).
+
+    table: a pyarrow Table of usage_date (date32), service, breakdown (string), amount (exact decimal text, plain
+    notation as format(Decimal, "f") writes it) and estimated (bool), in key order, each key once; unit: its one
+    currency. pyarrow is the export extra's: only the table's owner imports it."""
+
+    table: object
+    unit: str
+
+    def __len__(self) -> int:
+        return self.table.num_rows
+
+    def only_days(self, keep: set[date]) -> CostColumns:
+        """The rows of the given days only."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        mask = pc.is_in(self.table.column("usage_date"), value_set=pa.array(sorted(keep), pa.date32()))
+        return CostColumns(self.table.filter(mask), self.unit)
+
+    def rows(self) -> list[CostRow]:
+        """The same rows as CostRow objects (slow at scale: for callers that need them one by one)."""
+        t = self.table
+        cols = [t.column(name).to_pylist() for name in ("usage_date", "service", "breakdown", "amount", "estimated")]
+        return [CostRow(d, s, b, Decimal(a), self.unit, e) for d, s, b, a, e in zip(*cols, strict=True)]
+
+
+@dataclass(frozen=True)
 class AlertParams:
     """Thresholds of the alert rules (README "Methodology")."""
 

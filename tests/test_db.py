@@ -148,6 +148,47 @@ def test_many_rows_in_several_batches(engine):
     assert stored_amounts(engine) == {(r.usage_date, r.service, ""): r.amount for r in rows}
 
 
+# --- column-wise rows (the export source at scale) -----------------------------------------------------
+
+def columns(rows: list[CostRow]) -> model.CostColumns:
+    """CostRows as CostColumns (amount as the plain exact text the export source makes)."""
+    import pyarrow as pa
+
+    return model.CostColumns(pa.table({
+        "usage_date": pa.array([r.usage_date for r in rows], pa.date32()),
+        "service": [r.service for r in rows], "breakdown": [r.breakdown for r in rows],
+        "amount": [format(r.amount, "f") for r in rows], "estimated": [r.estimated for r in rows]}),
+        rows[0].unit if rows else "USD")
+
+
+def test_column_wise_rows_are_stored_exactly_as_cost_rows_are(engine):
+    names = [(n, n[::-1]) for n in NAMES] + [(f"service {i}", "") for i in range(len(AMOUNTS))]
+    amounts = AMOUNTS + [str(i) + ".5" for i in range(len(NAMES))]
+    given = [row(D1, s, a, breakdown=b, estimated=i % 2 == 1)
+             for i, ((s, b), a) in enumerate(zip(names, amounts, strict=True))]
+    again = [CostRow(D2, r.service, r.breakdown, r.amount, r.unit, r.estimated) for r in given]
+    db.store_costs(engine, given, {D1: False}, fetched_at=T1)
+    assert db.store_costs(engine, columns(sorted(again, key=lambda r: (r.service, r.breakdown))), {D2: False},
+                          fetched_at=T1) == len(given)
+    stored = table(engine)
+    by_day = {day: sorted(r[1:] for r in stored if db._as_date(r[0]) == day) for day in (D1, D2)}
+    assert by_day[D1] == by_day[D2]  # every column as the database holds it: amount text/decimal, flags, times
+    assert len(by_day[D2]) == len(given)
+
+
+def test_column_wise_rows_upsert_and_replace_like_cost_rows(engine):
+    db.store_costs(engine, columns([row(D1, "A", "1"), row(D1, "B", "2"), row(D2, "A", "5")]),
+                   {D1: True, D2: False}, fetched_at=T1)
+    # merged (replace nothing): A updated, B kept
+    db.store_costs(engine, columns([row(D1, "A", "3.0000000001")]), {D1: True}, replace=(), fetched_at=T2)
+    assert stored_amounts(engine) == {(D1, "A", ""): Decimal("3.0000000001"), (D1, "B", ""): Decimal(2),
+                                      (D2, "A", ""): Decimal(5)}
+    # replaced whole (the default): B, no longer listed, goes; D2 untouched
+    db.store_costs(engine, columns([row(D1, "A", "4")]), {D1: False}, fetched_at=T2)
+    assert stored_amounts(engine) == {(D1, "A", ""): Decimal(4), (D2, "A", ""): Decimal(5)}
+    assert db.known_days(engine, D1, D2) == {D1: False, D2: False}
+
+
 # --- a failure mid-store changes nothing ---------------------------------------------------------------
 
 @pytest.fixture

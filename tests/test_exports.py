@@ -299,3 +299,23 @@ def test_a_result_frame_parses_the_same_from_pandas_or_arrow_with_double_sums():
             Decimal("-0.25"), (date(2024, 9, 3), "Amazon S3", ""): Decimal("2.0")}
         assert sorted(parsed.days) == [date(2024, 9, 1), date(2024, 9, 2), date(2024, 9, 3)]
         assert all(parsed.days.values())  # September not final on 2024-09-04
+
+
+def test_an_exact_one_provider_result_is_held_column_wise_with_the_same_rows_and_plain_amount_text():
+    import pyarrow as pa
+
+    amounts = [Decimal("1.5"), Decimal("0"), Decimal("-0.000000000001"), Decimal("0.0000005"), Decimal("123456.25")]
+    days = [date(2024, 9, 1)] * 3 + [date(2024, 9, 2)] * 2
+    services = ["Amazon S3", "AWS Lambda", "Amazon EC2", "Amazon S3", "Amazon EC2"]
+    frame = pa.table({"usage_date": pa.array(days, pa.date32()), "provider": ["AWS"] * 5, "service": services,
+                      "breakdown": ["111", "", "222", "111", "333"], "currency": ["USD"] * 5,
+                      "amount": pa.array(amounts, pa.decimal128(38, 12)), "line_items": [1] * 5})
+    parsed = exports.parse_daily_frame(frame, date(2024, 9, 1), date(2024, 9, 2), date(2024, 9, 3))
+    assert parsed.columns is not None and parsed.count == 5
+    # the text stored on SQLite is what format(Decimal, "f") gives for the same sums (never 0E-12)
+    assert parsed.columns.table.column("amount").to_pylist() == [format(a.quantize(Decimal("1E-12")), "f")
+                                                                 for a in amounts]
+    assert {k: (r.amount, r.estimated) for k, r in parsed.rows.items()} == {
+        (d, s, b): (a, True) for d, s, b, a in zip(days, services, ["111", "", "222", "111", "333"], amounts,
+                                                   strict=True)}
+    assert parsed.columns is None  # reading .rows made the objects once
