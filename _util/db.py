@@ -409,14 +409,20 @@ def _store_columns(conn: Connection, rows: CostColumns, fetched_at: datetime) ->
         # The storage formats of SQLAlchemy's SQLite Date, DateTime and Boolean, and of ExactAmount (the text).
         cursor = conn.connection.dbapi_connection.cursor()
         cursor.execute("PRAGMA cache_size = -262144")  # 256 MiB of pages for the key index during a bulk load
+        # unit and fetched_at are the same for every row: SQL literals, two values fewer to bind per row
         constants = {"unit": rows.unit, "fetched_at": fetched_at.strftime("%Y-%m-%d %H:%M:%S.%f")}
         arrays = {"usage_date": day_text, "service": table.column("service"), "breakdown": table.column("breakdown"),
                   "amount": table.column("amount"), "estimated": pc.cast(table.column("estimated"), pa.int8())}
+        names = compiled.positiontup
+        placeholders = "VALUES (" + ", ".join("?" for _ in names) + ")"
+        if placeholders not in compiled.string or set(names) != set(arrays) | set(constants):
+            raise DatabaseError(f"unexpected SQLite upsert text: {compiled.string[:200]}")
+        sql = compiled.string.replace(placeholders, "VALUES (" + ", ".join(
+            "'" + constants[n].replace("'", "''") + "'" if n in constants else "?" for n in names) + ")", 1)
+        bound = [n for n in names if n in arrays]
         for start in range(0, len(rows), COLUMN_CHUNK):
             n = min(COLUMN_CHUNK, len(rows) - start)
-            cols = [arrays[name].slice(start, n).to_pylist() if name in arrays else [constants[name]] * n
-                    for name in compiled.positiontup]
-            cursor.executemany(compiled.string, zip(*cols, strict=True))
+            cursor.executemany(sql, zip(*(arrays[name].slice(start, n).to_pylist() for name in bound), strict=True))
         cursor.execute("PRAGMA cache_size = -2000")  # SQLite's default again for the connection's next user
         return
     # MySQL/MariaDB: multi-row INSERT … ON DUPLICATE KEY UPDATE, literals escaped as PyMySQL escapes text.

@@ -600,7 +600,8 @@ def fetch(inputs: Sequence[str | Path], fmt: str, first: date, d: date, known: d
         if periods and not loose:  # periods between the planned ones were read in the same scan: keep only planned
             keep = {day for p in periods for day in period_days(p, first, d)}
             if parsed.columns is not None:
-                parsed.columns = parsed.columns.only_days(keep)
+                if not set(parsed.days) <= keep:  # a period between the planned ones was read: drop its rows
+                    parsed.columns = parsed.columns.only_days(keep)
             else:
                 parsed.rows = {k: v for k, v in parsed.rows.items() if k[0] in keep}
             parsed.days = {k: v for k, v in parsed.days.items() if k in keep}
