@@ -10,6 +10,7 @@ weekly seasonality, noise and a few level shifts. Timed (3 fresh children, each 
 their rate, the process's peak RSS and CPU seconds; medians of 3, PASS/FAIL against 60 s.
 
     python -m bench.bench_export_backfill [--db-url mysql+pymysql://root@127.0.0.1:3306/DB] [--data DIR]
+                                          [--runs N] [--ingest-only]
 """
 
 from __future__ import annotations
@@ -86,14 +87,17 @@ def write_export(folder: Path) -> int:
     return rows
 
 
-def child(data: str, out_dir: str, db_url: str) -> None:
-    """One fresh run (empty database): the daily job without charts; prints a JSON line of its figures."""
+def child(data: str, out_dir: str, db_url: str, only_ingest: bool = False) -> None:
+    """One fresh run (empty database): the daily job without charts (or its ingest stage alone); prints a JSON line
+    of its figures."""
     started, cpu0 = time.perf_counter(), time.process_time()
     from sqlalchemy import func, select
 
     from _util import charts, db
     from _util.config import Settings
+    from _util.ingest import ingest
     from _util.pipeline import RunOutcome, run_all
+    from _util.stages import stage
 
     charts.render_charts = lambda *args, **kwargs: {}  # charts excluded (their own bench: bench_charts)
     out = Path(out_dir)
@@ -105,7 +109,11 @@ def child(data: str, out_dir: str, db_url: str) -> None:
     db.init_db(engine)
     init = time.perf_counter() - t
     outcome = RunOutcome()
-    run_all(settings, engine, outcome=outcome)
+    if only_ingest:
+        with stage("fetch+store", outcome.timings):
+            outcome.ingest = ingest(settings, engine)
+    else:
+        run_all(settings, engine, outcome=outcome)
     wall = time.perf_counter() - started
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     cpu = time.process_time() - cpu0
@@ -115,7 +123,7 @@ def child(data: str, out_dir: str, db_url: str) -> None:
     engine.dispose()
     print(json.dumps({"wall_s": wall, "cpu_s": cpu, "init_s": init, "stages": outcome.timings,
                       "rows": outcome.ingest.rows, "days": outcome.ingest.days, "series": series,
-                      "alerts": outcome.analysis.alerts, "peak_mib": peak_mib}))
+                      "alerts": outcome.analysis.alerts if outcome.analysis else 0, "peak_mib": peak_mib}))
 
 
 def fresh_database(url: str) -> None:
@@ -134,6 +142,7 @@ def main() -> int:
     parser.add_argument("--db-url", default="", help="MySQL/MariaDB URL (its tables are dropped!); default SQLite")
     parser.add_argument("--data", default="", help="keep the export in DIR (reused when there)")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--ingest-only", action="store_true", help="time the ingest stage alone (export -> DB)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-backfill-") as tmp:
         data = Path(args.data or Path(tmp) / "export")
@@ -150,7 +159,8 @@ def main() -> int:
             if args.db_url:
                 fresh_database(args.db_url)
             with tempfile.TemporaryDirectory(prefix="run-", dir=tmp) as out:
-                done = subprocess.run([sys.executable, __file__, "--child", str(data), out, args.db_url],
+                done = subprocess.run([sys.executable, __file__, "--child", str(data), out, args.db_url,
+                                       "ingest" if args.ingest_only else "all"],
                                       capture_output=True, text=True, cwd=ROOT,
                                       env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
             if done.returncode:
@@ -166,7 +176,7 @@ def main() -> int:
     stage_med = {k: statistics.median(r["stages"].get(k, 0.0) for r in runs) for k in names}
     store = stage_med.get("fetch+store", 0.0)
     ok = med["wall_s"] <= TARGET_S
-    print(f"backfill of {runs[0]['series']:,} series x {runs[0]['days']} days ({runs[0]['rows']:,} rows) on "
+    print(f"{'ingest alone: ' if args.ingest_only else ''}backfill of {runs[0]['series']:,} series x {runs[0]['days']} days ({runs[0]['rows']:,} rows) on "
           f"{'MySQL/MariaDB' if args.db_url else 'SQLite'}, median of {len(runs)}: {med['wall_s']:.1f} s "
           f"(CPU {med['cpu_s']:.1f} s), peak RSS {med['peak_mib']:.0f} MiB; ingest {store:.1f} s = "
           f"{runs[0]['rows'] / store if store else 0:,.0f} rows/s; "
@@ -176,7 +186,7 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 5 and sys.argv[1] == "--child":
-        child(sys.argv[2], sys.argv[3], sys.argv[4])
+    if len(sys.argv) == 6 and sys.argv[1] == "--child":
+        child(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5] == "ingest")
     else:
         sys.exit(main())
