@@ -441,8 +441,8 @@ def test_athena_daily_costs_returns_the_daily_rows_to_the_cent(moto_athena):
     assert table.schema.field("amount").type == pa.decimal128(38, 10)
     got = {(r["usage_date"], r["service"], r["breakdown"]): r["amount"] for r in table.to_pylist()}
     assert got == _expected(ROWS)
-    assert set(table.column("unit").to_pylist()) == {"USD"}  # read from the currency column
-    assert set(table.column("billing_period").to_pylist()) == {"2026-11"}
+    assert set(table.column("currency").to_pylist()) == {"USD"}
+    assert set(table.column("provider").to_pylist()) == {""}  # no provider column: "" (one provider)
     meta = table.schema.metadata
     (query_id,) = client.list_query_executions()["QueryExecutionIds"]
     assert meta[b"athena_query_id"].decode() == query_id
@@ -455,14 +455,14 @@ def test_athena_daily_costs_returns_the_daily_rows_to_the_cent(moto_athena):
 def test_daily_cost_table_normalises_types_and_optional_columns():
     table = pa.table({"USAGE_DATE": pa.array([pa.scalar(1_700_000_000, pa.timestamp("s"))]),
                       "service": ["AWS Lambda"], "amount": ["1.25"], "unit": ["EUR"],
-                      "billing_period": pa.array([date(2023, 11, 1)], pa.date32())})
+                      "provider": pa.array([None], pa.string())})
     out = daily_cost_table(table)
-    assert out.to_pylist() == [{"usage_date": date(2023, 11, 14), "service": "AWS Lambda", "breakdown": "",
-                                "amount": 1.25, "unit": "EUR", "billing_period": "2023-11"}]
+    assert out.to_pylist() == [{"usage_date": date(2023, 11, 14), "provider": "", "service": "AWS Lambda",
+                                "breakdown": "", "currency": "EUR", "amount": 1.25}]
 
 
 @pytest.mark.parametrize("columns, said", [
-    ({"usage_date": ["2026-11-01"], "service": ["S3"]}, "returned no amount, unit column(s)"),
+    ({"usage_date": ["2026-11-01"], "service": ["S3"]}, "returned no amount, currency column(s)"),
     ({"usage_date": [None], "service": ["S3"], "amount": [1.0], "unit": ["USD"]}, "1 row(s) with a NULL usage_date"),
 ])
 def test_daily_cost_table_refuses_rows_it_cannot_store(columns, said):
