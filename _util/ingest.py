@@ -192,8 +192,11 @@ def _ingest_athena(settings: Settings, engine: Engine, today: date, first: date,
     keep = {day for p in periods for day in exports.period_days(p, first, d)}
     parsed.rows = {k: v for k, v in parsed.rows.items() if k[0] in keep}  # an unpartitioned table: planned only
     parsed.days = {k: v for k, v in parsed.days.items() if k in keep}
-    for p in periods:  # a final period is complete: its days without a row had no cost (an empty period)
-        if not exports.is_estimated(p, today):
+    # A final period with rows is complete: its days without a row had no cost. One without any row is not in the
+    # export (before it was created): left unanswered, asked again next run at no extra scan (no files to read).
+    answered = {f"{day:%Y-%m}" for day in parsed.days}
+    for p in periods:
+        if p in answered and not exports.is_estimated(p, today):
             for day in exports.period_days(p, first, d):
                 parsed.days.setdefault(day, False)
     _refuse_mixing(engine, settings, first, set(parsed.days), "the export does not cover them")
