@@ -273,3 +273,31 @@ def test_the_glue_columns_decide_the_format_and_a_missing_column_is_named(tmp_pa
                                focus.partition_keys)
     with pytest.raises(exports.ExportError, match="no BilledCost column"):
         athena.daily_query(settings, without, START, D)
+
+
+# ---- the whole job ------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_the_whole_job_runs_on_athena_against_moto(moto_aws, isolated, quick_charts, monkeypatch, capsys):
+    import runCostReporting
+
+    truth = write_export(isolated / "export", "focus", START, days=(D - START).days + 1, n_accounts=2, n_services=4,
+                         n_series=16, rows_per_day=48)
+    glue_catalog(moto_aws, "focus")
+    sent: list[str] = []
+    client = answering_client(moto_aws, truth.export_dir, sent)
+    monkeypatch.setattr(athena, "make_athena_client", lambda *a, **k: client)
+    for name, value in (("ATHENA_DATABASE", DATABASE), ("ATHENA_TABLE", TABLE),
+                        ("ATHENA_OUTPUT_LOCATION", f"s3://{RESULTS}/q/"), ("LOOKBACK_DAYS", "50")):
+        monkeypatch.setenv(name, value)
+    code = runCostReporting.main(["--source", "athena", "--date", D.isoformat(), "--dry-run"])
+    assert code == 0, capsys.readouterr().err
+    report = json.loads((isolated / "output" / D.isoformat() / "report.json").read_text())
+    assert report["report_date"] == D.isoformat() and len(sent) == 1
+    assert report["athena"]["queries"] == 1 and report["athena"]["cost_usd"] == round(float(athena.scan_cost_usd(0)), 6)
+    assert report["ce_requests"] == 0
+    d = truth.daily
+    day_total = d[(d["usage_date"] == pd.Timestamp(D)) & ~d["charge_category"].isin(["Credit"])]["billed"].sum()
+    (last,) = [x["cost"] for x in report["daily_totals"] if x["date"] == D.isoformat()]
+    assert abs(last - day_total) < 0.01
