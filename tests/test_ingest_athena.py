@@ -298,6 +298,6 @@ def test_the_whole_job_runs_on_athena_against_moto(moto_aws, isolated, quick_cha
     assert report["athena"]["queries"] == 1 and report["athena"]["cost_usd"] == round(float(athena.scan_cost_usd(0)), 6)
     assert report["ce_requests"] == 0
     d = truth.daily
-    day_total = d[(d["usage_date"] == pd.Timestamp(D)) & ~d["charge_category"].isin(["Credit"])]["billed"].sum()
+    day_total = d[(d["usage_date"] == D) & ~d["charge_category"].isin(["Credit"])]["billed"].sum()
     (last,) = [x["cost"] for x in report["daily_totals"] if x["date"] == D.isoformat()]
     assert abs(last - day_total) < 0.01
