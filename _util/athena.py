@@ -486,6 +486,16 @@ def preflight_problems(settings: Settings, *, client=None, glue_client=None) -> 
     else:
         columns = (table.get("StorageDescriptor") or {}).get("Columns") or []
         keys = [k.get("Name") for k in table.get("PartitionKeys") or []]
-        found.append(f"table {settings.athena_database}.{settings.athena_table}: {len(columns)} columns"
+        where = f"{settings.athena_database}.{settings.athena_table}"
+        found.append(f"table {where}: {len(columns)} columns"
                      + (f", partitioned by {', '.join(keys)}" if keys else ", not partitioned (every query scans all)"))
+        # the daily query written for these columns (pure): a column or setting it cannot use is said now, unpaid
+        from .costexplorer import CostDataError
+        from .export_sql import daily_cost_sql
+
+        glue = GlueTable(where, {c.get("Name", ""): str(c.get("Type", "")) for c in columns}, tuple(keys))
+        try:
+            daily_cost_sql(daily_query(settings, glue, settings.day, settings.day))
+        except (CostDataError, ValueError) as exc:
+            wrong.append(f"table {where}: {exc}")
     return found, wrong

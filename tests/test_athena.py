@@ -37,6 +37,7 @@ from _util.athena import (
 )
 from _util.config import ConfigError, Settings, load_settings
 from _util.deadline import RunTimeout
+from tests.export_gen import columns as gen_columns
 
 BUCKET = "athena-results"
 SQL = "SELECT usage_date, service, breakdown, amount, currency, billing_period FROM focus WHERE 1 = 1"
@@ -481,8 +482,7 @@ def catalog(moto_athena):
     glue.create_database(DatabaseInput={"Name": "cur_db"})
     glue.create_table(DatabaseName="cur_db", TableInput={
         "Name": "focus", "PartitionKeys": [{"Name": "billing_period", "Type": "string"}],
-        "StorageDescriptor": {"Columns": [{"Name": n, "Type": "string"} for n in ("servicename", "billedcost",
-                                                                                   "chargeperiodstart")]}})
+        "StorageDescriptor": {"Columns": [{"Name": n.lower(), "Type": t} for n, t in gen_columns("focus")]}})
     client.create_work_group(Name="cost-watch", Configuration={
         "ResultConfiguration": {"OutputLocation": "s3://wg-results/athena/"}, "EnforceWorkGroupConfiguration": True,
         "BytesScannedCutoffPerQuery": 10 * 1024 ** 3})
@@ -497,7 +497,7 @@ def test_preflight_finds_the_workgroup_its_results_and_scan_limit_and_the_table(
     (check,) = check_athena(settings, client=client, glue_client=glue)
     # the workgroup enforces its own location: that one is used, not ATHENA_OUTPUT_LOCATION
     assert check.line() == ("check athena: ok (workgroup cost-watch: results s3://wg-results/athena/, scan limit "
-                            "10 GB/query; table cur_db.focus: 3 columns, partitioned by billing_period)")
+                            "10 GB/query; table cur_db.focus: 60 columns, partitioned by billing_period)")
 
 
 @pytest.mark.parametrize("overrides, said", [
@@ -512,6 +512,19 @@ def test_preflight_fails_naming_what_is_missing(catalog, overrides, said):
     client, glue = catalog
     (check,) = check_athena(_settings(**overrides), client=client, glue_client=glue)
     assert check.status == FAILED and said in check.detail
+
+
+def test_preflight_names_a_column_the_daily_query_needs_and_the_table_lacks(catalog):
+    from _util.preflight import FAILED, check_athena
+
+    client, glue = catalog
+    glue.update_table(DatabaseName="cur_db", TableInput={
+        "Name": "focus", "PartitionKeys": [{"Name": "billing_period", "Type": "string"}],
+        "StorageDescriptor": {"Columns": [{"Name": n.lower(), "Type": t} for n, t in gen_columns("focus")
+                                          if n != "EffectiveCost"]}})
+    (check,) = check_athena(_settings(athena_workgroup="cost-watch", cost_metric="AmortizedCost"), client=client,
+                            glue_client=glue)
+    assert check.status == FAILED and "table cur_db.focus: the export has no EffectiveCost column" in check.detail
 
 
 def test_preflight_has_no_athena_line_for_other_sources():
