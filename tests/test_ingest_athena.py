@@ -168,15 +168,13 @@ def test_athena_stores_what_the_export_source_stores_and_sends_daily_cost_sql(mo
     by_athena.dispose()
 
 
-def test_a_rerun_with_every_day_final_sends_no_query(moto_aws, tmp_path):
+def test_a_rerun_with_every_day_final_sends_no_query(moto_aws, tmp_path, engine):
     end = date(2026, 11, 30)
     truth = write_export(tmp_path / "export", "focus", START, days=(end - START).days + 1, n_accounts=2,
                          n_services=3, n_series=8, rows_per_day=24)
     glue_catalog(moto_aws, "focus")
     sent: list[str] = []
     client = answering_client(moto_aws, truth.export_dir, sent)
-    engine = db.make_engine(f"sqlite:///{tmp_path / 'c.sqlite'}")
-    db.init_db(engine)
     settings = athena_settings(tmp_path, report_date=end, lookback_days=60)
     first = ingest(settings, engine, client=client, today=date(2026, 12, 10))  # November still Estimated
     assert len(sent) == 1 and "billing_period IN ('2026-10', '2026-11')" in sent[0]
@@ -188,7 +186,6 @@ def test_a_rerun_with_every_day_final_sends_no_query(moto_aws, tmp_path):
     rerun = ingest(settings, engine, client=client, today=date(2026, 12, 20))
     assert len(sent) == 3  # nothing missing, nothing Estimated: no query
     assert (rerun.rows, rerun.athena.queries, rerun.cost_usd) == (0, 0, Decimal(0))
-    engine.dispose()
 
 
 # ---- failures (stand-ins: no server) --------------------------------------------------------------------------------------
