@@ -66,8 +66,8 @@ CUR_RECORD_ALIASES = {"recurring reservation fee": "RIFee", "upfront reservation
 
 # COST_GROUP_BY -> the export's column (TAG:<key> is handled apart). FOCUS USAGE_TYPE: the first of FOCUS_USAGE_TYPE
 # the export has — AWS's FOCUS 1.0 (FOCUS_1_0_AWS) carries CUR's usage type as x_UsageType; FOCUS 1.2 (FOCUS_1_2_AWS)
-# dropped x_UsageType for the spec's SkuMeter (FOCUS 1.1+: "the functionality being metered", which AWS fills with
-# the same usage type); an export with neither (another provider's FOCUS 1.0) uses SkuId (same grain: a priced
+# dropped x_UsageType; the spec's SkuMeter (FOCUS 1.1+: "the functionality being metered or measured by a SKU") is
+# its nearest column (the generator, tests/export_gen.py, fills it with the usage type); an export with neither (another provider's FOCUS 1.0) uses SkuId (same grain: a priced
 # item). OPERATION: x_Operation, in both AWS versions; '' elsewhere.
 FOCUS_DIMENSIONS = {"LINKED_ACCOUNT": "SubAccountId", "REGION": "RegionId", "USAGE_TYPE": "x_UsageType",
                     "OPERATION": "x_Operation", "RECORD_TYPE": "ChargeCategory"}
