@@ -287,7 +287,10 @@ def run_all(settings: Settings, engine: Engine, *, ce_client=None, s3_client=Non
     def report(delivery) -> Path:
         if delivery is not None:
             out.delivery = delivery
-        out.report_path = write_report(settings, out.view, requests, slack_extra(delivery, out.team_deliveries))
+        extra = slack_extra(delivery, out.team_deliveries)
+        if out.ingest.athena is not None:  # COST_SOURCE=athena: its queries, bytes scanned and their price
+            extra["athena"] = out.ingest.athena.as_dict()
+        out.report_path = write_report(settings, out.view, requests, extra)
         return out.report_path
 
     out.delivery, _, out.preview_path = build_and_send(settings, engine, out.view, slack_client=slack_client,
