@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
+import numpy as np
 import pandas as pd
 
 from .config import Settings
@@ -177,6 +178,40 @@ class Summary:
     mtd_total: float  # first of d's month .. d
     mtd_previous: float | None  # same days of the previous month (clamped to its length)
     same_weekday: float | None = None  # all services on d - 7 (the same weekday last week)
+
+
+@dataclass
+class CostMatrix:
+    """Stored costs of [start, end] as one matrix (_util/window.py): values[i, j] = USD of keys[j] on start + i days
+    (0.0 = no row), float64 parsed from the exact stored amount; the database keeps the exact value.
+
+    keys: MultiIndex (service, breakdown) sorted as Python sorts strings; has_rows: per day, whether any row is
+    stored; estimated_dates: days with an Estimated row; rows_read: daily_cost rows fetched to make it.
+    """
+
+    start: date
+    end: date
+    keys: pd.MultiIndex
+    values: np.ndarray
+    has_rows: np.ndarray
+    estimated_dates: list[date] = field(default_factory=list)
+    rows_read: int = 0
+
+    @property
+    def dates(self) -> pd.DatetimeIndex:
+        """The matrix rows' days."""
+        return pd.date_range(self.start, self.end, freq="D")
+
+    def by_service(self) -> CostMatrix:
+        """The same costs summed over breakdown (keys (service, "")), added in the stored rows' order."""
+        services, codes = np.unique(np.asarray(self.keys.get_level_values(0), dtype=object), return_inverse=True)
+        n_days, n_keys = self.values.shape
+        flat = np.bincount((np.arange(n_days)[:, None] * len(services) + codes[None, :]).ravel(),
+                           weights=self.values.ravel(), minlength=n_days * len(services))
+        keys = pd.MultiIndex.from_arrays([services, np.full(len(services), "", dtype=object)],
+                                         names=["service", "breakdown"])
+        return CostMatrix(self.start, self.end, keys, flat.reshape(n_days, len(services)), self.has_rows,
+                          self.estimated_dates, self.rows_read)
 
 
 @dataclass
