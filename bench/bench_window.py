@@ -123,6 +123,22 @@ def build(url: str, series: int, days: int, breakdowns: int, workdir: Path) -> N
           file=sys.stderr)
 
 
+def _still_built(url: str, days: int) -> bool:
+    """Whether the database still holds the built history and today's ingest (a test run may have dropped it)."""
+    from sqlalchemy import func, select
+
+    from _util import db
+
+    engine = db.make_engine(url)
+    try:
+        with engine.connect() as conn:
+            return conn.execute(select(func.count()).select_from(db.cost_day)).scalar() == days + 1
+    except Exception:
+        return False
+    finally:
+        engine.dispose()
+
+
 def todays_ingest(url: str, series: int, breakdowns: int) -> int:
     """Today's run: day d stored and the Estimated days before it re-fetched (replaced whole, new amounts)."""
     from decimal import Decimal
@@ -229,19 +245,28 @@ def bench_database(label: str, url: str, args, work: Path) -> list[tuple]:
 
     out = work / label
     yesterday_cache = work / f"{label}-yesterday-cache"
-    build(url, args.series, args.days, args.breakdowns, work)
-    # Yesterday's run made the cache (setup): the window ending d - 1, before today's ingest.
-    engine = db.make_engine(url)
-    window.load_window(engine, D - timedelta(days=args.days), D - timedelta(days=1), cache_dir=yesterday_cache)
-    engine.dispose()
-    stored = todays_ingest(url, args.series, args.breakdowns)
-    print(f"  {label}: today's ingest stored {stored:,} rows (d and {ESTIMATED_REFETCHED} re-fetched Estimated "
-          "days)", file=sys.stderr)
+    stamp = work / f"{label}.stamp"
+    wanted = json.dumps([url, args.series, args.days, args.breakdowns])
+    if not (stamp.is_file() and stamp.read_text() == wanted and yesterday_cache.is_dir()
+            and _still_built(url, args.days)):
+        stamp.unlink(missing_ok=True)
+        build(url, args.series, args.days, args.breakdowns, work)
+        # Yesterday's run made the cache (setup): the window ending d - 1, before today's ingest.
+        shutil.rmtree(yesterday_cache, ignore_errors=True)
+        engine = db.make_engine(url)
+        window.load_window(engine, D - timedelta(days=args.days), D - timedelta(days=1), cache_dir=yesterday_cache)
+        engine.dispose()
+        stored = todays_ingest(url, args.series, args.breakdowns)
+        print(f"  {label}: today's ingest stored {stored:,} rows (d and {ESTIMATED_REFETCHED} re-fetched Estimated "
+              "days)", file=sys.stderr)
+        stamp.write_text(wanted)
+    else:
+        print(f"  {label}: database of an earlier run reused ({stamp})", file=sys.stderr)
     rows = []
     modes = ("cold", "warm") if args.skip_before else ("before", "cold", "warm")
     for mode in modes:
         results = []
-        for _ in range(args.runs):
+        for _ in range(args.before_runs if mode == "before" and args.before_runs else args.runs):
             cache = out / "cache"
             shutil.rmtree(cache, ignore_errors=True)
             if mode == "warm":
@@ -273,6 +298,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--profile", action="store_true", help="print cProfile's top entries of each mode")
     parser.add_argument("--skip-before", action="store_true", help="measure the new path only")
+    parser.add_argument("--before-runs", type=int, help="runs of the (slow) before path (default: --runs)")
     parser.add_argument("--only-mysql", action="store_true", help="with --db-url: skip SQLite")
     parser.add_argument("--work-dir", type=Path, help="folder for the SQLite file and caches (default: a temp one)")
     args = parser.parse_args(argv)
