@@ -128,13 +128,9 @@ def matrix_series(costs: CostMatrix, report_date: date, lookback_days: int
                               f"— run procAmzData.py first or check the date")
         raise NoDataError(f"no cost data for {d.date()} — run procAmzData.py first or check the date")
 
-    services = np.asarray(costs.keys.get_level_values(0), dtype=object)
     breakdowns = np.asarray(costs.keys.get_level_values(1), dtype=object)
-    names, codes = np.unique(services, return_inverse=True)
-    n_days = len(index)
-    flat = np.bincount((np.arange(n_days)[:, None] * len(names) + codes[None, :]).ravel(),
-                       weights=values.ravel(), minlength=n_days * len(names))
-    series = _series_frame(flat.reshape(n_days, len(names)), index, pd.Index(names, dtype=object))
+    names, sums = costs.service_sums(values)
+    series = _series_frame(sums, index, pd.Index(names, dtype=object))
 
     broken_down = breakdowns != ""
     if broken_down.any():

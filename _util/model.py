@@ -204,14 +204,26 @@ class CostMatrix:
 
     def by_service(self) -> CostMatrix:
         """The same costs summed over breakdown (keys (service, "")), added in the stored rows' order."""
-        services, codes = np.unique(np.asarray(self.keys.get_level_values(0), dtype=object), return_inverse=True)
-        n_days, n_keys = self.values.shape
-        flat = np.bincount((np.arange(n_days)[:, None] * len(services) + codes[None, :]).ravel(),
-                           weights=self.values.ravel(), minlength=n_days * len(services))
+        services, sums = self.service_sums(self.values)
         keys = pd.MultiIndex.from_arrays([services, np.full(len(services), "", dtype=object)],
                                          names=["service", "breakdown"])
-        return CostMatrix(self.start, self.end, keys, flat.reshape(n_days, len(services)), self.has_rows,
-                          self.estimated_dates, self.rows_read)
+        return CostMatrix(self.start, self.end, keys, sums, self.has_rows, self.estimated_dates, self.rows_read)
+
+    def service_sums(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The sorted services and values (rows x keys) summed per service: 0.0 + first breakdown + second + …,
+        in key order, the order in which a long frame's rows are added up (bincount): the same floats, bit for bit.
+        One vector step per breakdown rank (the most breakdowns any service has), not per key."""
+        services, codes = np.unique(np.asarray(self.keys.get_level_values(0), dtype=object), return_inverse=True)
+        codes = codes.ravel()
+        out = np.zeros((values.shape[0], len(services)))
+        if not len(codes):
+            return services, out
+        rank = np.arange(len(codes)) - np.searchsorted(codes, codes)  # position of each key within its service
+        by_rank = np.argsort(rank, kind="stable")
+        bounds = np.searchsorted(rank[by_rank], np.arange(1, rank.max() + 1))
+        for cols in np.split(by_rank, bounds):
+            out[:, codes[cols]] += values[:, cols]  # each service at most once per step
+        return services, out
 
 
 @dataclass

@@ -19,7 +19,6 @@ read (missing, corrupt, another format) is rebuilt; one that cannot be written c
 from __future__ import annotations
 
 import hashlib
-import io
 import logging
 import os
 import tempfile
@@ -78,7 +77,7 @@ class _Rows:
     """Rows read for some days: day offsets from the window start, series keys, amounts."""
 
     day: np.ndarray  # int64 offsets
-    keys: pd.MultiIndex
+    keys: list[tuple[str, str]]  # (service, breakdown)
     code: np.ndarray  # index into keys per row
     amount: np.ndarray  # float64
     units: dict[date, set[str]]
@@ -123,13 +122,10 @@ def read_rows(engine: Engine, start: date, days: Iterable[date]) -> _Rows:
     s = np.concatenate(parts_s) if parts_s else np.zeros(0, np.int64)
     b = np.concatenate(parts_b) if parts_b else np.zeros(0, np.int64)
     amount = np.concatenate(parts_amount) if parts_amount else np.zeros(0, np.float64)
-    pair_codes, pairs = pd.factorize(s * max(len(breakdowns), 1) + b)
-    s_names = np.array(list(services), dtype=object)
-    b_names = np.array(list(breakdowns), dtype=object)
     n_b = max(len(breakdowns), 1)
-    keys = pd.MultiIndex.from_arrays([s_names[pairs // n_b] if len(pairs) else s_names[:0],
-                                      b_names[pairs % n_b] if len(pairs) else b_names[:0]],
-                                     names=["service", "breakdown"])
+    pair_codes, pairs = pd.factorize(s * n_b + b)
+    s_names, b_names = list(services), list(breakdowns)
+    keys = [(s_names[p // n_b], b_names[p % n_b]) for p in pairs.tolist()]  # one per series, not per row
     return _Rows(day, keys, pair_codes.astype(np.int64), amount, units, estimated)
 
 
@@ -150,16 +146,6 @@ def _code(names: tuple[str, ...], seen: dict[str, int]) -> np.ndarray:
 
 
 # --- the window ---------------------------------------------------------------------------------------------------
-
-def _sorted_keys(keys: pd.MultiIndex) -> tuple[pd.MultiIndex, np.ndarray]:
-    """keys sorted by (service, breakdown) as Python orders strings, and each old position's new position."""
-    order = sorted(range(len(keys)), key=lambda i: keys[i])
-    new = np.empty(len(keys), dtype=np.int64)
-    new[np.asarray(order, dtype=np.int64)] = np.arange(len(keys))
-    sorted_keys = keys[np.asarray(order, dtype=np.int64)] if len(keys) else keys
-    return pd.MultiIndex.from_tuples(list(sorted_keys), names=["service", "breakdown"]) if len(keys) else \
-        pd.MultiIndex.from_tuples([], names=["service", "breakdown"]), new
-
 
 def _day_records(engine: Engine, start: date, end: date) -> dict[date, str]:
     """Each day's cost_day record in [start, end] as one comparable text (its version)."""
@@ -195,33 +181,36 @@ def load_window(engine: Engine, start: date, end: date, *, cache_dir: Path | Non
     rows = read_rows(engine, start, fresh)
 
     n_days = len(all_days)
-    if cache is not None and reuse:
-        keys = cache["keys"].append(rows.keys).unique() if len(rows.keys) else cache["keys"]
-    else:
-        keys = rows.keys
-    keys, position = _sorted_keys(pd.MultiIndex.from_tuples(list(keys), names=["service", "breakdown"])
-                                  if len(keys) else rows.keys)
-    values = np.zeros((n_days, len(keys)), dtype=np.float64)
+    old_pairs: list[tuple[str, str]] = cache["pairs"] if cache is not None and reuse else []
+    union = list(old_pairs)
+    where = {pair: i for i, pair in enumerate(union)}
+    for pair in rows.keys:  # one step per series read, not per row
+        if pair not in where:
+            where[pair] = len(union)
+            union.append(pair)
+    order = sorted(range(len(union)), key=union.__getitem__)  # (service, breakdown) as Python orders strings
+    position = np.empty(len(union), dtype=np.int64)
+    position[np.asarray(order, dtype=np.int64)] = np.arange(len(union))
+    values = np.zeros((n_days, len(union)), dtype=np.float64)
     units: dict[date, set[str]] = {}
     estimated: set[date] = set()
-    if cache is not None and reuse:
-        old_keys = cache["keys"]
-        old_pos = position[:len(old_keys)]  # cache keys come first in the union above
+    if old_pairs:
         shift = (start - cache["start"]).days
         for day in reuse:
             units[day] = cache["units"][day]
             if day in cache["estimated"]:
                 estimated.add(day)
         rows_old = np.array(sorted((day - cache["start"]).days for day in reuse), dtype=np.int64)
-        block = cache["values"][rows_old]
-        target = np.zeros((len(rows_old), len(keys)))
-        target[:, old_pos] = block
+        target = np.zeros((len(rows_old), len(union)))
+        target[:, position[:len(old_pairs)]] = cache["values"][rows_old]
         values[rows_old - shift] = target
-        new_codes = keys.get_indexer(rows.keys) if len(rows.keys) else np.zeros(0, np.int64)
-    else:
-        new_codes = position
     if len(rows.code):
-        values[rows.day, new_codes[rows.code]] = rows.amount  # one stored row per (day, service, breakdown)
+        read_pos = position[np.array([where[pair] for pair in rows.keys], dtype=np.int64)]
+        values[rows.day, read_pos[rows.code]] = rows.amount  # one stored row per (day, service, breakdown)
+    ordered = [union[i] for i in order]
+    keys = pd.MultiIndex.from_arrays([np.array([p[0] for p in ordered], dtype=object),
+                                      np.array([p[1] for p in ordered], dtype=object)],
+                                     names=["service", "breakdown"])
     units.update({day: set() for day in fresh})  # a day read with no rows is known empty
     units.update(rows.units)
     estimated |= rows.estimated
@@ -277,8 +266,7 @@ def _read_cache(cache_dir: Path, engine: Engine) -> dict | None:
                 return None
             start = _EPOCH + timedelta(days=int(data["start"]))
             values = data["values"]
-            keys = pd.MultiIndex.from_arrays([data["services"].astype(object), data["breakdowns"].astype(object)],
-                                             names=["service", "breakdown"])
+            keys = list(zip(data["services"].tolist(), data["breakdowns"].tolist(), strict=True))
             if values.ndim != 2 or values.shape[1] != len(keys):
                 raise ValueError("matrix and keys disagree")
             rec_days = [_EPOCH + timedelta(days=int(x)) for x in data["record_days"]]
@@ -291,7 +279,7 @@ def _read_cache(cache_dir: Path, engine: Engine) -> dict | None:
             estimated = {_EPOCH + timedelta(days=int(x)) for x in data["estimated"]}
         if any(not 0 <= (day - start).days < values.shape[0] for day in records):
             raise ValueError("a day outside the matrix")
-        return {"start": start, "values": values, "keys": keys, "records": records, "units": units,
+        return {"start": start, "values": values, "pairs": keys, "records": records, "units": units,
                 "estimated": estimated}
     except Exception as exc:  # corrupt, truncated, another layout: rebuilt from the database
         log.warning("window cache %s unreadable (%s): reading the whole window", path, exc)
@@ -306,22 +294,23 @@ def _write_cache(cache_dir: Path, engine: Engine, matrix: CostMatrix, records: d
         for unit in sorted(names) or [""]:  # "" keeps a day with no rows known
             unit_days.append((day - _EPOCH).days)
             unit_names.append(unit)
-    buffer = io.BytesIO()
-    np.savez(buffer, format=np.int64(CACHE_FORMAT), start=np.int64((matrix.start - _EPOCH).days),
-             values=matrix.values,
-             services=np.array(matrix.keys.get_level_values(0).astype(str), dtype=str),
-             breakdowns=np.array(matrix.keys.get_level_values(1).astype(str), dtype=str),
-             record_days=np.array([(d - _EPOCH).days for d in records], dtype=np.int64),
-             records=np.array(list(records.values()), dtype=str),
-             unit_days=np.array(unit_days, dtype=np.int64), unit_names=np.array(unit_names, dtype=str),
-             estimated=np.array([(d - _EPOCH).days for d in matrix.estimated_dates], dtype=np.int64))
+    fields = dict(format=np.int64(CACHE_FORMAT), start=np.int64((matrix.start - _EPOCH).days),
+                  values=matrix.values,
+                  services=np.array(matrix.keys.get_level_values(0).astype(str), dtype=str),
+                  breakdowns=np.array(matrix.keys.get_level_values(1).astype(str), dtype=str),
+                  record_days=np.array([(d - _EPOCH).days for d in records], dtype=np.int64),
+                  records=np.array(list(records.values()), dtype=str),
+                  unit_days=np.array(unit_days, dtype=np.int64), unit_names=np.array(unit_names, dtype=str),
+                  estimated=np.array([(d - _EPOCH).days for d in matrix.estimated_dates], dtype=np.int64))
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
         try:
             with os.fdopen(fd, "wb") as out:
-                out.write(buffer.getbuffer())
-            os.replace(tmp, path)  # atomic: a reader sees the old file or the new one
+                np.savez(out, **fields)
+            # Atomic (a reader sees the old file or the new one). No fsync: a file torn by a power cut reads as
+            # corrupt and is rebuilt, so the cache needs no durability of its own.
+            os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
