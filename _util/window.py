@@ -37,7 +37,6 @@ from .model import CostMatrix
 log = logging.getLogger(__name__)
 
 CACHE_FORMAT = 1  # bump when the file's layout or meaning changes: older files are then ignored
-READ_CHUNK = 100_000  # rows per fetchmany: bounded memory whatever the window's size
 RECENT_SECONDS = 5  # a day stamped this close to the cache's making may have changed within the same second
 _EPOCH = date(1970, 1, 1)
 _warned_unwritable: set[str] = set()
@@ -57,19 +56,32 @@ def _ranges(days: Iterable[date]) -> list[tuple[date, date]]:
 
 
 def _row_query(dialect: str) -> str:
-    """Day offset, service, breakdown and the exact amount as text for usage_date in [?, ?]."""
-    if dialect == "sqlite":  # dates are ISO text, amounts exact text (db.ExactAmount)
-        return ("SELECT CAST(julianday(usage_date) - julianday(?) AS INTEGER), service, breakdown, amount "
-                "FROM daily_cost WHERE usage_date BETWEEN ? AND ?")
-    return ("SELECT DATEDIFF(usage_date, %s), service, breakdown, CAST(amount AS CHAR) "
-            "FROM daily_cost WHERE usage_date BETWEEN %s AND %s")
+    """Service, breakdown and the exact amount as text of one day's rows."""
+    if dialect == "sqlite":  # amounts are exact text there (db.ExactAmount)
+        return "SELECT service, breakdown, amount FROM daily_cost WHERE usage_date BETWEEN ? AND ?"
+    return "SELECT service, breakdown, CAST(amount AS CHAR) FROM daily_cost WHERE usage_date BETWEEN %s AND %s"
 
 
-def _day_query(dialect: str) -> str:
-    """Per day and unit: whether any row is Estimated (the units and flags of the days read)."""
+SEP = "\x1f"  # ASCII unit separator between the fields of a day's packed rows (a name holding it: read row by row)
+
+
+def _packed_query(dialect: str) -> str:
+    """One row per day of [?, ?]: its row count, lowest and highest unit, any Estimated, and every row packed in one
+    text (service SEP breakdown SEP exact amount, SEP between rows): the database does the per-row work in C, and
+    the client gets one string per day instead of four Python objects per row (PyMySQL parses rows in Python)."""
+    if dialect == "sqlite":
+        return (f"SELECT usage_date, COUNT(*), MIN(unit), MAX(unit), MAX(estimated), "  # noqa: S608
+                f"group_concat(service || '{SEP}' || breakdown || '{SEP}' || amount, '{SEP}') "
+                "FROM daily_cost WHERE usage_date BETWEEN ? AND ? GROUP BY usage_date")
+    return (f"SELECT usage_date, COUNT(*), MIN(unit), MAX(unit), MAX(estimated), "  # noqa: S608
+            f"GROUP_CONCAT(service, '{SEP}', breakdown, '{SEP}', CAST(amount AS CHAR) SEPARATOR '{SEP}') "
+            "FROM daily_cost WHERE usage_date BETWEEN %s AND %s GROUP BY usage_date")
+
+
+def _units_query(dialect: str) -> str:
+    """The units of one day (a day whose lowest and highest unit differ)."""
     mark = "?" if dialect == "sqlite" else "%s"
-    return (f"SELECT usage_date, unit, MAX(estimated) FROM daily_cost WHERE usage_date BETWEEN {mark} AND {mark} "  # noqa: S608
-            "GROUP BY usage_date, unit")
+    return f"SELECT DISTINCT unit FROM daily_cost WHERE usage_date = {mark}"  # noqa: S608
 
 
 @dataclass
@@ -84,49 +96,82 @@ class _Rows:
     estimated: set[date]
 
 
+class _Collector:
+    """Accumulates rows as integer codes and float64 amounts (names numbered once, amounts parsed once)."""
+
+    def __init__(self) -> None:
+        self.services: dict[str, int] = {}
+        self.breakdowns: dict[str, int] = {}
+        self.parts: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+        self._last: tuple[list, list, np.ndarray, np.ndarray] | None = None
+
+    def add(self, day: int, services: list[str], breakdowns: list[str], amounts: list[str]) -> None:
+        """One day's rows (day: offset from the window start)."""
+        last = self._last
+        if last is not None and services == last[0] and breakdowns == last[1]:
+            s, b = last[2], last[3]  # the same series in the same order as the day before: the usual case
+        else:
+            s, b = _code(services, self.services), _code(breakdowns, self.breakdowns)
+            self._last = (services, breakdowns, s, b)
+        self.parts.append((np.full(len(s), day, dtype=np.int64), s, b, np.array(amounts, dtype=np.float64)))
+
+    def rows(self, units: dict[date, set[str]], estimated: set[date]) -> _Rows:
+        if self.parts:
+            day, s, b, amount = (np.concatenate(x) for x in zip(*self.parts, strict=True))
+        else:
+            day = s = b = np.zeros(0, np.int64)
+            amount = np.zeros(0, np.float64)
+        n_b = max(len(self.breakdowns), 1)
+        pair_codes, pairs = pd.factorize(s * n_b + b)
+        s_names, b_names = list(self.services), list(self.breakdowns)
+        keys = [(s_names[p // n_b], b_names[p % n_b]) for p in pairs.tolist()]  # one per series, not per row
+        return _Rows(day, keys, pair_codes.astype(np.int64), amount, units, estimated)
+
+
 def read_rows(engine: Engine, start: date, days: Iterable[date]) -> _Rows:
-    """Every daily_cost row of `days` (day offsets from start), through the DBAPI cursor in bounded chunks."""
+    """Every daily_cost row of `days` (day offsets from start): one packed text per day (_packed_query), parsed with
+    str.split; a day whose text does not split into its row count (a name holding SEP, a server-side length cap)
+    is read row by row instead."""
     stretches = _ranges(days)
     dialect = engine.dialect.name
-    services: dict[str, int] = {}
-    breakdowns: dict[str, int] = {}
-    parts_day, parts_s, parts_b, parts_amount = [], [], [], []
+    out = _Collector()
     units: dict[date, set[str]] = {}
     estimated: set[date] = set()
+    by_row: list[date] = []
     raw = engine.raw_connection()
     try:
         cursor = _cursor(raw, dialect)
         try:
+            if dialect in ("mysql", "mariadb"):
+                cursor.execute("SET SESSION group_concat_max_len = 4294967295")
             for first, last in stretches:
-                cursor.execute(_row_query(dialect), (start.isoformat(), first.isoformat(), last.isoformat()))
-                while chunk := cursor.fetchmany(READ_CHUNK):
-                    day, svc, bd, amount = zip(*chunk, strict=True)
-                    parts_day.append(np.fromiter(day, dtype=np.int64, count=len(chunk)))
-                    parts_s.append(_code(svc, services))
-                    parts_b.append(_code(bd, breakdowns))
-                    parts_amount.append(np.array(amount, dtype=np.float64))  # exact text -> nearest float
-                    del chunk, day, svc, bd, amount
-            for first, last in stretches:
-                cursor.execute(_day_query(dialect), (first.isoformat(), last.isoformat()))
-                for day, unit, est in cursor.fetchall():
+                cursor.execute(_packed_query(dialect), (first.isoformat(), last.isoformat()))
+                mixed = []
+                for day, count, low, high, est, text in cursor:
                     key = db._as_date(day)
-                    units.setdefault(key, set()).add(unit)
+                    units[key] = {low} if low == high else set()
+                    if low != high:
+                        mixed.append(key)
                     if est:
                         estimated.add(key)
+                    fields = text.split(SEP) if text else []
+                    if len(fields) != 3 * count:
+                        by_row.append(key)
+                        continue
+                    out.add((key - start).days, fields[0::3], fields[1::3], fields[2::3])
+                for key in mixed:
+                    cursor.execute(_units_query(dialect), (key.isoformat(),))
+                    units[key] = {unit for (unit,) in cursor.fetchall()}
+            for key in by_row:
+                cursor.execute(_row_query(dialect), (key.isoformat(), key.isoformat()))
+                found = cursor.fetchall()
+                out.add((key - start).days, [r[0] for r in found], [r[1] for r in found], [r[2] for r in found])
         finally:
             cursor.close()
         raw.commit()  # end the read transaction (MySQL REPEATABLE READ would keep its snapshot)
     finally:
         raw.close()
-    day = np.concatenate(parts_day) if parts_day else np.zeros(0, np.int64)
-    s = np.concatenate(parts_s) if parts_s else np.zeros(0, np.int64)
-    b = np.concatenate(parts_b) if parts_b else np.zeros(0, np.int64)
-    amount = np.concatenate(parts_amount) if parts_amount else np.zeros(0, np.float64)
-    n_b = max(len(breakdowns), 1)
-    pair_codes, pairs = pd.factorize(s * n_b + b)
-    s_names, b_names = list(services), list(breakdowns)
-    keys = [(s_names[p // n_b], b_names[p % n_b]) for p in pairs.tolist()]  # one per series, not per row
-    return _Rows(day, keys, pair_codes.astype(np.int64), amount, units, estimated)
+    return out.rows(units, estimated)
 
 
 def _cursor(raw, dialect: str):
@@ -138,7 +183,7 @@ def _cursor(raw, dialect: str):
     return raw.cursor()
 
 
-def _code(names: tuple[str, ...], seen: dict[str, int]) -> np.ndarray:
+def _code(names: list[str], seen: dict[str, int]) -> np.ndarray:
     """Integer codes of names, numbering new ones after those already seen (hashing in pandas, not per row)."""
     codes, uniques = pd.factorize(np.array(names, dtype=object))
     lookup = np.array([seen.setdefault(str(u), len(seen)) for u in uniques], dtype=np.int64)
@@ -240,7 +285,7 @@ def _check_units(units: dict[date, set[str]], start: date, end: date) -> None:
             span = spans.setdefault(unit, [day, day])
             span[0], span[1] = min(span[0], day), max(span[1], day)
     if len(spans) > 1:
-        db.raise_mixed_units(start, end, sorted(((u, a, b) for u, (a, b) in spans.items()), key=lambda x: x[1]))
+        db.raise_mixed_units(start, end, sorted(((u, a, b) for u, (a, b) in spans.items()), key=lambda x: (x[1], x[0])))
 
 
 # --- the cache file -----------------------------------------------------------------------------------------------

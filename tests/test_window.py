@@ -192,3 +192,22 @@ def test_a_cache_of_another_database_is_not_used(tmp_path):
     finally:
         for eng in engines:
             eng.dispose()
+
+
+def test_a_name_holding_the_separator_is_read_row_by_row(engine):
+    odd = f"EC2{window.SEP}odd"
+    rows = [CostRow(D, odd, window.SEP, Decimal("1.25"), "USD", False), CostRow(D, "S3", "", Decimal("2"), "USD", True)]
+    db.store_costs(engine, rows, {D: True}, fetched_at=T0)
+    got = window.load_window(engine, START, D)
+    assert list(got.keys) == sorted([(odd, window.SEP), ("S3", "")])
+    assert got.values[-1].tolist() == [1.25, 2.0] and got.estimated_dates == [D] and got.rows_read == 2
+
+
+def test_two_currencies_on_one_day_are_refused_as_by_a_full_read(sqlite_engine):
+    db.store_costs(sqlite_engine, [CostRow(D, "EC2", "", Decimal("1"), "USD", False),
+                                   CostRow(D, "S3", "", Decimal("1"), "EUR", False)], {D: False}, fetched_at=T0)
+    with pytest.raises(db.MixedCostsError) as full:
+        db.load_costs(sqlite_engine, START, D)
+    with pytest.raises(db.MixedCostsError) as got:
+        window.load_window(sqlite_engine, START, D)
+    assert str(got.value) == str(full.value)
