@@ -82,14 +82,19 @@ def open_database(settings: Settings, *, before_init: Callable[[Engine], None] |
 
 def load_day(settings: Settings, engine: Engine) -> Analysis:
     """Read [d - LOOKBACK_DAYS, d] from the database and compute d's summaries and alerts."""
-    from . import metrics
+    from . import metrics, window
 
     d = settings.day
     start = d - timedelta(days=settings.lookback_days)
-    # With COST_GROUP_BY the alerts also judge each (service, breakdown) series: the rows as stored; else the
-    # database sums over breakdown (less to read).
-    costs = (db.load_costs if settings.group_by else db.load_service_costs)(engine, start, d)
-    return metrics.analyse(costs, d, AlertParams.from_settings(settings))
+    # The window as a days x series matrix, only the days changed since the last run read (OUTPUT_DIR/cache).
+    costs = window.load_window(engine, start, d, cache_dir=window_cache_dir(settings))
+    # With COST_GROUP_BY the alerts also judge each (service, breakdown) series; else only the service totals.
+    return metrics.analyse(costs if settings.group_by else costs.by_service(), d, AlertParams.from_settings(settings))
+
+
+def window_cache_dir(settings: Settings):
+    """Where the analysis window's matrix is cached (OUTPUT_DIR/cache; local, rebuilt when missing)."""
+    return settings.output_dir / "cache"
 
 
 def day_view(settings: Settings, analysis: Analysis, root_causes=None, *, engine: Engine | None = None,
