@@ -172,12 +172,16 @@ def day_teams(settings: Settings, analysis: Analysis, month_end, engine: Engine 
     amounts = _amounts(settings, team_list, amounts)
     d = analysis.report_date
     index = analysis.series.index
-    if engine is not None:
-        costs = db.load_costs(engine, index[0].date(), d)
+    if engine is not None:  # the window load_day read, from its cache: only the days changed since are read
+        from . import window
+
+        matrix = window.load_window(engine, d - timedelta(days=settings.lookback_days), d,
+                                    cache_dir=window_cache_dir(settings))
+        daily = budgets.team_daily_matrix(matrix, team_list, settings.group_by)
     else:
         costs = (analysis.series.rename_axis(index="usage_date", columns="service").stack().rename("amount")
                  .reset_index().assign(breakdown=""))
-    daily = budgets.team_daily_costs(costs, team_list, settings.group_by)
+        daily = budgets.team_daily_costs(costs, team_list, settings.group_by)
     daily.index = pd.to_datetime(daily.index)
     daily = daily.reindex(index, fill_value=0.0)
     month = forecast.month_end(daily, d, interval=month_end.interval)
