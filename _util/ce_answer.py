@@ -123,16 +123,19 @@ def _mask(frame: pd.DataFrame, expr: Any, where: str = "Filter") -> np.ndarray:
     return column.isin(values).to_numpy()
 
 
-def _group_keys(request: dict[str, Any], refuse: Iterable[str]) -> list[tuple[str, str]]:
+def _group_keys(request: dict[str, Any], refuse: Iterable[str], extra: Iterable[str] = (),
+                max_keys: int = 2) -> list[tuple[str, str]]:
     group_by = request.get("GroupBy") or []
-    if len(group_by) > 2:
-        raise _invalid("GroupBy takes at most 2 group definitions")
+    if len(group_by) > max_keys:
+        raise _invalid(f"GroupBy takes at most {max_keys} group definitions")
+    extra = set(extra)
     keys: list[tuple[str, str]] = []
     for g in group_by:
         kind, key = g.get("Type"), g.get("Key")
         if kind not in ("DIMENSION", "TAG", "COST_CATEGORY") or not key:
             raise _invalid(f"Group Definition {g!r} needs a Type (DIMENSION, TAG, COST_CATEGORY) and a Key")
-        if kind == "DIMENSION" and (key in refuse or (key not in DOCUMENTED_GROUP_DIMENSIONS and key != "REGION")):
+        if kind == "DIMENSION" and (key in refuse or (key not in DOCUMENTED_GROUP_DIMENSIONS and key != "REGION"
+                                                      and key not in extra)):
             raise _invalid("Group Definition dimension is invalid. Valid values are "
                            + ", ".join(DOCUMENTED_GROUP_DIMENSIONS))
         if (kind, key) in keys:
@@ -167,14 +170,17 @@ def _select(frame: pd.DataFrame, request: dict[str, Any],
 
 def answer_cost_and_usage(frame: pd.DataFrame, request: dict[str, Any], *, page_groups: int = 5000,
                           estimated: Callable[[date], bool] | date | None = None, refuse: Iterable[str] = (),
-                          account_names: dict[str, str] | None = None) -> dict[str, Any]:
+                          account_names: dict[str, str] | None = None, extra_dimensions: Iterable[str] = (),
+                          max_group_by: int = 2) -> dict[str, Any]:
     """A GetCostAndUsage response for `request` from `frame` (USD): one ResultsByTime entry per period even without
     cost, Total filled only when ungrouped, Groups keyed like CE ("key$value" for tags), paged by page_groups
     groups with NextPageToken. estimated: a day -> bool function, or the first estimated day. refuse: GroupBy
-    dimensions answered with a ValidationException (as CE may for the undocumented REGION). Raises CEError."""
+    dimensions answered with a ValidationException (as CE may for the undocumented REGION). extra_dimensions and
+    max_group_by go past Cost Explorer's GroupBy (an export answers by RESOURCE_ID, three keys at once). Raises
+    CEError."""
     periods = _periods(request)
     metrics = _metrics(request)
-    keys = _group_keys(request, set(refuse))
+    keys = _group_keys(request, set(refuse), extra_dimensions, max_group_by)
     is_estimated = _is_estimated(estimated)
     rows, index = _select(frame, request, periods)
     results = [{"TimePeriod": {"Start": s.isoformat(), "End": e.isoformat()}, "Total": {}, "Groups": [],

@@ -313,6 +313,23 @@ def detail_sql(q: ExportQuery, services: Iterable[str] = ()) -> str:
             f"ORDER BY {', '.join(str(i) for i in range(1, n + 1))}")
 
 
+ACCOUNT_NAME_COLUMNS = {"focus": ("SubAccountId", "SubAccountName"),
+                        "cur2": ("line_item_usage_account_id", "line_item_usage_account_name")}
+
+
+def account_names_sql(q: ExportQuery) -> str | None:
+    """Trino SQL: each account's name in days [start, end] (columns account, name); None when the export has no
+    name column."""
+    account, name = ACCOUNT_NAME_COLUMNS[q.fmt]
+    if not (q.has(account) and q.has(name)):
+        return None
+    where = "\n  AND ".join([c for c in _where(q) if "NOT IN" not in c] + [f"{name} IS NOT NULL", f"{name} <> ''"])
+    return (f"SELECT CAST({account} AS VARCHAR) AS account, max(CAST({name} AS VARCHAR)) AS name\n"
+            f"FROM {q.table}\n"
+            f"WHERE {where}\n"
+            f"GROUP BY 1")
+
+
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
 
 

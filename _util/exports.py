@@ -417,23 +417,37 @@ def detail_frame(inputs: Sequence[str | Path], start: date, end: date, services:
                  s3fs=None):
     """The long frame (export_sql.DETAIL_COLUMNS) of days [start, end] and the given services (as stored:
     qualified names allowed; none = all) from the export's files — root causes down to the resource id."""
+    return drill_frame(inputs, start, end, services, fmt=fmt, metric=metric, exclude=exclude, s3fs=s3fs,
+                       names=False)[0]
+
+
+def drill_frame(inputs: Sequence[str | Path], start: date, end: date, services: Iterable[str] = (), *,
+                fmt: str = "", metric: str = "UnblendedCost", exclude: tuple[str, ...] = ("Credit", "Refund"),
+                s3fs=None, names: bool = True):
+    """(detail_frame's frame, account id -> name) from one read of the export: the root causes' line items (names
+    from SubAccountName / line_item_usage_account_name where the export has them; {} with names=False)."""
+    import pandas as pd
+
     periods = export_sql.billing_periods(start, end)
     table = open_export(inputs, fmt, s3fs=s3fs, periods=periods)
+    accounts: dict[str, str] = {}
     try:
         if not table.files:
-            import pandas as pd
-
-            return pd.DataFrame(columns=list(export_sql.DETAIL_COLUMNS))
+            return pd.DataFrame(columns=list(export_sql.DETAIL_COLUMNS)), accounts
         check_columns(table.fmt, table.columns, metric, "")
         providers = set(table.run(export_sql.providers_sql(table.query(start, end)))["provider"])
         raw = {s.split(": ", 1)[1] if len(providers) > 1 and s.split(": ", 1)[0] in providers else s
                for s in services}
         frame = table.run(export_sql.detail_sql(table.query(start, end, metric=metric, exclude=exclude), raw))
+        sql = export_sql.account_names_sql(table.query(start, end)) if names else None
+        if sql is not None:
+            found = table.run(sql)
+            accounts = dict(zip(found["account"].astype(str), found["name"].astype(str), strict=True))
     finally:
         table.close()
     frame["usage_date"] = frame["usage_date"].map(_as_date)
     frame["service"] = [qualify(p, s, providers) for p, s in zip(frame["provider"], frame["service"], strict=True)]
-    return frame[list(export_sql.DETAIL_COLUMNS)]
+    return frame[list(export_sql.DETAIL_COLUMNS)], accounts
 
 
 def last_day(inputs: Sequence[str | Path], fmt: str = "", *, s3fs=None) -> date | None:

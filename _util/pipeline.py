@@ -226,10 +226,15 @@ def find_root_causes(settings: Settings, engine: Engine, analysis: Analysis, *, 
 
     if not settings.drilldown:
         return every(OFF_STATUS)
-    if settings.drilldown_max_requests == 0:
+    pairs = drilldown.PAIRS
+    if settings.cost_source == "export":
+        # The export's own line items, read once for every alerted service over the drill-down window: no request,
+        # no charge (DRILLDOWN_MAX_REQUESTS is not taken), down to the resource id.
+        client, pairs = export_answers(settings, alerts), drilldown.EXPORT_PAIRS
+    elif settings.drilldown_max_requests == 0:
         log.info("root causes: none asked (DRILLDOWN_MAX_REQUESTS=0)")
         return every(NO_REQUESTS_STATUS)
-    if settings.cost_source == "file":
+    elif settings.cost_source == "file":
         # Saved drill-down answers among the --input files stand in for Cost Explorer (README, saved files).
         try:
             client = SavedAnswers.from_files(settings.input_files)
@@ -244,11 +249,32 @@ def find_root_causes(settings: Settings, engine: Engine, analysis: Analysis, *, 
         return every(NO_CE_STATUS)
     try:
         found = drilldown.explain(alerts, settings, engine, client, settings.day,
-                                  client_factory=lambda: make_cost_client(settings))
+                                  client_factory=lambda: make_cost_client(settings), pairs=pairs)
     except Exception as exc:  # the report goes out without root causes rather than not at all
         log.warning("root causes: the drill-down failed (%s: %s); the report says so", type(exc).__name__, exc)
         return every(f"unavailable: the drill-down failed ({type(exc).__name__})")
     return {**every(drilldown.DAILY_LIMIT), **found}
+
+
+def export_answers(settings: Settings, alerts) -> object:
+    """COST_SOURCE=export: the drill-down's free answerer over the export's line items of the alerted services in
+    the drill-down window (one read, made on its first request; memory bounded by those services and days)."""
+    from . import drilldown, exports
+
+    start, end = drilldown.window(settings.day)
+    services = sorted({a.service for a in alerts})
+
+    def load():
+        frame, names = exports.drill_frame(settings.input_files, start, end, services, fmt=settings.export_format,
+                                           metric=settings.cost_metric,
+                                           exclude=tuple(settings.exclude_record_types))
+        answers.account_names.update(names)
+        log.info("root causes: %d line-item groups of %d service(s) read from the export for %s..%s",
+                 len(frame), len(services), start, end)
+        return frame
+
+    answers = drilldown.FrameAnswers(load)
+    return answers
 
 
 def drilldown_requests(engine: Engine, report_date) -> int:
