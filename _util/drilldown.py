@@ -518,13 +518,20 @@ def best(results: Sequence[RootCauseResult]) -> RootCauseResult:
 
 
 def _preference(result: RootCauseResult) -> float:
-    """best()'s score: the top cause's share, less FIRST_PAIR_PREFERENCE per place down PAIR_ORDER."""
+    """best()'s score: the top cause's share, less FIRST_PAIR_PREFERENCE per place down PAIR_ORDER. Resources
+    split what one account x usage type group holds (a new service's two jobs): the resource pair counts the share
+    its kept causes explain together (at most TOP resources)."""
     pair = tuple(result.pair)
     place = PAIR_ORDER.index(pair) if pair in PAIR_ORDER else len(PAIR_ORDER)
     top = result.causes[0] if result.causes else None
-    if top is not None and top.dimensions.get("RESOURCE_ID") == NO_RESOURCE_ID:
-        place = len(PAIR_ORDER)  # lines without a resource: the resource pair says no more than the others
-    return ((top.share or 0.0) if top is not None else -1.0) - FIRST_PAIR_PREFERENCE * place
+    if top is None:
+        return -1.0 - FIRST_PAIR_PREFERENCE * place
+    share = top.share or 0.0
+    if "RESOURCE_ID" in top.dimensions:
+        share = max(share, result.explained_share or 0.0)
+        if top.dimensions["RESOURCE_ID"] == NO_RESOURCE_ID:
+            place = len(PAIR_ORDER)  # lines without a resource: the resource pair says no more than the others
+    return share - FIRST_PAIR_PREFERENCE * place
 
 
 def stored(alerts: Iterable[Alert], engine, report_date: date) -> dict[tuple[str, str, str], RootCauseResult]:
