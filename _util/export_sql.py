@@ -280,7 +280,8 @@ DETAIL_COLUMNS = ("usage_date", "provider", "service", "linked_account", "usage_
 
 def detail_sql(q: ExportQuery, services: Iterable[str] = ()) -> str:
     """Trino SQL: the long frame of DETAIL_COLUMNS for days [start, end] (and the given services; none = all),
-    one row per distinct dimension values a day — root causes down to the resource id."""
+    one row per distinct dimension values a day — root causes down to the resource id. With COST_GROUP_BY=TAG:<key>
+    (q.group_by) a column "tag:<key>" (the tag's value, '' when unset) follows record_type."""
     if q.fmt == "focus":
         resource, sku = "ResourceId", "SkuId"
     else:
@@ -294,6 +295,10 @@ def detail_sql(q: ExportQuery, services: Iterable[str] = ()) -> str:
         "sku": f"COALESCE(CAST({sku} AS VARCHAR), '')" if q.has(sku) else "''",
         "record_type": dimension_expr(q, "RECORD_TYPE"),
     }
+    kind, sep, key = q.group_by.partition(":")
+    if sep and kind == "TAG":  # a breakdown alert's tag, as Cost Explorer's answers filter on it ("" = untagged)
+        value = _tag_value(q, key) if q.has("resource_tags" if q.fmt == "cur2" else "Tags") else "''"
+        dims[f'"tag:{key}"'] = f"COALESCE({value}, '')"
     provider, _ = _provider_currency(q)
     conds = _where(q)
     services = sorted(set(services))

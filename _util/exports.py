@@ -423,9 +423,10 @@ def detail_frame(inputs: Sequence[str | Path], start: date, end: date, services:
 
 def drill_frame(inputs: Sequence[str | Path], start: date, end: date, services: Iterable[str] = (), *,
                 fmt: str = "", metric: str = "UnblendedCost", exclude: tuple[str, ...] = ("Credit", "Refund"),
-                s3fs=None, names: bool = True):
+                s3fs=None, names: bool = True, group_by: str = ""):
     """(detail_frame's frame, account id -> name) from one read of the export: the root causes' line items (names
-    from SubAccountName / line_item_usage_account_name where the export has them; {} with names=False)."""
+    from SubAccountName / line_item_usage_account_name where the export has them; {} with names=False); with
+    group_by TAG:<key>, the frame also has that tag's column "tag:<key>"."""
     import pandas as pd
 
     periods = export_sql.billing_periods(start, end)
@@ -433,12 +434,15 @@ def drill_frame(inputs: Sequence[str | Path], start: date, end: date, services: 
     accounts: dict[str, str] = {}
     try:
         if not table.files:
-            return pd.DataFrame(columns=list(export_sql.DETAIL_COLUMNS)), accounts
+            empty = [f"tag:{group_by[4:]}"] if group_by.startswith("TAG:") else []
+            return pd.DataFrame(columns=[*export_sql.DETAIL_COLUMNS, *empty]), accounts
         check_columns(table.fmt, table.columns, metric, "")
         providers = set(table.run(export_sql.providers_sql(table.query(start, end)))["provider"])
         raw = {s.split(": ", 1)[1] if len(providers) > 1 and s.split(": ", 1)[0] in providers else s
                for s in services}
-        frame = table.run(export_sql.detail_sql(table.query(start, end, metric=metric, exclude=exclude), raw))
+        tag = group_by if group_by.startswith("TAG:") else ""
+        frame = table.run(export_sql.detail_sql(table.query(start, end, metric=metric, exclude=exclude,
+                                                            group_by=tag), raw))
         sql = export_sql.account_names_sql(table.query(start, end)) if names else None
         if sql is not None:
             found = table.run(sql)
@@ -447,7 +451,8 @@ def drill_frame(inputs: Sequence[str | Path], start: date, end: date, services: 
         table.close()
     frame["usage_date"] = frame["usage_date"].map(_as_date)
     frame["service"] = [qualify(p, s, providers) for p, s in zip(frame["provider"], frame["service"], strict=True)]
-    return frame[list(export_sql.DETAIL_COLUMNS)], accounts
+    extra = [c for c in frame.columns if c.startswith("tag:")]
+    return frame[[*export_sql.DETAIL_COLUMNS, *extra]], accounts
 
 
 def last_day(inputs: Sequence[str | Path], fmt: str = "", *, s3fs=None) -> date | None:

@@ -267,7 +267,8 @@ def export_answers(settings: Settings, alerts) -> object:
     def load():
         frame, names = exports.drill_frame(settings.input_files, start, end, services, fmt=settings.export_format,
                                            metric=settings.cost_metric,
-                                           exclude=tuple(settings.exclude_record_types))
+                                           exclude=tuple(settings.exclude_record_types),
+                                           group_by=settings.group_by)
         answers.account_names.update(names)
         log.info("root causes: %d line-item groups of %d service(s) read from the export for %s..%s",
                  len(frame), len(services), start, end)

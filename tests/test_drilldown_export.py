@@ -8,6 +8,7 @@ from the rows written, never by the code under test.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -42,7 +43,8 @@ def _row(day: date, hour: int, service: str, account: str, usage: str, resource:
             "ServiceName": service, "SubAccountId": account, "SubAccountName": NAMES[account],
             "RegionId": "us-east-1", "ChargeCategory": category, "BillingCurrency": "USD",
             "BilledCost": Decimal(f"{cost:.10f}"), "EffectiveCost": Decimal(f"{cost:.10f}"), "ResourceId": resource,
-            "SkuId": "SKU" + usage[-3:], "x_UsageType": usage, "x_Operation": "RunInstances"}
+            "SkuId": "SKU" + usage[-3:], "x_UsageType": usage, "x_Operation": "RunInstances",
+            "Tags": json.dumps({"team": "payments"}) if account == PROD and resource else None}
 
 
 def world_rows() -> list[dict]:
@@ -84,7 +86,7 @@ def write_world(root: Path) -> Path:
                         ("SubAccountName", pa.string()), ("RegionId", pa.string()), ("ChargeCategory", pa.string()),
                         ("BillingCurrency", pa.string()), ("BilledCost", pa.decimal128(20, 10)),
                         ("EffectiveCost", pa.decimal128(20, 10)), ("ResourceId", pa.string()), ("SkuId", pa.string()),
-                        ("x_UsageType", pa.string()), ("x_Operation", pa.string())])
+                        ("x_UsageType", pa.string()), ("x_Operation", pa.string()), ("Tags", pa.string())])
     table = pa.Table.from_pylist(rows, schema=schema)
     for period in ("2026-09", "2026-10"):
         folder = root / "export" / "data" / f"BILLING_PERIOD={period}"
@@ -204,6 +206,24 @@ def test_a_new_service_is_explained_by_its_resources(day):
     assert [c.dimensions["RESOURCE_ID"] for c in result.causes] == [
         "arn:aws:glue:us-east-1:444455556666:job/nightly", "arn:aws:glue:us-east-1:444455556666:job/adhoc"]
     assert [round(c.delta, 2) for c in result.causes] == [40.0, 5.0]
+
+
+def test_tag_breakdown_alerts_are_drilled_within_their_tag(world, tmp_path, sqlite_engine):
+    root, raw = world
+    tagged, untagged = raw[raw["Tags"].notna()], raw[raw["Tags"].isna()]
+    alerts = [replace(spike_alert(tagged, EC2), breakdown="team$payments"),
+              replace(spike_alert(untagged, EC2), breakdown="team$")]
+    settings = settings_for(tmp_path, root, group_by="TAG:team")
+    found = pipeline.find_root_causes(settings, sqlite_engine, analysis_of(*alerts))
+    payments, rest = (found[drilldown.alert_key(a)] for a in alerts)
+    assert payments.status == rest.status == "ok"
+    # Only the tag's rows: the prod instances are tagged, dev's lines and prod's data transfer are not.
+    assert {c.dimensions["LINKED_ACCOUNT"] for c in payments.causes} == {PROD}
+    assert all(c.dimensions["RESOURCE_ID"] != PLANTED for c in rest.causes)
+    top = payments.causes[0]
+    mine = daily(tagged, ServiceName=EC2, ResourceId=PLANTED)
+    assert top.dimensions["RESOURCE_ID"] == PLANTED
+    assert round(top.delta, 2) == round(mine.iloc[-1] - mine.iloc[:-1].mean(), 2)
 
 
 def test_a_rerun_reads_nothing_and_no_request_is_counted(world, tmp_path, sqlite_engine, monkeypatch):
