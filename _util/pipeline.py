@@ -198,7 +198,7 @@ def write_report(settings: Settings, day: DayView, ce_requests: int, extra: dict
     return report.write_report(settings.output_dir / settings.day.isoformat() / "report.json", data)
 
 
-NO_CE_STATUS = "unavailable: root causes need Cost Explorer (COST_SOURCE=ce or sample)"
+NO_CE_STATUS = "unavailable: root causes need Cost Explorer (COST_SOURCE=ce or sample)"  # or an export (export)
 OFF_STATUS = "not analysed (DRILLDOWN=off)"
 NO_REQUESTS_STATUS = "not analysed (DRILLDOWN_MAX_REQUESTS=0)"
 WITH_SPIKE_STATUS = "not analysed (explained with its spike)"  # a trend of a service that also spikes on d
@@ -206,8 +206,9 @@ WITH_SPIKE_STATUS = "not analysed (explained with its spike)"  # a trend of a se
 
 def find_root_causes(settings: Settings, engine: Engine, analysis: Analysis, *, client=None) -> dict:
     """The root causes of the day's spikes, trends and new services ((service, breakdown, kind) ->
-    drilldown.RootCauseResult), asked of the source's Cost Explorer (client, else the source's own, made only when a request is needed;
-    COST_SOURCE=file: the saved drill-down answers among its --input files, costing no request).
+    drilldown.RootCauseResult), asked of the source's Cost Explorer (client, else the source's own, made only when a
+    request is needed; COST_SOURCE=file: the saved drill-down answers among its --input files, costing no request;
+    COST_SOURCE=export: the export's line items, down to the resource id, costing no request either).
     Never raises: when the drill-down cannot run, each alert's status says why."""
     from . import drilldown
     from .costexplorer import CostDataError, SavedAnswers
