@@ -347,7 +347,7 @@ class FrameAnswers:
         self.requests += 1
         try:
             frames = self._frames()
-        except (ValueError, OSError) as exc:  # an ExportError is a ValueError: one line naming what was wrong
+        except (ValueError, OSError, RuntimeError) as exc:  # ExportError, AthenaError: one line naming what failed
             raise CostExplorerError(f"the export's line items cannot be read ({exc})") from None
         service = _filtered_service(kwargs.get("Filter"))
         frame = frames.get(service, self._empty) if service and ", " not in service else pd.concat(

@@ -566,3 +566,48 @@ def fetch(inputs: Sequence[str | Path], fmt: str, first: date, d: date, known: d
     finally:
         table.close()
     return ExportFetch(parsed, periods, {p: prints[p] for p in periods}, n)
+
+
+def athena_drill_frame(settings, start: date, end: date, services: Iterable[str] = (), *, client=None,
+                       s3_client=None, deadline: float | None = None):
+    """COST_SOURCE=athena: drill_frame's (frame, account names) through one Athena query of export_sql.detail_sql
+    over the export's table (ATHENA_DATABASE.ATHENA_TABLE, EXPORT_FORMAT), pruned to the window's billing periods;
+    its scan is priced and logged by athena.run_query. Account names are not asked (a second query, another 10 MB
+    minimum): {}. A service stored qualified by provider ("Microsoft: Virtual Machines") is matched as such."""
+    import pandas as pd
+
+    from . import athena
+
+    if client is None:
+        client = athena.make_athena_client()
+    if s3_client is None:
+        from .site import make_s3_client
+
+        s3_client = make_s3_client(settings)
+    wanted = set(services)
+    raw = wanted | {s.split(": ", 1)[1] for s in wanted if ": " in s}  # a qualified name's own service too
+    table = settings.athena_table
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", table):
+        table = '"' + table.replace('"', '""') + '"'
+    fmt = export_sql.check_format(settings.export_format or "focus")
+    tag = settings.group_by if settings.group_by.startswith("TAG:") else ""
+    q = export_sql.ExportQuery(fmt, start, end, settings.cost_metric, tag, tuple(settings.exclude_record_types),
+                               table, None, "map", True)
+    result = athena.run_query(client, export_sql.detail_sql(q, raw), database=settings.athena_database,
+                              workgroup=settings.athena_workgroup,
+                              output_location=settings.athena_output_location or None,
+                              timeout_seconds=settings.athena_timeout_seconds, s3_client=s3_client,
+                              deadline=deadline)
+    log.info("root causes: Athena query %s scanned %d bytes (USD %s) for %d service(s), %s..%s", result.query_id,
+             result.bytes_scanned, result.cost_usd, len(wanted), start, end)
+    frame = result.table.to_pandas()
+    columns = [*export_sql.DETAIL_COLUMNS, *([f"tag:{tag[4:]}"] if tag else [])]
+    if frame.empty:
+        return pd.DataFrame(columns=columns), {}
+    frame["usage_date"] = frame["usage_date"].map(_as_date)
+    for col in columns:
+        if col not in ("usage_date", "amount"):
+            frame[col] = frame[col].fillna("").astype(str)
+    qualified = frame["provider"] + ": " + frame["service"]
+    frame["service"] = qualified.where(qualified.isin(wanted), frame["service"])
+    return frame[columns], {}

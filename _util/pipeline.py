@@ -279,6 +279,17 @@ def export_answers(settings: Settings, alerts) -> object:
     return answers
 
 
+def athena_answers(settings: Settings, alerts, *, client=None, s3_client=None) -> object:
+    """COST_SOURCE=athena: export_answers' answerer fed by one Athena query (exports.athena_drill_frame: detail_sql
+    for every alerted service over the drill-down window, priced and logged), made on its first request."""
+    from . import drilldown, exports
+
+    start, end = drilldown.window(settings.day)
+    services = sorted({a.service for a in alerts})
+    return drilldown.FrameAnswers(lambda: exports.athena_drill_frame(settings, start, end, services, client=client,
+                                                                     s3_client=s3_client)[0])
+
+
 def drilldown_requests(engine: Engine, report_date) -> int:
     """Cost Explorer requests the drill-down has spent on report_date so far (stored with its outcomes)."""
     return sum(r.requests for r in db.load_root_causes(engine, report_date))

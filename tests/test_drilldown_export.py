@@ -18,9 +18,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from _util import drilldown, exports, pipeline
+from _util import drilldown, export_sql, exports, pipeline
 from _util.config import Settings
 from _util.model import FirstSeen, Spike
+from tests.test_athena import moto_athena  # noqa: F401 (the fixture: moto's Athena and S3)
 
 pytest.importorskip("duckdb")
 pytest.importorskip("sqlglot")
@@ -312,3 +313,47 @@ def test_the_whole_run_shows_the_resource_in_the_report_and_the_slack_preview(wo
     assert "i-0abc1234567890def" in (out / "slack_preview.html").read_text()
     site = (isolated / "output" / "site" / D.isoformat() / "index.html").read_text()
     assert PLANTED in site  # the site's table shows the full id
+
+
+def test_athena_answers_every_alert_from_one_priced_query(moto_athena, tmp_path, sqlite_engine,  # noqa: F811
+                                                         caplog):
+    """COST_SOURCE=athena: detail_sql for all alerted services in one query (moto hands out the queued rows), the
+    same answerer and maths; the scan is logged with its price."""
+    from tests.test_athena import BUCKET, queue_results
+
+    client, s3, url = moto_athena
+    types = {"usage_date": ("date", 0, 0), "amount": ("decimal", 38, 12)}
+    columns = [(c, *types.get(c, ("varchar", 0, 0))) for c in export_sql.DETAIL_COLUMNS]
+    days = [D - timedelta(days=i) for i in range(drilldown.BASELINE_DAYS + 1)]
+    rows = []
+    for day in days:
+        for rid, acct, level in (("i-1", PROD, 10.0), ("i-2", DEV, 20.0)):
+            cost = level * (4 if rid == "i-2" and day == D else 1)
+            rows.append((day.isoformat(), "AWS", EC2, acct, "BoxUsage", "us-east-1", "RunInstances",
+                         f"arn:aws:ec2:us-east-1:{acct}:instance/{rid}", "SKU1", "Usage", f"{cost:.12f}"))
+        rows.append((day.isoformat(), "Microsoft", "Virtual Machines", "sub-1", "D2", "eastus", "", "", "", "Usage",
+                     "5.000000000000" if day < D else "9.000000000000"))
+    queue_results(url, rows, columns)
+    settings = Settings(cost_source="athena", report_date=D, export_format="focus", athena_database="cur",
+                        athena_table="focus-export", athena_output_location=f"s3://{BUCKET}/q/",
+                        output_dir=tmp_path / "out")
+    alerts = [Spike(EC2, "up", 90.0, 30.0, 1.0, 9.0, 60.0, 28),
+              Spike("Microsoft: Virtual Machines", "up", 9.0, 5.0, 1.0, 9.0, 4.0, 28)]
+    sent = []
+    client.meta.events.register("provide-client-params.athena.StartQueryExecution",
+                                lambda params, **_: sent.append(params["QueryString"]))
+    caplog.set_level("INFO")
+    answers = pipeline.athena_answers(settings, alerts, client=client, s3_client=s3)
+    found = drilldown.explain(alerts, settings, sqlite_engine, answers, D, pairs=drilldown.EXPORT_PAIRS)
+    assert len(sent) == 1 and answers.loads == 1  # one query for every alert and pair
+    sql = sent[0]
+    assert "billing_period IN ('2026-09', '2026-10')" in sql and '"focus-export"' in sql
+    assert "'Virtual Machines'" in sql and f"'{EC2}'" in sql
+    ec2 = found[drilldown.alert_key(alerts[0])]
+    assert ec2.status == "ok" and ec2.pair == drilldown.RESOURCE_PAIR
+    assert ec2.causes[0].dimensions["RESOURCE_ID"] == f"arn:aws:ec2:us-east-1:{DEV}:instance/i-2"
+    assert round(ec2.causes[0].delta, 2) == 60.0 and ec2.causes[0].share == pytest.approx(1.0)
+    vm = found[drilldown.alert_key(alerts[1])]  # stored qualified by provider: matched as such
+    assert vm.status == "ok" and round(sum(c.delta for c in vm.causes), 2) == 4.0
+    assert any("Athena query" in r.getMessage() and "USD" in r.getMessage() for r in caplog.records)
+    assert pipeline.drilldown_requests(sqlite_engine, D) == 0
