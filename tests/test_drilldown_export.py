@@ -227,7 +227,7 @@ def test_tag_breakdown_alerts_are_drilled_within_their_tag(world, tmp_path, sqli
     assert round(top.delta, 2) == round(mine.iloc[-1] - mine.iloc[:-1].mean(), 2)
 
 
-def test_a_rerun_reads_nothing_and_no_request_is_counted(world, tmp_path, sqlite_engine, monkeypatch):
+def test_a_rerun_reads_nothing_and_no_request_is_counted(world, tmp_path, engine, monkeypatch):
     root, raw = world
     alerts = [spike_alert(raw, EC2), spike_alert(raw, RDS)]
     reads = []
@@ -239,14 +239,14 @@ def test_a_rerun_reads_nothing_and_no_request_is_counted(world, tmp_path, sqlite
 
     monkeypatch.setattr(exports, "drill_frame", counted)
     settings = settings_for(tmp_path, root, drilldown_max_requests=0)  # no charge: the cap does not apply
-    first = pipeline.find_root_causes(settings, sqlite_engine, analysis_of(*alerts))
+    first = pipeline.find_root_causes(settings, engine, analysis_of(*alerts))
     assert reads == [[EC2, RDS]]  # one read for every alerted service
-    again = pipeline.find_root_causes(settings, sqlite_engine, analysis_of(*alerts))
+    again = pipeline.find_root_causes(settings, engine, analysis_of(*alerts))
     assert reads == [[EC2, RDS]]
     assert again == first and {r.status for r in first.values()} == {"ok"}
-    assert pipeline.drilldown_requests(sqlite_engine, D) == 0
+    assert pipeline.drilldown_requests(engine, D) == 0
     # A stage run alone reads them back the same way (best() over the stored pairs).
-    assert drilldown.stored(alerts, sqlite_engine, D) == first
+    assert drilldown.stored(alerts, engine, D) == first
 
 
 def test_an_unreadable_export_says_so_for_every_alert(world, tmp_path, sqlite_engine):
