@@ -212,17 +212,23 @@ def answer_cost_and_usage(frame: pd.DataFrame, request: dict[str, Any], *, page_
     if not 0 <= offset < max(len(slots), 1):
         raise _invalid(f"Invalid NextPageToken {token!r}")
     page = slots.iloc[offset:offset + page_groups]
-    shown: dict[int, dict[str, Any]] = {}
-    accounts: list[str] = []
-    key_columns = page[names].to_numpy(object)
-    for period, amount, group_keys in zip(page["period"].tolist(), page["amount"].tolist(), key_columns, strict=True):
-        result = shown.setdefault(int(period), results[int(period)])
-        if isinstance(group_keys[0], str):
-            result["Groups"].append({"Keys": list(group_keys), "Metrics": {m: _amount(amount) for m in metrics}})
-            accounts += [k for k, (_, dim) in zip(group_keys, keys, strict=True) if dim == "LINKED_ACCOUNT"]
+    # Every period on the page is listed (a period's slot without a group too), in order; then its groups. Plain
+    # lists and one comprehension: an export's resources give tens of thousands of groups per answer.
+    periods_on_page = page["period"].to_numpy(dtype=np.int64)
+    shown = [results[p] for p in dict.fromkeys(periods_on_page.tolist())]
+    grouped = page[names[0]].notna().to_numpy()
+    group_rows = page.loc[grouped]
+    amounts = [_amount(a)["Amount"] for a in group_rows["amount"].to_numpy(dtype=float).tolist()]
+    group_keys = group_rows[names].to_numpy(object).tolist()
+    groups = [{"Keys": k, "Metrics": {m: {"Amount": a, "Unit": "USD"} for m in metrics}}
+              for k, a in zip(group_keys, amounts, strict=True)]
+    for p, group in zip(periods_on_page[grouped].tolist(), groups, strict=True):
+        results[p]["Groups"].append(group)
+    accounts = [group_rows[n].tolist() for n, (_, dim) in zip(names, keys, strict=True) if dim == "LINKED_ACCOUNT"]
     response: dict[str, Any] = {"GroupDefinitions": [{"Type": k, "Key": v} for k, v in keys],
-                                "ResultsByTime": list(shown.values()),
-                                "DimensionValueAttributes": _attributes(dict.fromkeys(accounts), account_names)}
+                                "ResultsByTime": shown,
+                                "DimensionValueAttributes": _attributes(dict.fromkeys(accounts[0] if accounts else []),
+                                                                        account_names)}
     if offset + page_groups < len(slots):
         response["NextPageToken"] = str(offset + page_groups)
     return response
