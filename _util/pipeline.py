@@ -198,7 +198,7 @@ def write_report(settings: Settings, day: DayView, ce_requests: int, extra: dict
     return report.write_report(settings.output_dir / settings.day.isoformat() / "report.json", data)
 
 
-NO_CE_STATUS = "unavailable: root causes need Cost Explorer (COST_SOURCE=ce or sample)"  # or an export (export)
+NO_CE_STATUS = "unavailable: root causes need Cost Explorer or export files (COST_SOURCE=ce, sample or export)"
 OFF_STATUS = "not analysed (DRILLDOWN=off)"
 NO_REQUESTS_STATUS = "not analysed (DRILLDOWN_MAX_REQUESTS=0)"
 WITH_SPIKE_STATUS = "not analysed (explained with its spike)"  # a trend of a service that also spikes on d
