@@ -295,7 +295,8 @@ DETAIL_COLUMNS = ("usage_date", "provider", "service", "linked_account", "usage_
 
 def detail_sql(q: ExportQuery, services: Iterable[str] = ()) -> str:
     """Trino SQL: the long frame of DETAIL_COLUMNS for days [start, end] (and the given services; none = all),
-    one row per distinct dimension values a day — root causes down to the resource id."""
+    one row per distinct dimension values a day — root causes down to the resource id. With COST_GROUP_BY=TAG:<key>
+    (q.group_by) a column "tag:<key>" (the tag's value, '' when unset) follows record_type."""
     if q.fmt == "focus":
         resource, sku = "ResourceId", "SkuId"
     else:
@@ -309,6 +310,10 @@ def detail_sql(q: ExportQuery, services: Iterable[str] = ()) -> str:
         "sku": f"COALESCE(CAST({sku} AS VARCHAR), '')" if q.has(sku) else "''",
         "record_type": dimension_expr(q, "RECORD_TYPE"),
     }
+    kind, sep, key = q.group_by.partition(":")
+    if sep and kind == "TAG":  # a breakdown alert's tag, as Cost Explorer's answers filter on it ("" = untagged)
+        value = _tag_value(q, key) if q.has("resource_tags" if q.fmt == "cur2" else "Tags") else "''"
+        dims[f'"tag:{key}"'] = f"COALESCE({value}, '')"
     provider, _ = _provider_currency(q)
     conds = _where(q)
     services = sorted(set(services))
@@ -326,6 +331,23 @@ def detail_sql(q: ExportQuery, services: Iterable[str] = ()) -> str:
             f"WHERE {where}\n"
             f"GROUP BY {', '.join(str(i) for i in range(1, n + 1))}\n"
             f"ORDER BY {', '.join(str(i) for i in range(1, n + 1))}")
+
+
+ACCOUNT_NAME_COLUMNS = {"focus": ("SubAccountId", "SubAccountName"),
+                        "cur2": ("line_item_usage_account_id", "line_item_usage_account_name")}
+
+
+def account_names_sql(q: ExportQuery) -> str | None:
+    """Trino SQL: each account's name in days [start, end] (columns account, name); None when the export has no
+    name column."""
+    account, name = ACCOUNT_NAME_COLUMNS[q.fmt]
+    if not (q.has(account) and q.has(name)):
+        return None
+    where = "\n  AND ".join([c for c in _where(q) if "NOT IN" not in c] + [f"{name} IS NOT NULL", f"{name} <> ''"])
+    return (f"SELECT CAST({account} AS VARCHAR) AS account, max(CAST({name} AS VARCHAR)) AS name\n"
+            f"FROM {q.table}\n"
+            f"WHERE {where}\n"
+            f"GROUP BY 1")
 
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
