@@ -7,6 +7,7 @@ and queried with export_sql's query (the SQL Athena runs, transpiled). duckdb an
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import logging
 import os
@@ -569,7 +570,7 @@ def fetch(inputs: Sequence[str | Path], fmt: str, first: date, d: date, known: d
 
 
 def athena_drill_frame(settings, start: date, end: date, services: Iterable[str] = (), *, client=None,
-                       s3_client=None, deadline: float | None = None):
+                       s3_client=None, glue_client=None, deadline: float | None = None):
     """COST_SOURCE=athena: drill_frame's (frame, account names) through one Athena query of export_sql.detail_sql
     over the export's table (ATHENA_DATABASE.ATHENA_TABLE, EXPORT_FORMAT), pruned to the window's billing periods;
     its scan is priced and logged by athena.run_query. Account names are not asked (a second query, another 10 MB
@@ -586,13 +587,11 @@ def athena_drill_frame(settings, start: date, end: date, services: Iterable[str]
         s3_client = make_s3_client(settings)
     wanted = set(services)
     raw = wanted | {s.split(": ", 1)[1] for s in wanted if ": " in s}  # a qualified name's own service too
-    table = settings.athena_table
-    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", table):
-        table = '"' + table.replace('"', '""') + '"'
-    fmt = export_sql.check_format(settings.export_format or "focus")
     tag = settings.group_by if settings.group_by.startswith("TAG:") else ""
-    q = export_sql.ExportQuery(fmt, start, end, settings.cost_metric, tag, tuple(settings.exclude_record_types),
-                               table, None, "map", True)
+    # The table's real columns (Glue GetTable, free), as the daily query uses: FOCUS 1.0 and 1.2 name the usage
+    # type differently, and a column the query needs that the table lacks is named before anything is paid for.
+    q = dataclasses.replace(athena.daily_query(settings, athena.glue_table(settings, glue_client=glue_client), start,
+                                               end), group_by=tag)
     result = athena.run_query(client, export_sql.detail_sql(q, raw), database=settings.athena_database,
                               workgroup=settings.athena_workgroup,
                               output_location=settings.athena_output_location or None,

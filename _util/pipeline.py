@@ -208,7 +208,8 @@ def find_root_causes(settings: Settings, engine: Engine, analysis: Analysis, *, 
     """The root causes of the day's spikes, trends and new services ((service, breakdown, kind) ->
     drilldown.RootCauseResult), asked of the source's Cost Explorer (client, else the source's own, made only when a
     request is needed; COST_SOURCE=file: the saved drill-down answers among its --input files, costing no request;
-    COST_SOURCE=export: the export's line items, down to the resource id, costing no request either).
+    COST_SOURCE=export: the export's line items, down to the resource id, costing no request either; athena: the
+    same line items through one Athena query, priced by the bytes it scans).
     Never raises: when the drill-down cannot run, each alert's status says why."""
     from . import drilldown
     from .costexplorer import CostDataError, SavedAnswers
@@ -232,6 +233,10 @@ def find_root_causes(settings: Settings, engine: Engine, analysis: Analysis, *, 
         # The export's own line items, read once for every alerted service over the drill-down window: no request,
         # no charge (DRILLDOWN_MAX_REQUESTS is not taken), down to the resource id.
         client, pairs = export_answers(settings, alerts), drilldown.EXPORT_PAIRS
+    elif settings.cost_source == "athena":
+        # The same line items through one Athena query for every alerted service (priced and logged like the
+        # daily query; no Cost Explorer request, so DRILLDOWN_MAX_REQUESTS is not taken).
+        client, pairs = athena_answers(settings, alerts), drilldown.EXPORT_PAIRS
     elif settings.drilldown_max_requests == 0:
         log.info("root causes: none asked (DRILLDOWN_MAX_REQUESTS=0)")
         return every(NO_REQUESTS_STATUS)
@@ -279,7 +284,7 @@ def export_answers(settings: Settings, alerts) -> object:
     return answers
 
 
-def athena_answers(settings: Settings, alerts, *, client=None, s3_client=None) -> object:
+def athena_answers(settings: Settings, alerts, *, client=None, s3_client=None, glue_client=None) -> object:
     """COST_SOURCE=athena: export_answers' answerer fed by one Athena query (exports.athena_drill_frame: detail_sql
     for every alerted service over the drill-down window, priced and logged), made on its first request."""
     from . import drilldown, exports
@@ -287,7 +292,8 @@ def athena_answers(settings: Settings, alerts, *, client=None, s3_client=None) -
     start, end = drilldown.window(settings.day)
     services = sorted({a.service for a in alerts})
     return drilldown.FrameAnswers(lambda: exports.athena_drill_frame(settings, start, end, services, client=client,
-                                                                     s3_client=s3_client)[0])
+                                                                     s3_client=s3_client,
+                                                                     glue_client=glue_client)[0])
 
 
 def drilldown_requests(engine: Engine, report_date) -> int:

@@ -320,6 +320,7 @@ def test_athena_answers_every_alert_from_one_priced_query(moto_athena, tmp_path,
     """COST_SOURCE=athena: detail_sql for all alerted services in one query (moto hands out the queued rows), the
     same answerer and maths; the scan is logged with its price."""
     from tests.test_athena import BUCKET, queue_results
+    from tests.test_ingest_athena import FakeGlue
 
     client, s3, url = moto_athena
     types = {"usage_date": ("date", 0, 0), "amount": ("decimal", 38, 12)}
@@ -343,7 +344,7 @@ def test_athena_answers_every_alert_from_one_priced_query(moto_athena, tmp_path,
     client.meta.events.register("provide-client-params.athena.StartQueryExecution",
                                 lambda params, **_: sent.append(params["QueryString"]))
     caplog.set_level("INFO")
-    answers = pipeline.athena_answers(settings, alerts, client=client, s3_client=s3)
+    answers = pipeline.athena_answers(settings, alerts, client=client, s3_client=s3, glue_client=FakeGlue("focus"))
     found = drilldown.explain(alerts, settings, sqlite_engine, answers, D, pairs=drilldown.EXPORT_PAIRS)
     assert len(sent) == 1 and answers.loads == 1  # one query for every alert and pair
     sql = sent[0]

@@ -291,7 +291,11 @@ def test_the_whole_job_runs_on_athena_against_moto(moto_aws, isolated, quick_cha
     code = runCostReporting.main(["--source", "athena", "--date", D.isoformat(), "--dry-run"])
     assert code == 0, capsys.readouterr().err
     report = json.loads((isolated / "output" / D.isoformat() / "report.json").read_text())
-    assert report["report_date"] == D.isoformat() and len(sent) == 1
+    alerts = [*report["spikes"], *report["trends"], *report["first_seen"]]
+    # One daily query; the day's alerts add one drill-down query (every alerted service at once), answered too.
+    assert alerts  # the generated world has alerts: the drill-down query is exercised
+    assert report["report_date"] == D.isoformat() and len(sent) == 1 + bool(alerts)
+    assert all(not a["root_cause_status"].startswith("unavailable") for a in alerts), alerts
     assert report["athena"]["queries"] == 1 and report["athena"]["cost_usd"] == round(float(athena.scan_cost_usd(0)), 6)
     assert report["ce_requests"] == 0
     d = truth.daily
