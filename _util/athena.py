@@ -47,8 +47,9 @@ PAGE_ROWS = 1000
 ATHENA_IAM_HINT = ("IAM needs athena:StartQueryExecution/GetQueryExecution/StopQueryExecution/GetQueryResults, "
                    "glue:GetTable/GetPartitions, s3:GetObject/ListBucket on the export and s3:PutObject/GetObject "
                    "on the result location (README \"Athena\")")
-# The columns athena_daily_costs returns, in this order (the daily SQL's SELECT list; `currency` is read as `unit`).
-DAILY_COLUMNS = ("usage_date", "service", "breakdown", "amount", "unit", "billing_period")
+# The columns athena_daily_costs returns, in this order (export_sql.daily_cost_sql's SELECT list, as
+# exports.parse_daily_frame reads it; a `unit` column is read as `currency`).
+DAILY_COLUMNS = ("usage_date", "provider", "service", "breakdown", "currency", "amount")
 _RUNNING = ("QUEUED", "RUNNING")
 
 
@@ -323,15 +324,15 @@ def _page_results(client, query_id: str):
 
 
 def daily_cost_table(table):
-    """The daily query's rows as DAILY_COLUMNS: usage_date date32, service/breakdown/unit strings (breakdown "" when
-    absent or NULL), amount as Athena typed it (decimal exact, or float64), billing_period a string or NULL."""
+    """The daily query's rows as DAILY_COLUMNS: usage_date date32, provider/service/breakdown/currency strings
+    (provider and breakdown "" when absent or NULL), amount as Athena typed it (decimal exact, or float64)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     names = {name.lower(): name for name in table.column_names}
-    if "unit" not in names and "currency" in names:
-        names["unit"] = names["currency"]
-    missing = [c for c in ("usage_date", "service", "amount", "unit") if c not in names]
+    if "currency" not in names and "unit" in names:
+        names["currency"] = names["unit"]
+    missing = [c for c in ("usage_date", "service", "amount", "currency") if c not in names]
     if missing:
         raise AthenaError(f"the daily query returned no {', '.join(missing)} column(s) "
                           f"(got {', '.join(table.column_names) or 'none'}; expected {', '.join(DAILY_COLUMNS)})")
@@ -340,19 +341,19 @@ def daily_cost_table(table):
     def col(name):
         return table.column(names[name])
 
+    def text(name):
+        if name not in names:
+            return pa.array([""] * n, type=pa.string())
+        return pc.fill_null(pc.cast(col(name), pa.string()), "")
+
     day = col("usage_date")
     if pa.types.is_timestamp(day.type) or pa.types.is_string(day.type):
         day = pc.cast(day, pa.date32())
     amount = col("amount")
     if not (pa.types.is_decimal(amount.type) or pa.types.is_floating(amount.type)):
         amount = pc.cast(amount, pa.float64())
-    breakdown = (pc.fill_null(pc.cast(col("breakdown"), pa.string()), "") if "breakdown" in names
-                 else pa.array([""] * n, type=pa.string()))
-    period = col("billing_period") if "billing_period" in names else pa.nulls(n, pa.string())
-    if pa.types.is_timestamp(period.type) or pa.types.is_date(period.type):
-        period = pc.strftime(pc.cast(period, pa.timestamp("s")), format="%Y-%m")
-    out = pa.table([day, pc.cast(col("service"), pa.string()), breakdown, amount, pc.cast(col("unit"), pa.string()),
-                    pc.cast(period, pa.string())], names=list(DAILY_COLUMNS))
+    out = pa.table([day, text("provider"), pc.cast(col("service"), pa.string()), text("breakdown"),
+                    text("currency"), amount], names=list(DAILY_COLUMNS))
     for name in ("usage_date", "service"):
         nulls = out.column(name).null_count
         if nulls:
@@ -377,6 +378,65 @@ def athena_daily_costs(settings: Settings, sql: str, *, client=None, s3_client=N
     return table.replace_schema_metadata({"athena_query_id": result.query_id,
                                           "athena_bytes_scanned": str(result.bytes_scanned),
                                           "athena_cost_usd": str(result.cost_usd)})
+
+
+@dataclass(frozen=True)
+class GlueTable:
+    """The export's table as Glue GetTable describes it (a free call): its columns {name as Glue spells it (lower
+    case for a DDL table): Glue type} and partition keys."""
+
+    name: str
+    columns: dict[str, str]
+    partition_keys: tuple[str, ...] = ()
+
+    @property
+    def partitioned(self) -> bool:
+        """True when the table has the billing_period partition to prune on."""
+        from .export_sql import PARTITION_COLUMN
+
+        return PARTITION_COLUMN in {k.lower() for k in self.partition_keys}
+
+    @property
+    def tags(self) -> str:
+        """How FOCUS Tags is stored: "map" (Parquet tables, as Data Exports write it) or "json" (text)."""
+        kind = next((t for c, t in self.columns.items() if c.lower() == "tags"), "")
+        return "map" if kind.lower().startswith("map") else "json"
+
+
+def glue_table(settings: Settings, *, glue_client=None) -> GlueTable:
+    """ATHENA_DATABASE.ATHENA_TABLE from Glue GetTable; AthenaError (one line naming it) when it cannot be read."""
+    glue_client = glue_client or make_glue_client()
+    where = f"{settings.athena_database}.{settings.athena_table}"
+    try:
+        table = glue_client.get_table(DatabaseName=settings.athena_database, Name=settings.athena_table)["Table"]
+    except Exception as exc:
+        raise AthenaError(f"table {where} (Glue GetTable): {_client_error(exc)}") from None
+    columns = {c["Name"]: str(c.get("Type", "")) for c in (table.get("StorageDescriptor") or {}).get("Columns") or []}
+    if not columns:
+        raise AthenaError(f"table {where} has no columns in Glue (create it with docs/athena/*.sql)")
+    keys = tuple(k["Name"] for k in table.get("PartitionKeys") or [])
+    return GlueTable(where, columns, keys)
+
+
+def table_ref(name: str) -> str:
+    """ATHENA_TABLE as the query names it: as is, or double-quoted where it is not a plain identifier (a-b)."""
+    return name if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name) else '"' + name.replace('"', '""') + '"'
+
+
+def daily_query(settings: Settings, table: GlueTable, start, end, periods=None):
+    """The export_sql.ExportQuery of COST_SOURCE=athena for days [start, end] (dates) and the billing periods
+    `periods` (None: all of them): the table's real columns from Glue, its Tags type and partitioning; EXPORT_FORMAT,
+    or (unset) the format the columns show. A column the query needs that the table lacks: ExportError naming it."""
+    from . import export_sql, exports
+
+    fmt = exports.detect_format(table.columns, settings.export_format)
+    if not settings.export_format:
+        log.info("EXPORT_FORMAT unset: table %s has %s's columns", table.name, "CUR 2.0" if fmt == "cur2" else "FOCUS")
+    exports.check_columns(fmt, table.columns, settings.cost_metric, settings.group_by)
+    return export_sql.ExportQuery(fmt, start, end, settings.cost_metric, settings.group_by,
+                                  tuple(settings.exclude_record_types), table_ref(settings.athena_table),
+                                  frozenset(table.columns), table.tags, table.partitioned,
+                                  None if periods is None else tuple(periods))
 
 
 # ---- pre-flight (--dry-run) ---------------------------------------------------------------------------------------
@@ -426,6 +486,16 @@ def preflight_problems(settings: Settings, *, client=None, glue_client=None) -> 
     else:
         columns = (table.get("StorageDescriptor") or {}).get("Columns") or []
         keys = [k.get("Name") for k in table.get("PartitionKeys") or []]
-        found.append(f"table {settings.athena_database}.{settings.athena_table}: {len(columns)} columns"
+        where = f"{settings.athena_database}.{settings.athena_table}"
+        found.append(f"table {where}: {len(columns)} columns"
                      + (f", partitioned by {', '.join(keys)}" if keys else ", not partitioned (every query scans all)"))
+        # the daily query written for these columns (pure): a column or setting it cannot use is said now, unpaid
+        from .costexplorer import CostDataError
+        from .export_sql import daily_cost_sql
+
+        glue = GlueTable(where, {c.get("Name", ""): str(c.get("Type", "")) for c in columns}, tuple(keys))
+        try:
+            daily_cost_sql(daily_query(settings, glue, settings.day, settings.day))
+        except (CostDataError, ValueError) as exc:
+            wrong.append(f"table {where}: {exc}")
     return found, wrong

@@ -155,6 +155,17 @@ def team_daily_costs(costs: pd.DataFrame, teams: Teams, group_by: str = "") -> p
     return table.reindex(columns=columns, fill_value=0.0).rename_axis(columns=None)
 
 
+def team_daily_matrix(matrix, teams: Teams, group_by: str = "") -> pd.DataFrame:
+    """Daily USD per owner from the window's matrix (model.CostMatrix: days x (service, breakdown)), as
+    team_daily_costs gives from the long frame: one column per team in file order, then "unowned". The owner is
+    decided once per series, the sums are one vector step per owner."""
+    columns = [t.name for t in teams] + [UNOWNED]
+    owners = np.array([(team.name if (team := teams.owner(service, breakdown, group_by)) else UNOWNED)
+                       for service, breakdown in matrix.keys], dtype=object)
+    sums = {name: matrix.values[:, owners == name].sum(axis=1) for name in columns}
+    return pd.DataFrame(sums, index=pd.Index(matrix.dates.date, name="usage_date"), columns=columns)
+
+
 @dataclass(frozen=True)
 class TeamMonth:
     """One owner's day and month on d (USD): its cost on d and the days before, month to date, the month-end

@@ -123,16 +123,19 @@ def _mask(frame: pd.DataFrame, expr: Any, where: str = "Filter") -> np.ndarray:
     return column.isin(values).to_numpy()
 
 
-def _group_keys(request: dict[str, Any], refuse: Iterable[str]) -> list[tuple[str, str]]:
+def _group_keys(request: dict[str, Any], refuse: Iterable[str], extra: Iterable[str] = (),
+                max_keys: int = 2) -> list[tuple[str, str]]:
     group_by = request.get("GroupBy") or []
-    if len(group_by) > 2:
-        raise _invalid("GroupBy takes at most 2 group definitions")
+    if len(group_by) > max_keys:
+        raise _invalid(f"GroupBy takes at most {max_keys} group definitions")
+    extra = set(extra)
     keys: list[tuple[str, str]] = []
     for g in group_by:
         kind, key = g.get("Type"), g.get("Key")
         if kind not in ("DIMENSION", "TAG", "COST_CATEGORY") or not key:
             raise _invalid(f"Group Definition {g!r} needs a Type (DIMENSION, TAG, COST_CATEGORY) and a Key")
-        if kind == "DIMENSION" and (key in refuse or (key not in DOCUMENTED_GROUP_DIMENSIONS and key != "REGION")):
+        if kind == "DIMENSION" and (key in refuse or (key not in DOCUMENTED_GROUP_DIMENSIONS and key != "REGION"
+                                                      and key not in extra)):
             raise _invalid("Group Definition dimension is invalid. Valid values are "
                            + ", ".join(DOCUMENTED_GROUP_DIMENSIONS))
         if (kind, key) in keys:
@@ -167,14 +170,17 @@ def _select(frame: pd.DataFrame, request: dict[str, Any],
 
 def answer_cost_and_usage(frame: pd.DataFrame, request: dict[str, Any], *, page_groups: int = 5000,
                           estimated: Callable[[date], bool] | date | None = None, refuse: Iterable[str] = (),
-                          account_names: dict[str, str] | None = None) -> dict[str, Any]:
+                          account_names: dict[str, str] | None = None, extra_dimensions: Iterable[str] = (),
+                          max_group_by: int = 2) -> dict[str, Any]:
     """A GetCostAndUsage response for `request` from `frame` (USD): one ResultsByTime entry per period even without
     cost, Total filled only when ungrouped, Groups keyed like CE ("key$value" for tags), paged by page_groups
     groups with NextPageToken. estimated: a day -> bool function, or the first estimated day. refuse: GroupBy
-    dimensions answered with a ValidationException (as CE may for the undocumented REGION). Raises CEError."""
+    dimensions answered with a ValidationException (as CE may for the undocumented REGION). extra_dimensions and
+    max_group_by go past Cost Explorer's GroupBy (an export answers by RESOURCE_ID, three keys at once). Raises
+    CEError."""
     periods = _periods(request)
     metrics = _metrics(request)
-    keys = _group_keys(request, set(refuse))
+    keys = _group_keys(request, set(refuse), extra_dimensions, max_group_by)
     is_estimated = _is_estimated(estimated)
     rows, index = _select(frame, request, periods)
     results = [{"TimePeriod": {"Start": s.isoformat(), "End": e.isoformat()}, "Total": {}, "Groups": [],
@@ -206,17 +212,23 @@ def answer_cost_and_usage(frame: pd.DataFrame, request: dict[str, Any], *, page_
     if not 0 <= offset < max(len(slots), 1):
         raise _invalid(f"Invalid NextPageToken {token!r}")
     page = slots.iloc[offset:offset + page_groups]
-    shown: dict[int, dict[str, Any]] = {}
-    accounts: list[str] = []
-    key_columns = page[names].to_numpy(object)
-    for period, amount, group_keys in zip(page["period"].tolist(), page["amount"].tolist(), key_columns, strict=True):
-        result = shown.setdefault(int(period), results[int(period)])
-        if isinstance(group_keys[0], str):
-            result["Groups"].append({"Keys": list(group_keys), "Metrics": {m: _amount(amount) for m in metrics}})
-            accounts += [k for k, (_, dim) in zip(group_keys, keys, strict=True) if dim == "LINKED_ACCOUNT"]
+    # Every period on the page is listed (a period's slot without a group too), in order; then its groups. Plain
+    # lists and one comprehension: an export's resources give tens of thousands of groups per answer.
+    periods_on_page = page["period"].to_numpy(dtype=np.int64)
+    shown = [results[p] for p in dict.fromkeys(periods_on_page.tolist())]
+    grouped = page[names[0]].notna().to_numpy()
+    group_rows = page.loc[grouped]
+    amounts = [_amount(a)["Amount"] for a in group_rows["amount"].to_numpy(dtype=float).tolist()]
+    group_keys = group_rows[names].to_numpy(object).tolist()
+    groups = [{"Keys": k, "Metrics": {m: {"Amount": a, "Unit": "USD"} for m in metrics}}
+              for k, a in zip(group_keys, amounts, strict=True)]
+    for p, group in zip(periods_on_page[grouped].tolist(), groups, strict=True):
+        results[p]["Groups"].append(group)
+    accounts = [group_rows[n].tolist() for n, (_, dim) in zip(names, keys, strict=True) if dim == "LINKED_ACCOUNT"]
     response: dict[str, Any] = {"GroupDefinitions": [{"Type": k, "Key": v} for k, v in keys],
-                                "ResultsByTime": list(shown.values()),
-                                "DimensionValueAttributes": _attributes(dict.fromkeys(accounts), account_names)}
+                                "ResultsByTime": shown,
+                                "DimensionValueAttributes": _attributes(dict.fromkeys(accounts[0] if accounts else []),
+                                                                        account_names)}
     if offset + page_groups < len(slots):
         response["NextPageToken"] = str(offset + page_groups)
     return response

@@ -487,10 +487,20 @@ def check_uniform(conn: Connection, start: date, end: date) -> None:
         .where(daily_cost.c.usage_date.between(start, end)).group_by(daily_cost.c.unit)
         .order_by(func.min(daily_cost.c.usage_date))).all()
     if len(units) > 1:
-        spans = ", ".join(f"{u} ({_as_date(a)}..{_as_date(b)})" for u, a, b in units)
-        raise MixedCostsError(
-            f"stored costs of {start}..{end} are in more than one currency: {spans}; they are never summed — "
-            f"fetch the older days again in the current currency: {_forget_hint(_as_date(units[0][2]))}")
+        raise_mixed_units(start, end, [(u, _as_date(a), _as_date(b)) for u, a, b in units])
+    check_settings_uniform(conn, start, end)
+
+
+def raise_mixed_units(start: date, end: date, units: Sequence[tuple[str, date, date]]) -> None:
+    """Raise the MixedCostsError of check_uniform for (unit, first day, last day) spans, earliest first."""
+    spans = ", ".join(f"{u} ({a}..{b})" for u, a, b in units)
+    raise MixedCostsError(
+        f"stored costs of {start}..{end} are in more than one currency: {spans}; they are never summed — "
+        f"fetch the older days again in the current currency: {_forget_hint(units[0][2])}")
+
+
+def check_settings_uniform(conn: Connection, start: date, end: date) -> None:
+    """check_uniform's COST_METRIC / COST_GROUP_BY rule alone (it reads cost_day only: one row per day)."""
     kinds = conn.execute(
         select(cost_day.c.metric, func.coalesce(cost_day.c.group_by, ""), func.min(cost_day.c.usage_date),
                func.max(cost_day.c.usage_date))

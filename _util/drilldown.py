@@ -28,8 +28,17 @@ Alert = Spike | Trend | FirstSeen
 
 # The dimension pairs asked for each alert (Cost Explorer takes at most 2 GroupBy keys). REGION is accepted in
 # GroupBy in practice but not documented there: a refusal drops that pair for the run, the other one still works.
-PAIRS: tuple[tuple[str, str], ...] = (("LINKED_ACCOUNT", "USAGE_TYPE"), ("REGION", "OPERATION"))
-FIRST_PAIR_PREFERENCE = 0.1  # share of the change by which another pair's top cause must beat the first pair's
+PAIRS: tuple[tuple[str, ...], ...] = (("LINKED_ACCOUNT", "USAGE_TYPE"), ("REGION", "OPERATION"))
+# An export (COST_SOURCE=export) knows each line's resource: one more grouping, asked first, keyed by the resource
+# with its usage type and account (a resource has one of each; three keys, past Cost Explorer's two: the export's
+# answerer takes them). Lines without a resource id (tax, support, most data transfer) group under NO_RESOURCE_ID.
+RESOURCE_PAIR = ("RESOURCE_ID", "USAGE_TYPE", "LINKED_ACCOUNT")
+EXPORT_PAIRS: tuple[tuple[str, ...], ...] = (RESOURCE_PAIR, *PAIRS)
+NO_RESOURCE_ID = "(no resource id)"
+# best()'s order of preference: each pair gives way to a later one only when that one's top cause explains
+# FIRST_PAIR_PREFERENCE more of the change (per place further down the list).
+PAIR_ORDER: tuple[tuple[str, ...], ...] = EXPORT_PAIRS
+FIRST_PAIR_PREFERENCE = 0.1  # share of the change by which a later pair's top cause must beat an earlier pair's
 BASELINE_DAYS = 28  # a group's normal: the mean of the 28 days before d (a trend's long window is 28 days too)
 TREND_SHORT_DAYS = 7  # a trend's contribution: the group's 7-day mean minus its 28-day mean, both ending d
 TOP = 5  # causes kept at most per alert
@@ -113,7 +122,7 @@ def root_causes(frame: pd.DataFrame, alert: Alert, report_date: date, *, top: in
     """
     dims = [c for c in frame.columns if c not in ("usage_date", "amount")]
     if frame.empty or not dims:
-        return RootCauseResult(f"{UNAVAILABLE}Cost Explorer returned no costs for {alert.service} in the "
+        return RootCauseResult(f"{UNAVAILABLE}the drill-down found no costs for {alert.service} in the "
                                f"{baseline_days + 1} days to {report_date}")
     d = pd.Timestamp(report_date).normalize()
     days = pd.date_range(d - pd.Timedelta(days=baseline_days), d, freq="D")
@@ -185,7 +194,7 @@ class DrillQuery:
     [start, end] (inclusive UTC dates); the duck type costexplorer.fetch_pages takes."""
 
     service: str
-    pair: tuple[str, str]
+    pair: tuple[str, ...]
     start: date
     end: date
     metric: str = "UnblendedCost"
@@ -223,14 +232,20 @@ def breakdown_filter(group_by: str, breakdown: str) -> dict[str, Any]:
     return {"Dimensions": {"Key": group_by, "Values": [breakdown], "MatchOptions": ["EQUALS"]}}
 
 
-def plan(alerts: Iterable[Alert], report_date: date, settings) -> list[tuple[Alert, DrillQuery]]:
+def window(report_date: date) -> tuple[date, date]:
+    """The drill-down's days [start, end] (inclusive): the baseline and d (spikes, trends and new services)."""
+    return report_date - timedelta(days=BASELINE_DAYS), report_date
+
+
+def plan(alerts: Iterable[Alert], report_date: date, settings, pairs: Sequence[tuple[str, ...]] = PAIRS,
+         ) -> list[tuple[Alert, DrillQuery]]:
     """The drill-down queries of the day, largest |impact| first: one per dimension pair per alert."""
-    start, end = report_date - timedelta(days=BASELINE_DAYS), report_date
+    start, end = window(report_date)
     ordered = sorted(alerts, key=lambda a: (-abs(impact(a)), a.service, alert_kind(a)))
     return [(a, DrillQuery(a.service, pair, start, end, settings.cost_metric, getattr(a, "breakdown", "") or "",
                            settings.group_by if getattr(a, "breakdown", "") else "",
                            tuple(settings.exclude_record_types)))
-            for a in ordered for pair in PAIRS]
+            for a in ordered for pair in pairs]
 
 
 def parse_pages(pages: Sequence[dict[str, Any]], pair: Sequence[str], metric: str) -> pd.DataFrame:
@@ -291,21 +306,96 @@ def answer_names(pages: Sequence[dict[str, Any]], dimension: str = "LINKED_ACCOU
     return out
 
 
+# --- an export's answers (COST_SOURCE=export) ---------------------------------------------------------------------
+
+class FrameAnswers:
+    """A GetCostAndUsage client answering the drill-down's requests from one long cost frame (an export's
+    exports.detail_frame, read once for all the day's alerted services), through ce_answer: free (no request, no
+    charge: DRILLDOWN_MAX_REQUESTS is not taken) and its outcomes stored (a rerun reads them back, reading nothing).
+
+    load: () -> the frame (usage_date, service, linked_account, usage_type, region, operation, resource_id, sku,
+    record_type, amount), called on the first request only; account_names: LINKED_ACCOUNT -> name."""
+
+    free = True
+    keeps_stored = True
+    EXTRA_DIMENSIONS = ("RESOURCE_ID", "SKU")
+
+    def __init__(self, load: Callable[[], pd.DataFrame], account_names: Mapping[str, str] | None = None,
+                 page_groups: int = 100_000) -> None:
+        self._load = load
+        self._by_service: dict[str, pd.DataFrame] | None = None
+        self._empty: pd.DataFrame | None = None
+        self.account_names = dict(account_names or {})
+        self.page_groups = page_groups
+        self.requests = 0
+        self.loads = 0
+
+    def _frames(self) -> dict[str, pd.DataFrame]:
+        if self._by_service is None:
+            frame = prepare_frame(self._load())
+            self.loads += 1
+            self._empty = frame.iloc[:0]
+            self._by_service = {str(k): g for k, g in frame.groupby("service", sort=False, observed=True)}
+        return self._by_service
+
+    def get_cost_and_usage(self, **kwargs: Any) -> dict[str, Any]:
+        """The answer ce_answer gives from the frame (only the filtered service's rows are looked at); a request it
+        refuses raises CostExplorerError as fetch_pages would."""
+        from . import ce_answer
+        from .costexplorer import _filtered_service
+
+        self.requests += 1
+        try:
+            frames = self._frames()
+        except (ValueError, OSError, RuntimeError) as exc:  # ExportError, AthenaError: one line naming what failed
+            raise CostExplorerError(f"the export's line items cannot be read ({exc})") from None
+        service = _filtered_service(kwargs.get("Filter"))
+        frame = frames.get(service, self._empty) if service and ", " not in service else pd.concat(
+            [self._empty, *frames.values()])
+        try:
+            return ce_answer.answer_cost_and_usage(frame, kwargs, page_groups=self.page_groups,
+                                                   account_names=self.account_names,
+                                                   extra_dimensions=self.EXTRA_DIMENSIONS, max_group_by=3)
+        except ce_answer.CEError as exc:
+            raise CostExplorerError(f"export drill-down {exc.code}: {exc.message}") from None
+
+
+def prepare_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """An export's detail frame as FrameAnswers reads it: amounts as float USD, lines without a resource id under
+    NO_RESOURCE_ID, text columns as categories (a month of resources stays small)."""
+    out = frame.copy()
+    out["amount"] = pd.to_numeric(out["amount"].map(float) if out["amount"].dtype == object else out["amount"],
+                                  errors="raise").astype("float64")
+    if "resource_id" in out:
+        ids = out["resource_id"].fillna("").astype(str)
+        out["resource_id"] = ids.mask(ids == "", NO_RESOURCE_ID)
+    for col in out.columns:
+        if col not in ("usage_date", "amount"):
+            out[col] = out[col].fillna("").astype(str).astype("category")
+    return out
+
+
 # --- the day's root causes ---------------------------------------------------------------------------------------
 
 def explain(alerts: Iterable[Alert], settings, engine, client, report_date: date, *,
             client_factory: Callable[[], Any] | None = None, top: int = TOP,
-            ) -> dict[tuple[str, str, str], RootCauseResult]:
+            pairs: Sequence[tuple[str, ...]] = PAIRS) -> dict[tuple[str, str, str], RootCauseResult]:
     """Root causes of the day's alerts: (service, breakdown, kind) -> RootCauseResult; {} when drill-down is off.
 
     Stored outcomes of report_date are used first (a rerun asks nothing again) and their requests count against
     DRILLDOWN_MAX_REQUESTS; the rest is asked, largest alert first, while the day's budget lasts. client may be None:
-    one is made (client_factory, else make_ce_client with the CE settings) only when a request is needed.
+    one is made (client_factory, else make_ce_client with the CE settings) only when a request is needed. A free
+    client (attribute free=True) takes nothing of the budget; unless it also keeps_stored, it is asked again rather
+    than read back from storage. pairs: the groupings asked per alert (EXPORT_PAIRS for an export's answerer).
     """
     alerts = list(alerts)
     if not alerts:
         return {}
-    if not settings.drilldown or settings.drilldown_max_requests == 0:
+    # Saved answers (COST_SOURCE=file) and an export's answerer cost no request: no budget taken. Saved answers
+    # are asked again rather than read back from storage (a rerun may list more of them); an export's are stored.
+    free = getattr(client, "free", False)
+    again = free and not getattr(client, "keeps_stored", False)
+    if not settings.drilldown or (settings.drilldown_max_requests == 0 and not free):
         why = "DRILLDOWN=off" if not settings.drilldown else "DRILLDOWN_MAX_REQUESTS=0"
         log.info("root causes: none asked (%s)", why)
         return {}
@@ -317,9 +407,6 @@ def explain(alerts: Iterable[Alert], settings, engine, client, report_date: date
     down: str | None = None  # Cost Explorer failed: the rest of the run asks nothing more
     unrecorded = 0  # requests spent outside any stored outcome (a query that failed midway)
     accounts: dict[str, str] = {}  # LINKED_ACCOUNT -> name, from the answers' DimensionValueAttributes
-    # Saved answers (COST_SOURCE=file) cost no request: no budget taken, and asked again rather than read back
-    # from storage (a rerun may list more of them).
-    free = getattr(client, "free", False)
 
     def get_client():
         nonlocal client
@@ -328,12 +415,12 @@ def explain(alerts: Iterable[Alert], settings, engine, client, report_date: date
                 max_attempts=settings.ce_max_attempts, read_timeout=settings.ce_timeout_seconds)))()
         return client
 
-    for alert, query in plan(alerts, report_date, settings):
+    for alert, query in plan(alerts, report_date, settings, pairs):
         key = alert_key(alert)
         slot = per_alert.setdefault(key, {})
         pair_name = ",".join(query.pair)
         old = stored.get((*key, pair_name))
-        if old is not None and old.status != DAILY_LIMIT and not free:
+        if old is not None and old.status != DAILY_LIMIT and not again:
             slot[query.pair] = RootCauseResult.from_json(old.result)
             continue
         spent_before = old.requests if old is not None else 0
@@ -417,23 +504,41 @@ def _named(result: RootCauseResult, names: Mapping[str, Mapping[str, str]]) -> R
 
 
 def best(results: Sequence[RootCauseResult]) -> RootCauseResult:
-    """The one result to show of an alert's pairs: an ok one whose top cause explains the most (account x usage
-    type unless another explains FIRST_PAIR_PREFERENCE more; the first pair on a tie); else the first refusal or contradiction; else not analysed."""
+    """The one result to show of an alert's pairs: an ok one whose top cause explains the most, each pair of
+    PAIR_ORDER preferred to a later one unless that one explains FIRST_PAIR_PREFERENCE more (the earlier pair on a
+    tie); else the first refusal or contradiction; else not analysed."""
     ok = [r for r in results if r.status == OK]
     if ok:
-        # Account x usage type names what to look at; region x operation often just names the one region a
-        # service runs in: it wins only when its top cause explains clearly more.
-        return max(ok, key=lambda r: ((r.causes[0].share or 0.0) if r.causes else -1.0)
-                   + (FIRST_PAIR_PREFERENCE if tuple(r.pair) == PAIRS[0] else 0.0))
+        # A resource is the most actionable answer: shown when it explains (almost) as much as its account x usage
+        # type. Account x usage type names what to look at; region x operation often just names the one region a
+        # service runs in: each wins only when its top cause explains clearly more.
+        return max(ok, key=_preference)
     unavailable = [r for r in results if r.status.startswith(UNAVAILABLE)]
     return unavailable[0] if unavailable else RootCauseResult(DAILY_LIMIT)
+
+
+def _preference(result: RootCauseResult) -> float:
+    """best()'s score: the top cause's share, less FIRST_PAIR_PREFERENCE per place down PAIR_ORDER. Resources
+    split what one account x usage type group holds (a new service's two jobs): the resource pair counts the share
+    its kept causes explain together (at most TOP resources)."""
+    pair = tuple(result.pair)
+    place = PAIR_ORDER.index(pair) if pair in PAIR_ORDER else len(PAIR_ORDER)
+    top = result.causes[0] if result.causes else None
+    if top is None:
+        return -1.0 - FIRST_PAIR_PREFERENCE * place
+    share = top.share or 0.0
+    if "RESOURCE_ID" in top.dimensions:
+        share = max(share, result.explained_share or 0.0)
+        if top.dimensions["RESOURCE_ID"] == NO_RESOURCE_ID:
+            place = len(PAIR_ORDER)  # lines without a resource: the resource pair says no more than the others
+    return share - FIRST_PAIR_PREFERENCE * place
 
 
 def stored(alerts: Iterable[Alert], engine, report_date: date) -> dict[tuple[str, str, str], RootCauseResult]:
     """The root causes stored for report_date's alerts (explain's answer, asking nothing); alerts without any
     stored outcome are left out."""
     by_key: dict[tuple[str, str, str], list[RootCauseResult]] = {}
-    order = [",".join(p) for p in PAIRS]  # best() prefers the first pair on a tie, as explain() does
+    order = [",".join(p) for p in PAIR_ORDER]  # best() prefers the earlier pair on a tie, as explain() does
     rows = sorted(db.load_root_causes(engine, report_date),
                   key=lambda r: order.index(r.pair) if r.pair in order else len(order))
     for r in rows:

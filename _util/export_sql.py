@@ -64,14 +64,19 @@ CUR_RECORD_ALIASES = {"recurring reservation fee": "RIFee", "upfront reservation
                       "savings plan upfront fee": "SavingsPlanUpfrontFee",
                       "private rate card discount": "PrivateRateDiscount", "distributor discount": "DistributorDiscount"}
 
-# COST_GROUP_BY -> the export's column (TAG:<key> is handled apart). FOCUS USAGE_TYPE: AWS's FOCUS export carries
-# CUR's usage type as x_UsageType; other providers have none, so their SkuId stands in (same grain: a priced item).
+# COST_GROUP_BY -> the export's column (TAG:<key> is handled apart). FOCUS USAGE_TYPE: the first of FOCUS_USAGE_TYPE
+# the export has — AWS's FOCUS 1.0 (FOCUS_1_0_AWS) carries CUR's usage type as x_UsageType; FOCUS 1.2 (FOCUS_1_2_AWS)
+# dropped x_UsageType; the spec's SkuMeter (FOCUS 1.1+: "the functionality being metered or measured by a SKU") is
+# its nearest column (the generator, tests/export_gen.py, fills it with the usage type); an export with neither (another provider's FOCUS 1.0) uses SkuId (same grain: a priced
+# item). OPERATION: x_Operation, in both AWS versions; '' elsewhere.
 FOCUS_DIMENSIONS = {"LINKED_ACCOUNT": "SubAccountId", "REGION": "RegionId", "USAGE_TYPE": "x_UsageType",
                     "OPERATION": "x_Operation", "RECORD_TYPE": "ChargeCategory"}
 CUR_DIMENSIONS = {"LINKED_ACCOUNT": "line_item_usage_account_id", "REGION": "product_region_code",
                   "USAGE_TYPE": "line_item_usage_type", "OPERATION": "line_item_operation",
                   "RECORD_TYPE": "line_item_line_item_type"}
-FOCUS_FALLBACK = {"x_UsageType": "SkuId"}  # used when the export lacks the x_ column
+FOCUS_USAGE_TYPE = ("x_UsageType", "SkuMeter", "SkuId")  # in order of preference (see above)
+# Columns unknown (None; both sources always pass the real ones: DuckDB's, Glue's): x_UsageType, as before 1.2.
+FOCUS_USAGE_TYPE_UNKNOWN = "x_UsageType"
 
 # The columns each format's queries read (the export is checked against them before a query runs).
 FOCUS_COLUMNS = ("ChargePeriodStart", "ServiceName", "ProviderName", "BillingCurrency", "ChargeCategory")
@@ -91,6 +96,7 @@ class ExportQuery:
     columns: the export's column names when known (local files); None = the AWS export's full column set (Athena).
     tags: how FOCUS Tags is stored, "json" (a JSON object as text, as in FOCUS CSV and the spec) or "map".
     partitioned: whether `table` has the billing_period partition column to prune on.
+    periods: the billing periods (YYYY-MM) to read, when only some of [start, end]'s are wanted (None: all of them).
     """
 
     fmt: str
@@ -103,6 +109,12 @@ class ExportQuery:
     columns: frozenset[str] | None = None
     tags: str = "json"
     partitioned: bool = True
+    periods: tuple[str, ...] | None = None
+
+    def billing_periods(self) -> list[str]:
+        """The billing periods the query reads (its partition filter), oldest first."""
+        every = billing_periods(self.start, self.end)
+        return every if self.periods is None else [p for p in every if p in set(self.periods)]
 
     def has(self, column: str) -> bool:
         return self.columns is None or column.lower() in {c.lower() for c in self.columns}
@@ -188,10 +200,13 @@ def dimension_expr(q: ExportQuery, dimension: str) -> str:
     if column is None:
         raise ExportQueryError(f"COST_GROUP_BY={dimension} has no column in EXPORT_FORMAT={q.fmt} "
                                f"(use TAG:<key> or {', '.join(table)})")
-    if not q.has(column):
-        column = FOCUS_FALLBACK.get(column, "")
-        if not column or not q.has(column):
-            return "''"
+    if q.fmt == "focus" and dimension == "USAGE_TYPE":
+        if q.columns is None:
+            column = FOCUS_USAGE_TYPE_UNKNOWN
+        else:
+            column = next((c for c in FOCUS_USAGE_TYPE if q.has(c)), "")
+    if not column or not q.has(column):
+        return "''"
     return f"COALESCE(CAST({column} AS VARCHAR), '')"
 
 
@@ -220,7 +235,7 @@ def _where(q: ExportQuery) -> list[str]:
     day = _day_expr(q)
     conds = []
     if q.partitioned:
-        periods = ", ".join(_quote(p) for p in billing_periods(q.start, q.end))
+        periods = ", ".join(_quote(p) for p in q.billing_periods()) or "NULL"  # none: no folder read
         conds.append(f"{PARTITION_COLUMN} IN ({periods})")  # partition pruning: only these folders are scanned
     conds.append(f"{day} BETWEEN DATE {_quote(q.start.isoformat())} AND DATE {_quote(q.end.isoformat())}")
     return conds + exclusion_conditions(q)
@@ -269,7 +284,7 @@ def covered_days_sql(q: ExportQuery) -> str:
 
 def providers_sql(q: ExportQuery) -> str:
     """Trino SQL: the distinct providers (column provider) of the table's billing periods of [start, end]."""
-    where = f"WHERE {PARTITION_COLUMN} IN ({', '.join(_quote(p) for p in billing_periods(q.start, q.end))})"
+    where = f"WHERE {PARTITION_COLUMN} IN ({', '.join(_quote(p) for p in q.billing_periods()) or 'NULL'})"
     return (f"SELECT DISTINCT {_provider_currency(q)[0]} AS provider\n"
             f"FROM {q.table}\n{where if q.partitioned else ''}")
 
@@ -280,7 +295,8 @@ DETAIL_COLUMNS = ("usage_date", "provider", "service", "linked_account", "usage_
 
 def detail_sql(q: ExportQuery, services: Iterable[str] = ()) -> str:
     """Trino SQL: the long frame of DETAIL_COLUMNS for days [start, end] (and the given services; none = all),
-    one row per distinct dimension values a day — root causes down to the resource id."""
+    one row per distinct dimension values a day — root causes down to the resource id. With COST_GROUP_BY=TAG:<key>
+    (q.group_by) a column "tag:<key>" (the tag's value, '' when unset) follows record_type."""
     if q.fmt == "focus":
         resource, sku = "ResourceId", "SkuId"
     else:
@@ -294,6 +310,10 @@ def detail_sql(q: ExportQuery, services: Iterable[str] = ()) -> str:
         "sku": f"COALESCE(CAST({sku} AS VARCHAR), '')" if q.has(sku) else "''",
         "record_type": dimension_expr(q, "RECORD_TYPE"),
     }
+    kind, sep, key = q.group_by.partition(":")
+    if sep and kind == "TAG":  # a breakdown alert's tag, as Cost Explorer's answers filter on it ("" = untagged)
+        value = _tag_value(q, key) if q.has("resource_tags" if q.fmt == "cur2" else "Tags") else "''"
+        dims[f'"tag:{key}"'] = f"COALESCE({value}, '')"
     provider, _ = _provider_currency(q)
     conds = _where(q)
     services = sorted(set(services))
@@ -311,6 +331,23 @@ def detail_sql(q: ExportQuery, services: Iterable[str] = ()) -> str:
             f"WHERE {where}\n"
             f"GROUP BY {', '.join(str(i) for i in range(1, n + 1))}\n"
             f"ORDER BY {', '.join(str(i) for i in range(1, n + 1))}")
+
+
+ACCOUNT_NAME_COLUMNS = {"focus": ("SubAccountId", "SubAccountName"),
+                        "cur2": ("line_item_usage_account_id", "line_item_usage_account_name")}
+
+
+def account_names_sql(q: ExportQuery) -> str | None:
+    """Trino SQL: each account's name in days [start, end] (columns account, name); None when the export has no
+    name column."""
+    account, name = ACCOUNT_NAME_COLUMNS[q.fmt]
+    if not (q.has(account) and q.has(name)):
+        return None
+    where = "\n  AND ".join([c for c in _where(q) if "NOT IN" not in c] + [f"{name} IS NOT NULL", f"{name} <> ''"])
+    return (f"SELECT CAST({account} AS VARCHAR) AS account, max(CAST({name} AS VARCHAR)) AS name\n"
+            f"FROM {q.table}\n"
+            f"WHERE {where}\n"
+            f"GROUP BY 1")
 
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")

@@ -36,10 +36,28 @@ class IngestResult:
     rows: int
     days: int
     estimated_days: int
+    athena: AthenaUsage | None = None  # COST_SOURCE=athena: its queries, bytes scanned and their price
 
     @property
     def cost_usd(self) -> Decimal:
+        if self.athena is not None:
+            return self.athena.cost_usd
         return CE_REQUEST_USD * self.requests if self.source == "ce" else Decimal(0)
+
+
+@dataclass(frozen=True)
+class AthenaUsage:
+    """What COST_SOURCE=athena spent in one run: queries run, their ids, bytes scanned and price (USD)."""
+
+    queries: int = 0
+    bytes_scanned: int = 0
+    cost_usd: Decimal = Decimal(0)
+    query_ids: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict:
+        """report.json's "athena" entry (cost a float rounded to 1e-6, as every amount there)."""
+        return {"queries": self.queries, "query_ids": list(self.query_ids), "bytes_scanned": self.bytes_scanned,
+                "cost_usd": round(float(self.cost_usd), 6)}
 
 
 def source_today(settings: Settings) -> date:
@@ -67,6 +85,8 @@ def ingest(settings: Settings, engine: Engine, *, client=None, today: date | Non
     first = d - timedelta(days=settings.lookback_days)
     if settings.cost_source == "export":
         return _ingest_export(settings, engine, today, first)
+    if settings.cost_source == "athena":
+        return _ingest_athena(settings, engine, today, first, client=client)
     if settings.cost_source == "file":
         parsed = load_files(settings.input_files, settings.cost_metric)
         requests, start, end = 0, min(parsed.days, default=None), max(parsed.days, default=None)
@@ -138,6 +158,59 @@ def _ingest_export(settings: Settings, engine: Engine, today: date, first: date)
     estimated = sum(parsed.days.values())
     log.info("stored %d rows for %d days (%d Estimated)", rows, len(parsed.days), estimated)
     return IngestResult("export", start, end, 0, rows, len(parsed.days), estimated)
+
+
+def _ingest_athena(settings: Settings, engine: Engine, today: date, first: date, *, client=None,
+                   glue_client=None, s3_client=None) -> IngestResult:
+    """COST_SOURCE=athena: the billing periods of the window with a day missing or still Estimated (the export's
+    plan), read whole by one query in Athena pruned to them, parsed as the export source parses DuckDB's rows and
+    stored alike (every fetched day replaced whole). A run with every day stored and final sends no query.
+
+    No "changed since read" check as for files: a final period (15 days after its end) is not revised any more,
+    and while it may be the plan reads it anyway (its days are Estimated) — that costs nothing extra."""
+    from . import athena, exports
+    from .export_sql import billing_periods, daily_cost_sql
+
+    d = settings.day
+    known = db.known_days(engine, first, d, metric=settings.cost_metric, group_by=settings.group_by)
+    periods = exports.plan_periods(billing_periods(first, d), first, d, known)
+    if not periods:
+        _refuse_mixing(engine, settings, first, set(), "Athena is not queried for them")
+        log.info("athena: every day up to %s is stored and final: no query", d)
+        return IngestResult("athena", None, None, 0, 0, 0, 0, AthenaUsage())
+    start = exports.period_days(periods[0], first, d)[0]
+    end = exports.period_days(periods[-1], first, d)[-1]
+    table = athena.glue_table(settings, glue_client=glue_client)
+    query = athena.daily_query(settings, table, start, end, periods)
+    log.info("athena: d = %s; billing period(s) %s of %s (%s, %d columns%s): days %s..%s", d, ", ".join(periods),
+             table.name, query.fmt, len(table.columns), ", partitioned" if query.partitioned else "", start, end)
+    frame = athena.athena_daily_costs(settings, daily_cost_sql(query), client=client, s3_client=s3_client)
+    meta = {k.decode(): v.decode() for k, v in (frame.schema.metadata or {}).items()}
+    usage = AthenaUsage(1, int(meta.get("athena_bytes_scanned", 0)), Decimal(meta.get("athena_cost_usd", "0")),
+                        (meta.get("athena_query_id", ""),))
+    parsed = exports.parse_daily_frame(frame, start, end, today)
+    keep = {day for p in periods for day in exports.period_days(p, first, d)}
+    parsed.rows = {k: v for k, v in parsed.rows.items() if k[0] in keep}  # an unpartitioned table: planned only
+    parsed.days = {k: v for k, v in parsed.days.items() if k in keep}
+    # A final period with rows is complete: its days without a row had no cost. One without any row is not in the
+    # export (before it was created): left unanswered, asked again next run at no extra scan (no files to read).
+    answered = {f"{day:%Y-%m}" for day in parsed.days}
+    for p in periods:
+        if p in answered and not exports.is_estimated(p, today):
+            for day in exports.period_days(p, first, d):
+                parsed.days.setdefault(day, False)
+    _refuse_mixing(engine, settings, first, set(parsed.days), "the export does not cover them")
+    log.info("athena: query %s scanned %d bytes (USD %.6f); %d rows for %d days", usage.query_ids[0],
+             usage.bytes_scanned, usage.cost_usd, len(parsed.rows), len(parsed.days))
+    _check_window(parsed, settings)
+    rows = db.store_costs(engine, parsed.sorted_rows(), parsed.days, metric=settings.cost_metric,
+                          group_by=settings.group_by)
+    estimated = sum(parsed.days.values())
+    log.info("stored %d rows for %d days (%d Estimated)%s", rows, len(parsed.days), estimated,
+             f"; {parsed.duplicates} repeated keys summed" if parsed.duplicates else "")
+    if not parsed.days:
+        return IngestResult("athena", None, None, 0, 0, 0, 0, usage)
+    return IngestResult("athena", min(parsed.days), max(parsed.days), 0, rows, len(parsed.days), estimated, usage)
 
 
 def _refuse_mixing(engine: Engine, settings: Settings, first: date, replaced: set[date], why: str) -> None:

@@ -13,7 +13,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from .model import AlertParams, Analysis, DayCost, FirstSeen, ServiceCost, Spike, Summary, Trend
+from .model import AlertParams, Analysis, CostMatrix, DayCost, FirstSeen, ServiceCost, Spike, Summary, Trend
 
 # Trend filter (TREND_FILTER=on), chosen with bench/bench_alerts.py; see README "Methodology".
 TREND_FILTER_K = 3.5  # |avg7 - avg28| must be this many standard errors of the service's own noise ...
@@ -87,7 +87,14 @@ def _matrix(costs: pd.DataFrame, in_window: np.ndarray, start: pd.Timestamp, ind
     key_codes, names = keys.factorize(sort=True)
     n_days, n_keys = len(index), len(names)
     flat = np.bincount(day_codes * n_keys + key_codes, weights=amounts, minlength=n_days * n_keys)
-    matrix = np.round(flat.reshape(n_days, n_keys), AMOUNT_DECIMALS)
+    return _series_frame(flat.reshape(n_days, n_keys), index, names)
+
+
+def _series_frame(sums: np.ndarray, index: pd.DatetimeIndex, names: pd.Index) -> pd.DataFrame:
+    """days x names of summed amounts, rounded to the stored decimals, NaN before each column's first nonzero day
+    (columns never nonzero dropped)."""
+    n_days = len(index)
+    matrix = np.round(sums, AMOUNT_DECIMALS)
 
     nonzero = matrix != 0
     has_cost = nonzero.any(axis=0)
@@ -96,6 +103,46 @@ def _matrix(costs: pd.DataFrame, in_window: np.ndarray, start: pd.Timestamp, ind
     matrix[np.arange(n_days)[:, None] < first[None, :]] = np.nan
     columns = names[has_cost] if isinstance(names, pd.MultiIndex) else pd.Index(names[has_cost], dtype=object)
     return pd.DataFrame(matrix, index=index, columns=columns)
+
+
+def matrix_series(costs: CostMatrix, report_date: date, lookback_days: int
+                  ) -> tuple[pd.DataFrame, pd.DataFrame, list[date]]:
+    """build_series, build_breakdown_series and the Estimated days of the window, from a CostMatrix (no long frame).
+
+    Bit for bit what the long frame of the same rows gives: a service's day is the sum of its breakdowns added in
+    (service, breakdown) order, as the long frame's rows are summed in that order.
+    """
+    d = _day(report_date)
+    start = d - pd.Timedelta(days=lookback_days)
+    index = pd.date_range(start, d, freq="D")
+    first = (start - pd.Timestamp(costs.start)).days  # matrix row of the window's first day (may be outside)
+    rows = np.arange(first, first + len(index))
+    inside = (rows >= 0) & (rows < costs.values.shape[0])
+    values = np.zeros((len(index), costs.values.shape[1]))
+    values[inside] = costs.values[rows[inside]]
+    has_rows = np.zeros(len(index), dtype=bool)
+    has_rows[inside] = np.asarray(costs.has_rows, dtype=bool)[rows[inside]]
+    if not has_rows[-1]:
+        if not has_rows.any():
+            raise NoDataError(f"no cost data on or before {d.date()} in the {lookback_days}-day window "
+                              f"— run procAmzData.py first or check the date")
+        raise NoDataError(f"no cost data for {d.date()} — run procAmzData.py first or check the date")
+
+    breakdowns = np.asarray(costs.keys.get_level_values(1), dtype=object)
+    names, sums = costs.service_sums(values)
+    series = _series_frame(sums, index, pd.Index(names, dtype=object))
+
+    broken_down = breakdowns != ""
+    if broken_down.any():
+        keys = costs.keys[broken_down]
+        by_breakdown = _series_frame(values[:, broken_down], index,
+                                     pd.MultiIndex.from_arrays([keys.get_level_values(0), keys.get_level_values(1)],
+                                                               names=["service", "breakdown"]))
+    else:
+        by_breakdown = pd.DataFrame(index=index, columns=pd.MultiIndex.from_tuples([], names=["service", "breakdown"]))
+    window = (start.date(), d.date())
+    estimated = [day for day in costs.estimated_dates if window[0] <= day <= window[1]]
+    return series, by_breakdown, sorted(estimated)
 
 
 def _names(column) -> dict[str, str]:
@@ -493,26 +540,34 @@ def breakdown_alerts(breakdowns: pd.DataFrame, series: pd.DataFrame, report_date
     return b_spikes, b_trends, b_new
 
 
+def _estimated_dates(costs: pd.DataFrame, report_date: date, lookback_days: int) -> list[date]:
+    """Days of the window with an Estimated row in the long frame."""
+    if not len(costs):
+        return []
+    d = _day(report_date)
+    start = d - pd.Timedelta(days=lookback_days)
+    dates = pd.DatetimeIndex(costs["usage_date"]).normalize()
+    flagged = costs["estimated"].to_numpy(dtype=bool) & (dates >= start) & (dates <= d)
+    return sorted({ts.date() for ts in dates[flagged].unique()})
+
+
 # --- everything --------------------------------------------------------------------------------
 
-def analyse(costs: pd.DataFrame, report_date: date, params: AlertParams) -> Analysis:
-    """Summaries and alerts for d from the long cost frame of db.load_costs (window LOOKBACK_DAYS)."""
-    series = build_series(costs, report_date, params.lookback_days)
-    d = _day(report_date)
-    start = d - pd.Timedelta(days=params.lookback_days)
-    if len(costs):
-        dates = pd.DatetimeIndex(costs["usage_date"]).normalize()
-        flagged = costs["estimated"].to_numpy(dtype=bool) & (dates >= start) & (dates <= d)
-        estimated = sorted({ts.date() for ts in dates[flagged].unique()})
+def analyse(costs: pd.DataFrame | CostMatrix, report_date: date, params: AlertParams) -> Analysis:
+    """Summaries and alerts for d from the long cost frame of db.load_costs, or from the CostMatrix of the same rows
+    (window.load_window; the same Analysis), over the window LOOKBACK_DAYS."""
+    if isinstance(costs, CostMatrix):
+        series, breakdowns, estimated = matrix_series(costs, report_date, params.lookback_days)
     else:
-        estimated = []
+        series = build_series(costs, report_date, params.lookback_days)
+        breakdowns = build_breakdown_series(costs, report_date, params.lookback_days)
+        estimated = _estimated_dates(costs, report_date, params.lookback_days)
     spikes = detect_spikes(series, report_date, params)
     trends = detect_trends(series, report_date, params)
     if params.trend_filter:
         trends = drop_spike_echoes(trends, spikes)
     first_seen = detect_first_seen(series, report_date, params)
     # With COST_GROUP_BY stored, every (service, breakdown) series is judged too (breakdown_alerts).
-    breakdowns = build_breakdown_series(costs, report_date, params.lookback_days)
     b_spikes, b_trends, b_new = breakdown_alerts(breakdowns, series, report_date, params,
                                                  (spikes, trends, first_seen))
     alerted = dict.fromkeys((a.service, a.breakdown) for a in (*b_spikes, *b_trends, *b_new))
@@ -535,7 +590,7 @@ def analyse(costs: pd.DataFrame, report_date: date, params: AlertParams) -> Anal
 
 
 __all__ = [
-    "NoDataError", "build_series", "build_breakdown_series", "breakdown_alerts", "detect_first_seen", "detect_spikes", "detect_trends", "month_to_date", "daily_totals",
+    "NoDataError", "build_series", "matrix_series", "build_breakdown_series", "breakdown_alerts", "detect_first_seen", "detect_spikes", "detect_trends", "month_to_date", "daily_totals",
     "daily_by_service", "summary", "analyse", "drop_spike_echoes", "macd_last", "monthly_charges", "spike_stats",
     "trend_stats",
 ]

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
+import numpy as np
 import pandas as pd
 
 from .config import Settings
@@ -206,6 +207,52 @@ class Summary:
     mtd_total: float  # first of d's month .. d
     mtd_previous: float | None  # same days of the previous month (clamped to its length)
     same_weekday: float | None = None  # all services on d - 7 (the same weekday last week)
+
+
+@dataclass
+class CostMatrix:
+    """Stored costs of [start, end] as one matrix (_util/window.py): values[i, j] = USD of keys[j] on start + i days
+    (0.0 = no row), float64 parsed from the exact stored amount; the database keeps the exact value.
+
+    keys: MultiIndex (service, breakdown) sorted as Python sorts strings; has_rows: per day, whether any row is
+    stored; estimated_dates: days with an Estimated row; rows_read: daily_cost rows fetched to make it.
+    """
+
+    start: date
+    end: date
+    keys: pd.MultiIndex
+    values: np.ndarray
+    has_rows: np.ndarray
+    estimated_dates: list[date] = field(default_factory=list)
+    rows_read: int = 0
+
+    @property
+    def dates(self) -> pd.DatetimeIndex:
+        """The matrix rows' days."""
+        return pd.date_range(self.start, self.end, freq="D")
+
+    def by_service(self) -> CostMatrix:
+        """The same costs summed over breakdown (keys (service, "")), added in the stored rows' order."""
+        services, sums = self.service_sums(self.values)
+        keys = pd.MultiIndex.from_arrays([services, np.full(len(services), "", dtype=object)],
+                                         names=["service", "breakdown"])
+        return CostMatrix(self.start, self.end, keys, sums, self.has_rows, self.estimated_dates, self.rows_read)
+
+    def service_sums(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The sorted services and values (rows x keys) summed per service: 0.0 + first breakdown + second + …,
+        in key order, the order in which a long frame's rows are added up (bincount): the same floats, bit for bit.
+        One vector step per breakdown rank (the most breakdowns any service has), not per key."""
+        services, codes = np.unique(np.asarray(self.keys.get_level_values(0), dtype=object), return_inverse=True)
+        codes = codes.ravel()
+        out = np.zeros((values.shape[0], len(services)))
+        if not len(codes):
+            return services, out
+        rank = np.arange(len(codes)) - np.searchsorted(codes, codes)  # position of each key within its service
+        by_rank = np.argsort(rank, kind="stable")
+        bounds = np.searchsorted(rank[by_rank], np.arange(1, rank.max() + 1))
+        for cols in np.split(by_rank, bounds):
+            out[:, codes[cols]] += values[:, cols]  # each service at most once per step
+        return services, out
 
 
 @dataclass

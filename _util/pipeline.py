@@ -198,7 +198,7 @@ def write_report(settings: Settings, day: DayView, ce_requests: int, extra: dict
     return report.write_report(settings.output_dir / settings.day.isoformat() / "report.json", data)
 
 
-NO_CE_STATUS = "unavailable: root causes need Cost Explorer (COST_SOURCE=ce or sample)"
+NO_CE_STATUS = "unavailable: root causes need Cost Explorer or export files (COST_SOURCE=ce, sample or export)"
 OFF_STATUS = "not analysed (DRILLDOWN=off)"
 NO_REQUESTS_STATUS = "not analysed (DRILLDOWN_MAX_REQUESTS=0)"
 WITH_SPIKE_STATUS = "not analysed (explained with its spike)"  # a trend of a service that also spikes on d
@@ -206,8 +206,10 @@ WITH_SPIKE_STATUS = "not analysed (explained with its spike)"  # a trend of a se
 
 def find_root_causes(settings: Settings, engine: Engine, analysis: Analysis, *, client=None) -> dict:
     """The root causes of the day's spikes, trends and new services ((service, breakdown, kind) ->
-    drilldown.RootCauseResult), asked of the source's Cost Explorer (client, else the source's own, made only when a request is needed;
-    COST_SOURCE=file: the saved drill-down answers among its --input files, costing no request).
+    drilldown.RootCauseResult), asked of the source's Cost Explorer (client, else the source's own, made only when a
+    request is needed; COST_SOURCE=file: the saved drill-down answers among its --input files, costing no request;
+    COST_SOURCE=export: the export's line items, down to the resource id, costing no request either; athena: the
+    same line items through one Athena query, priced by the bytes it scans).
     Never raises: when the drill-down cannot run, each alert's status says why."""
     from . import drilldown
     from .costexplorer import CostDataError, SavedAnswers
@@ -226,10 +228,19 @@ def find_root_causes(settings: Settings, engine: Engine, analysis: Analysis, *, 
 
     if not settings.drilldown:
         return every(OFF_STATUS)
-    if settings.drilldown_max_requests == 0:
+    pairs = drilldown.PAIRS
+    if settings.cost_source == "export":
+        # The export's own line items, read once for every alerted service over the drill-down window: no request,
+        # no charge (DRILLDOWN_MAX_REQUESTS is not taken), down to the resource id.
+        client, pairs = export_answers(settings, alerts), drilldown.EXPORT_PAIRS
+    elif settings.cost_source == "athena":
+        # The same line items through one Athena query for every alerted service (priced and logged like the
+        # daily query; no Cost Explorer request, so DRILLDOWN_MAX_REQUESTS is not taken).
+        client, pairs = athena_answers(settings, alerts), drilldown.EXPORT_PAIRS
+    elif settings.drilldown_max_requests == 0:
         log.info("root causes: none asked (DRILLDOWN_MAX_REQUESTS=0)")
         return every(NO_REQUESTS_STATUS)
-    if settings.cost_source == "file":
+    elif settings.cost_source == "file":
         # Saved drill-down answers among the --input files stand in for Cost Explorer (README, saved files).
         try:
             client = SavedAnswers.from_files(settings.input_files)
@@ -244,11 +255,45 @@ def find_root_causes(settings: Settings, engine: Engine, analysis: Analysis, *, 
         return every(NO_CE_STATUS)
     try:
         found = drilldown.explain(alerts, settings, engine, client, settings.day,
-                                  client_factory=lambda: make_cost_client(settings))
+                                  client_factory=lambda: make_cost_client(settings), pairs=pairs)
     except Exception as exc:  # the report goes out without root causes rather than not at all
         log.warning("root causes: the drill-down failed (%s: %s); the report says so", type(exc).__name__, exc)
         return every(f"unavailable: the drill-down failed ({type(exc).__name__})")
     return {**every(drilldown.DAILY_LIMIT), **found}
+
+
+def export_answers(settings: Settings, alerts) -> object:
+    """COST_SOURCE=export: the drill-down's free answerer over the export's line items of the alerted services in
+    the drill-down window (one read, made on its first request; memory bounded by those services and days)."""
+    from . import drilldown, exports
+
+    start, end = drilldown.window(settings.day)
+    services = sorted({a.service for a in alerts})
+
+    def load():
+        frame, names = exports.drill_frame(settings.input_files, start, end, services, fmt=settings.export_format,
+                                           metric=settings.cost_metric,
+                                           exclude=tuple(settings.exclude_record_types),
+                                           group_by=settings.group_by)
+        answers.account_names.update(names)
+        log.info("root causes: %d line-item groups of %d service(s) read from the export for %s..%s",
+                 len(frame), len(services), start, end)
+        return frame
+
+    answers = drilldown.FrameAnswers(load)
+    return answers
+
+
+def athena_answers(settings: Settings, alerts, *, client=None, s3_client=None, glue_client=None) -> object:
+    """COST_SOURCE=athena: export_answers' answerer fed by one Athena query (exports.athena_drill_frame: detail_sql
+    for every alerted service over the drill-down window, priced and logged), made on its first request."""
+    from . import drilldown, exports
+
+    start, end = drilldown.window(settings.day)
+    services = sorted({a.service for a in alerts})
+    return drilldown.FrameAnswers(lambda: exports.athena_drill_frame(settings, start, end, services, client=client,
+                                                                     s3_client=s3_client,
+                                                                     glue_client=glue_client)[0])
 
 
 def drilldown_requests(engine: Engine, report_date) -> int:
@@ -287,7 +332,10 @@ def run_all(settings: Settings, engine: Engine, *, ce_client=None, s3_client=Non
     def report(delivery) -> Path:
         if delivery is not None:
             out.delivery = delivery
-        out.report_path = write_report(settings, out.view, requests, slack_extra(delivery, out.team_deliveries))
+        extra = slack_extra(delivery, out.team_deliveries)
+        if out.ingest.athena is not None:  # COST_SOURCE=athena: its queries, bytes scanned and their price
+            extra["athena"] = out.ingest.athena.as_dict()
+        out.report_path = write_report(settings, out.view, requests, extra)
         return out.report_path
 
     out.delivery, _, out.preview_path = build_and_send(settings, engine, out.view, slack_client=slack_client,

@@ -82,14 +82,19 @@ def open_database(settings: Settings, *, before_init: Callable[[Engine], None] |
 
 def load_day(settings: Settings, engine: Engine) -> Analysis:
     """Read [d - LOOKBACK_DAYS, d] from the database and compute d's summaries and alerts."""
-    from . import metrics
+    from . import metrics, window
 
     d = settings.day
     start = d - timedelta(days=settings.lookback_days)
-    # With COST_GROUP_BY the alerts also judge each (service, breakdown) series: the rows as stored; else the
-    # database sums over breakdown (less to read).
-    costs = (db.load_costs if settings.group_by else db.load_service_costs)(engine, start, d)
-    return metrics.analyse(costs, d, AlertParams.from_settings(settings))
+    # The window as a days x series matrix, only the days changed since the last run read (OUTPUT_DIR/cache).
+    costs = window.load_window(engine, start, d, cache_dir=window_cache_dir(settings))
+    # With COST_GROUP_BY the alerts also judge each (service, breakdown) series; else only the service totals.
+    return metrics.analyse(costs if settings.group_by else costs.by_service(), d, AlertParams.from_settings(settings))
+
+
+def window_cache_dir(settings: Settings):
+    """Where the analysis window's matrix is cached (OUTPUT_DIR/cache; local, rebuilt when missing)."""
+    return settings.output_dir / "cache"
 
 
 def day_view(settings: Settings, analysis: Analysis, root_causes=None, *, engine: Engine | None = None,
@@ -167,12 +172,16 @@ def day_teams(settings: Settings, analysis: Analysis, month_end, engine: Engine 
     amounts = _amounts(settings, team_list, amounts)
     d = analysis.report_date
     index = analysis.series.index
-    if engine is not None:
-        costs = db.load_costs(engine, index[0].date(), d)
+    if engine is not None:  # the window load_day read, from its cache: only the days changed since are read
+        from . import window
+
+        matrix = window.load_window(engine, d - timedelta(days=settings.lookback_days), d,
+                                    cache_dir=window_cache_dir(settings))
+        daily = budgets.team_daily_matrix(matrix, team_list, settings.group_by)
     else:
         costs = (analysis.series.rename_axis(index="usage_date", columns="service").stack().rename("amount")
                  .reset_index().assign(breakdown=""))
-    daily = budgets.team_daily_costs(costs, team_list, settings.group_by)
+        daily = budgets.team_daily_costs(costs, team_list, settings.group_by)
     daily.index = pd.to_datetime(daily.index)
     daily = daily.reindex(index, fill_value=0.0)
     month = forecast.month_end(daily, d, interval=month_end.interval)

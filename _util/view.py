@@ -433,8 +433,34 @@ def account_text(account_id: str, name: str | None) -> str:
     return f"{name} ({short})"
 
 
+RESOURCE_TEXT = 40  # characters of a resource id kept in text (the site's table shows it whole)
+NO_RESOURCE_TEXT = "lines without a resource id"
+
+
+def short_resource(resource_id: str) -> str:
+    """A resource id for a sentence: an ARN's (or a path's) last part, a long id elided in the middle:
+    "arn:aws:ec2:us-east-1:111122223333:instance/i-0abc" -> "i-0abc"."""
+    text = resource_id
+    if text.startswith("arn:"):
+        text = text.split(":", 5)[-1]  # the resource part: "instance/i-0abc", "table/orders", "my-bucket"
+    text = text.rstrip("/").rsplit("/", 1)[-1] or resource_id
+    if len(text) > RESOURCE_TEXT:
+        text = f"{text[:RESOURCE_TEXT - 13]}…{text[-12:]}"
+    return text
+
+
 def cause_label(cause: RootCause) -> str:
-    """One root cause's group in words: "USE1-BoxUsage:m5.2xlarge in prod (1111…3333)"."""
+    """One root cause's group in words: "USE1-BoxUsage:m5.2xlarge in prod (1111…3333)"; a resource first:
+    "i-0abc (USE1-BoxUsage:m5.xlarge, account prod)"."""
+    if "RESOURCE_ID" in cause.dimensions:
+        from .drilldown import NO_RESOURCE_ID
+
+        resource = cause.dimensions["RESOURCE_ID"]
+        parts = [v for k, v in cause.dimensions.items() if k not in WHERE_DIMENSIONS and k != "RESOURCE_ID" and v]
+        parts += [f"account {cause.names.get(k) or v}" if k == "LINKED_ACCOUNT" else cause.names.get(k) or v
+                  for k, v in cause.dimensions.items() if k in WHERE_DIMENSIONS and v]
+        head = NO_RESOURCE_TEXT if resource in ("", NO_RESOURCE_ID) else short_resource(resource)
+        return f"{head} ({', '.join(parts)})" if parts else head
     what = [v for k, v in cause.dimensions.items() if k not in WHERE_DIMENSIONS and v]
     where = [account_text(v, cause.names.get(k)) if k == "LINKED_ACCOUNT" else cause.names.get(k) or v
              for k, v in cause.dimensions.items() if k in WHERE_DIMENSIONS and v]

@@ -37,6 +37,7 @@ from _util.athena import (
 )
 from _util.config import ConfigError, Settings, load_settings
 from _util.deadline import RunTimeout
+from tests.export_gen import columns as gen_columns
 
 BUCKET = "athena-results"
 SQL = "SELECT usage_date, service, breakdown, amount, currency, billing_period FROM focus WHERE 1 = 1"
@@ -441,8 +442,8 @@ def test_athena_daily_costs_returns_the_daily_rows_to_the_cent(moto_athena):
     assert table.schema.field("amount").type == pa.decimal128(38, 10)
     got = {(r["usage_date"], r["service"], r["breakdown"]): r["amount"] for r in table.to_pylist()}
     assert got == _expected(ROWS)
-    assert set(table.column("unit").to_pylist()) == {"USD"}  # read from the currency column
-    assert set(table.column("billing_period").to_pylist()) == {"2026-11"}
+    assert set(table.column("currency").to_pylist()) == {"USD"}
+    assert set(table.column("provider").to_pylist()) == {""}  # no provider column: "" (one provider)
     meta = table.schema.metadata
     (query_id,) = client.list_query_executions()["QueryExecutionIds"]
     assert meta[b"athena_query_id"].decode() == query_id
@@ -455,14 +456,14 @@ def test_athena_daily_costs_returns_the_daily_rows_to_the_cent(moto_athena):
 def test_daily_cost_table_normalises_types_and_optional_columns():
     table = pa.table({"USAGE_DATE": pa.array([pa.scalar(1_700_000_000, pa.timestamp("s"))]),
                       "service": ["AWS Lambda"], "amount": ["1.25"], "unit": ["EUR"],
-                      "billing_period": pa.array([date(2023, 11, 1)], pa.date32())})
+                      "provider": pa.array([None], pa.string())})
     out = daily_cost_table(table)
-    assert out.to_pylist() == [{"usage_date": date(2023, 11, 14), "service": "AWS Lambda", "breakdown": "",
-                                "amount": 1.25, "unit": "EUR", "billing_period": "2023-11"}]
+    assert out.to_pylist() == [{"usage_date": date(2023, 11, 14), "provider": "", "service": "AWS Lambda",
+                                "breakdown": "", "currency": "EUR", "amount": 1.25}]
 
 
 @pytest.mark.parametrize("columns, said", [
-    ({"usage_date": ["2026-11-01"], "service": ["S3"]}, "returned no amount, unit column(s)"),
+    ({"usage_date": ["2026-11-01"], "service": ["S3"]}, "returned no amount, currency column(s)"),
     ({"usage_date": [None], "service": ["S3"], "amount": [1.0], "unit": ["USD"]}, "1 row(s) with a NULL usage_date"),
 ])
 def test_daily_cost_table_refuses_rows_it_cannot_store(columns, said):
@@ -481,8 +482,7 @@ def catalog(moto_athena):
     glue.create_database(DatabaseInput={"Name": "cur_db"})
     glue.create_table(DatabaseName="cur_db", TableInput={
         "Name": "focus", "PartitionKeys": [{"Name": "billing_period", "Type": "string"}],
-        "StorageDescriptor": {"Columns": [{"Name": n, "Type": "string"} for n in ("servicename", "billedcost",
-                                                                                   "chargeperiodstart")]}})
+        "StorageDescriptor": {"Columns": [{"Name": n.lower(), "Type": t} for n, t in gen_columns("focus")]}})
     client.create_work_group(Name="cost-watch", Configuration={
         "ResultConfiguration": {"OutputLocation": "s3://wg-results/athena/"}, "EnforceWorkGroupConfiguration": True,
         "BytesScannedCutoffPerQuery": 10 * 1024 ** 3})
@@ -497,7 +497,7 @@ def test_preflight_finds_the_workgroup_its_results_and_scan_limit_and_the_table(
     (check,) = check_athena(settings, client=client, glue_client=glue)
     # the workgroup enforces its own location: that one is used, not ATHENA_OUTPUT_LOCATION
     assert check.line() == ("check athena: ok (workgroup cost-watch: results s3://wg-results/athena/, scan limit "
-                            "10 GB/query; table cur_db.focus: 3 columns, partitioned by billing_period)")
+                            "10 GB/query; table cur_db.focus: 60 columns, partitioned by billing_period)")
 
 
 @pytest.mark.parametrize("overrides, said", [
@@ -512,6 +512,19 @@ def test_preflight_fails_naming_what_is_missing(catalog, overrides, said):
     client, glue = catalog
     (check,) = check_athena(_settings(**overrides), client=client, glue_client=glue)
     assert check.status == FAILED and said in check.detail
+
+
+def test_preflight_names_a_column_the_daily_query_needs_and_the_table_lacks(catalog):
+    from _util.preflight import FAILED, check_athena
+
+    client, glue = catalog
+    glue.update_table(DatabaseName="cur_db", TableInput={
+        "Name": "focus", "PartitionKeys": [{"Name": "billing_period", "Type": "string"}],
+        "StorageDescriptor": {"Columns": [{"Name": n.lower(), "Type": t} for n, t in gen_columns("focus")
+                                          if n != "EffectiveCost"]}})
+    (check,) = check_athena(_settings(athena_workgroup="cost-watch", cost_metric="AmortizedCost"), client=client,
+                            glue_client=glue)
+    assert check.status == FAILED and "table cur_db.focus: the export has no EffectiveCost column" in check.detail
 
 
 def test_preflight_has_no_athena_line_for_other_sources():

@@ -163,6 +163,32 @@ def test_team_daily_costs_sums_each_owners_rows_per_day():
     assert (s.mtd, s.status) == (27.5, OK)
 
 
+def test_team_daily_matrix_gives_the_long_frames_owner_sums():
+    """The window's matrix (the daily run's path) and the long frame give each owner the same daily sums."""
+    import numpy as np
+
+    from _util.budgets import team_daily_matrix
+    from _util.model import CostMatrix
+
+    rng = np.random.default_rng(7)
+    keys = pd.MultiIndex.from_tuples(sorted([(RDS, "team$search"), (EC2, "team$payments"), ("Tax", ""),
+                                             (EC2, "team$platform"), ("AWS Lambda", "team$payments")]),
+                                     names=["service", "breakdown"])
+    start, end = date(2026, 11, 1), date(2026, 11, 6)
+    values = np.round(rng.uniform(0, 50, size=(6, len(keys))), 2)
+    values[2, 1] = 0.0  # a series with no row on a day
+    matrix = CostMatrix(start, end, keys, values, np.ones(6, dtype=bool))
+    long = pd.DataFrame([(day, s, b, values[i, j]) for i, day in enumerate(matrix.dates)
+                         for j, (s, b) in enumerate(keys)], columns=["usage_date", "service", "breakdown", "amount"])
+    teams = parse_teams(TEAMS)
+    with pytest.warns(UserWarning, match="'payments' gets it"):
+        expected = team_daily_costs(long, teams, group_by="TAG:team")
+        got = team_daily_matrix(matrix, teams, group_by="TAG:team")
+    assert list(got.columns) == list(expected.columns)
+    np.testing.assert_allclose(got.to_numpy(), expected.to_numpy(), rtol=0, atol=1e-9)
+    assert [pd.Timestamp(x) for x in got.index] == [pd.Timestamp(x) for x in expected.index]
+
+
 def test_team_months_give_every_owner_its_day_month_forecast_and_only_budgeted_teams_a_budget():
     from _util.forecast import month_end
 

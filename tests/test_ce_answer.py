@@ -154,6 +154,24 @@ def test_region_refused_as_a_validation_exception_other_pairs_still_answered(fra
         assert server.calls() == 2
 
 
+def test_an_exports_answerer_groups_by_resource_with_three_keys(frame):
+    flat = frame.assign(resource_id=np.where(np.arange(len(frame)) % 2, "i-1", "i-2"))
+    kwargs = request(group_by=("RESOURCE_ID", "USAGE_TYPE", "LINKED_ACCOUNT"), flt=LAMBDA)
+    with pytest.raises(CEError, match="at most 2"):  # Cost Explorer's own limits stay the default
+        answer_cost_and_usage(flat, kwargs)
+    with pytest.raises(CEError, match="dimension is invalid"):
+        answer_cost_and_usage(flat, request(group_by=("RESOURCE_ID",), flt=LAMBDA))
+    page = answer_cost_and_usage(flat, kwargs, extra_dimensions=("RESOURCE_ID",), max_group_by=3)
+    got = {(r["TimePeriod"]["Start"], *g["Keys"]): float(g["Metrics"]["UnblendedCost"]["Amount"])
+           for r in page["ResultsByTime"] for g in r["Groups"]}
+    rows = flat[(flat["service"] == "AWS Lambda") & (pd.to_datetime(flat["usage_date"]) >= pd.Timestamp(START))
+                & (pd.to_datetime(flat["usage_date"]) <= pd.Timestamp(D))]
+    want = rows.groupby([pd.to_datetime(rows["usage_date"]).dt.strftime("%Y-%m-%d"), "resource_id", "usage_type",
+                         "linked_account"])["amount"].sum()
+    assert got.keys() == set(want.index)
+    assert list(got.values()) == pytest.approx([want[k] for k in got], abs=1e-9)
+
+
 def test_tag_groups_come_back_as_key_dollar_value(ce, frame):
     kwargs = request(flt=LAMBDA)
     kwargs["GroupBy"] = [{"Type": "DIMENSION", "Key": "LINKED_ACCOUNT"}, {"Type": "TAG", "Key": "team"}]

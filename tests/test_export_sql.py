@@ -203,3 +203,56 @@ def test_detail_rows_sum_to_the_daily_cost(focus_export):
     assert set(detail["service"]) == {"Virtual Machines"}
     assert Decimal(str(detail["amount"].sum())).quantize(CENT) == sum(want["BilledCost"], Decimal(0)).quantize(CENT)
     assert set(detail["resource_id"]) == set(want["ResourceId"])
+
+
+# ---- FOCUS 1.0 vs 1.2 as AWS exports them (the generator's FOCUS_1_0_AWS / FOCUS_1_2_AWS columns) -------------------
+
+
+@pytest.fixture(scope="module")
+def focus_versions(tmp_path_factory):
+    """The same generated month as FOCUS 1.0 (x_UsageType) and FOCUS 1.2 (SkuMeter, no x_UsageType)."""
+    from tests.export_gen import write_export
+
+    root = tmp_path_factory.mktemp("versions")
+    return {v: write_export(root / v, "focus", date(2026, 10, 1), days=3, n_accounts=2, n_services=4, n_series=16,
+                            rows_per_day=48, focus_version=v, seed=5) for v in ("1.0", "1.2")}
+
+
+@pytest.mark.parametrize(("names", "usage_type"), [
+    ({"x_usagetype", "x_operation", "skuid"}, "x_UsageType"),             # FOCUS_1_0_AWS, as Glue spells them
+    ({"skumeter", "x_operation", "skuid"}, "SkuMeter"),                   # FOCUS_1_2_AWS: no x_UsageType
+    ({"SkuId"}, "SkuId"),                                                 # another provider's FOCUS 1.0
+])
+def test_usage_type_is_the_column_each_focus_version_has(names, usage_type):
+    q = ExportQuery("focus", date(2026, 10, 1), date(2026, 10, 2), group_by="USAGE_TYPE", columns=frozenset(names))
+    assert f"COALESCE(CAST({usage_type} AS VARCHAR), '') AS breakdown" in export_sql.daily_cost_sql(q)
+    op = ExportQuery("focus", date(2026, 10, 1), date(2026, 10, 2), group_by="OPERATION", columns=frozenset(names))
+    want = "COALESCE(CAST(x_Operation AS VARCHAR), '')" if "x_operation" in names else "''"
+    assert f"{want} AS breakdown" in export_sql.daily_cost_sql(op)
+
+
+@pytest.mark.parametrize("group_by", ["USAGE_TYPE", "OPERATION"])
+def test_focus_1_0_and_1_2_files_give_the_same_usage_type_and_operation_rows(focus_versions, group_by):
+    import pyarrow.parquet as pq
+
+    from _util import exports
+
+    got = {}
+    for version, truth in focus_versions.items():
+        table = exports.open_export([truth.export_dir])
+        try:
+            q = table.query(date(2026, 10, 1), date(2026, 10, 3), group_by=group_by, exclude=("Credit",))
+            got[version] = run(table.con, q)
+        finally:
+            table.close()
+    assert got["1.0"].equals(got["1.2"])
+    # independently of the SQL: the 1.2 file's SkuMeter (or x_Operation) per day, service and value, with pandas
+    frame = pq.read_table(focus_versions["1.2"].data_files["2026-10"]).to_pandas()
+    frame = frame[frame["ChargeCategory"] != "Credit"]
+    frame["breakdown"] = frame["SkuMeter" if group_by == "USAGE_TYPE" else "x_Operation"].fillna("")
+    frame["usage_date"] = frame["ChargePeriodStart"].dt.date
+    want = frame.groupby(["usage_date", "ServiceName", "breakdown"])["BilledCost"].sum()
+    mine = got["1.2"].assign(usage_date=got["1.2"]["usage_date"].dt.date).set_index(
+        ["usage_date", "service", "breakdown"])["amount"]
+    assert set(mine.index) == set(want.index) and len(set(mine.index.get_level_values(2)) - {""}) > 1
+    assert all(abs(Decimal(str(mine[k])) - Decimal(str(want[k]))) < CENT for k in want.index)

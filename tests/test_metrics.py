@@ -16,7 +16,7 @@ from scipy import stats
 
 from _util import metrics
 from _util.metrics import NoDataError, analyse, build_series, detect_spikes, detect_trends
-from _util.model import AlertParams, FirstSeen
+from _util.model import AlertParams, CostMatrix, FirstSeen
 
 D = date(2026, 11, 25)
 RAW = AlertParams(trend_filter=False, monthly_charge_filter=False)  # DESIGN "Definitions" exactly
@@ -737,3 +737,49 @@ def test_false_alerts_per_series_day_on_noise_stay_at_the_service_level_figure()
         slack = 4 * math.sqrt(max(service_level[kind], 1)) / series_days
         assert b_rate <= s_rate + slack, (kind, b_rate, s_rate)
     assert service_level["spikes"] > 0  # the noise is loud enough to test the rule at all
+
+
+# --- the window as a matrix (window.load_window) ---------------------------------------------------------------
+
+def as_matrix(costs: pd.DataFrame, start: date, end: date) -> CostMatrix:
+    """The CostMatrix of a long frame with one row per (day, service, breakdown), as window.load_window makes it."""
+    keys = pd.MultiIndex.from_tuples(sorted(set(zip(costs["service"], costs["breakdown"], strict=True))),
+                                     names=["service", "breakdown"])
+    n_days = (end - start).days + 1
+    values = np.zeros((n_days, len(keys)))
+    has_rows = np.zeros(n_days, dtype=bool)
+    for day, service, breakdown, amount in costs[["usage_date", "service", "breakdown", "amount"]].itertuples(
+            index=False):
+        row = (day.date() - start).days
+        values[row, keys.get_loc((service, breakdown))] = amount
+        has_rows[row] = True
+    flagged = sorted({d.date() for d in costs.loc[costs["estimated"], "usage_date"]})
+    return CostMatrix(start, end, keys, values, has_rows, flagged)
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.integers(0, 20), st.sampled_from(["A", "B", "Zed"]), st.sampled_from(["", "x", "y"]),
+                          st.one_of(st.just(0.0), st.floats(-5, 1e4, allow_nan=False).map(lambda v: round(v, 4)))),
+                min_size=1, max_size=60, unique_by=lambda r: r[:3]),
+       st.booleans())
+def test_analyse_of_the_matrix_is_the_analysis_of_the_long_frame(rows, flagged):
+    rows = rows + [(20, "A", "x", 1.0)]  # d has a row
+    costs = long([(D - timedelta(days=20 - k), s, b, v) for k, s, b, v in rows if (k, s, b) != (20, "A", "x")]
+                 + [(D, "A", "x", 1.0)], estimated=flagged)
+    params = AlertParams(lookback_days=20, min_history_days=3)
+    want, got = analyse(costs, D, params), analyse(as_matrix(costs, D - timedelta(days=20), D), D, params)
+    for name in ("spikes", "trends", "first_seen", "mtd_by_service", "daily_totals", "summary", "estimated_dates"):
+        assert getattr(got, name) == getattr(want, name), name
+    pd.testing.assert_frame_equal(got.series, want.series, check_exact=True)
+    assert got.breakdown_series.keys() == want.breakdown_series.keys()
+
+
+def test_a_matrix_without_rows_on_d_says_so_as_the_long_frame_does():
+    costs = long([(D - timedelta(days=3), "A", "", 2.0)])
+    matrix = as_matrix(costs, D - timedelta(days=10), D)
+    for data in (costs, matrix):
+        with pytest.raises(NoDataError, match=f"no cost data for {D}"):
+            analyse(data, D, AlertParams(lookback_days=10))
+    empty = CostMatrix(D - timedelta(days=10), D, matrix.keys[:0], np.zeros((11, 0)), np.zeros(11, dtype=bool))
+    with pytest.raises(NoDataError, match=f"no cost data on or before {D} in the 10-day window"):
+        analyse(empty, D, AlertParams(lookback_days=10))

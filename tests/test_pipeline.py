@@ -105,7 +105,7 @@ def test_without_a_client_the_sample_source_makes_its_own_anchored_on_d(stored, 
 
 
 @pytest.mark.parametrize(("changes", "status"), [
-    ({"cost_source": "file"}, "unavailable: root causes need Cost Explorer (COST_SOURCE=ce or sample)"),
+    ({"cost_source": "file"}, "unavailable: root causes need Cost Explorer or export files (COST_SOURCE=ce, sample or export)"),
     ({"drilldown": False}, "not analysed (DRILLDOWN=off)"),
     ({"drilldown_max_requests": 0}, "not analysed (DRILLDOWN_MAX_REQUESTS=0)"),
 ])

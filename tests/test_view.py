@@ -258,6 +258,37 @@ def test_region_and_operation_read_as_what_in_where():
     assert view.cause_label(c) == "RunInstances in us-east-1"
 
 
+def test_a_resource_reads_as_its_short_id_with_its_usage_type_and_account():
+    arn = "arn:aws:ec2:us-east-1:111122223333:instance/i-0abc1234567890def"
+    c = RootCause({"RESOURCE_ID": arn, "USAGE_TYPE": "USE1-BoxUsage:m5.xlarge", "LINKED_ACCOUNT": "111122223333"},
+                  {"LINKED_ACCOUNT": "prod"}, 500.0, 88.0, 412.0, 0.95)
+    result = RootCauseResult("ok", [c], unexplained=21.0, explained_share=412 / 433,
+                             pair=("RESOURCE_ID", "USAGE_TYPE", "LINKED_ACCOUNT"))
+    assert view.cause_text(result) == ("mostly i-0abc1234567890def (USE1-BoxUsage:m5.xlarge, account prod), "
+                                       "+$412.00 of +$433.00 (the change vs its 28-day normal)")
+    assert view.dimension_value(c, "RESOURCE_ID") == arn  # the site's table: the whole id
+    assert view.dimension_name("RESOURCE_ID") == "Resource"
+
+
+@pytest.mark.parametrize(("resource_id", "short"), [
+    ("arn:aws:ec2:us-east-1:111122223333:instance/i-0abc", "i-0abc"),
+    ("arn:aws:s3:::my-bucket", "my-bucket"),
+    ("arn:aws:lambda:us-east-1:111122223333:function:resize", "function:resize"),
+    ("/subscriptions/0000/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm-1", "vm-1"),
+    ("i-0abc", "i-0abc"),
+    ("ocid1.instance.oc1.phx." + "a" * 60 + "tail12345678", "ocid1.instance.oc1.phx.aaaa…tail12345678"),
+])
+def test_a_resource_id_is_shortened_for_a_sentence(resource_id, short):
+    assert view.short_resource(resource_id) == short
+    assert len(view.short_resource(resource_id)) <= view.RESOURCE_TEXT
+
+
+def test_lines_without_a_resource_id_are_named_as_such():
+    c = RootCause({"RESOURCE_ID": "(no resource id)", "USAGE_TYPE": "USE1-DataTransfer-Out-Bytes",
+                   "LINKED_ACCOUNT": "111122223333"}, {}, 5.0, 1.0, 4.0, 0.8)
+    assert view.cause_label(c) == "lines without a resource id (USE1-DataTransfer-Out-Bytes, account 111122223333)"
+
+
 @pytest.mark.parametrize(("status", "text"), [
     ("not analysed (daily limit)", "root causes not analysed (daily limit)"),
     ("not analysed (DRILLDOWN=off)", "root causes not analysed (DRILLDOWN=off)"),
