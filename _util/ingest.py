@@ -190,7 +190,11 @@ def _ingest_athena(settings: Settings, engine: Engine, today: date, first: date,
                         (meta.get("athena_query_id", ""),))
     parsed = exports.parse_daily_frame(frame, start, end, today)
     keep = {day for p in periods for day in exports.period_days(p, first, d)}
-    parsed.rows = {k: v for k, v in parsed.rows.items() if k[0] in keep}  # an unpartitioned table: planned only
+    if parsed.columns is not None:  # an unpartitioned table: planned days only
+        if not set(parsed.days) <= keep:
+            parsed.columns = parsed.columns.only_days(keep)
+    else:
+        parsed.rows = {k: v for k, v in parsed.rows.items() if k[0] in keep}
     parsed.days = {k: v for k, v in parsed.days.items() if k in keep}
     # A final period with rows is complete: its days without a row had no cost. One without any row is not in the
     # export (before it was created): left unanswered, asked again next run at no extra scan (no files to read).
@@ -201,9 +205,9 @@ def _ingest_athena(settings: Settings, engine: Engine, today: date, first: date,
                 parsed.days.setdefault(day, False)
     _refuse_mixing(engine, settings, first, set(parsed.days), "the export does not cover them")
     log.info("athena: query %s scanned %d bytes (USD %.6f); %d rows for %d days", usage.query_ids[0],
-             usage.bytes_scanned, usage.cost_usd, len(parsed.rows), len(parsed.days))
+             usage.bytes_scanned, usage.cost_usd, parsed.count, len(parsed.days))
     _check_window(parsed, settings)
-    rows = db.store_costs(engine, parsed.sorted_rows(), parsed.days, metric=settings.cost_metric,
+    rows = db.store_costs(engine, parsed.for_storage(), parsed.days, metric=settings.cost_metric,
                           group_by=settings.group_by)
     estimated = sum(parsed.days.values())
     log.info("stored %d rows for %d days (%d Estimated)%s", rows, len(parsed.days), estimated,
