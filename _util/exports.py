@@ -268,6 +268,8 @@ def open_export(inputs: Sequence[str | Path], fmt: str = "", *, s3fs=None, perio
     paths, tmp = _local_copies(files, s3fs)
     con = duckdb.connect()
     con.execute("SET enable_progress_bar = false")  # stderr is the cron log
+    # Usage days are UTC dates (as Cost Explorer's): a zoned timestamp must not move with the host's time zone.
+    con.execute("SET TimeZone = 'UTC'")
     partitioned = bool(files) and all(f.period for f in files)
     if not files:
         con.execute("CREATE VIEW cost_export AS SELECT NULL AS billing_period WHERE false")

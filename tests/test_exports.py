@@ -299,3 +299,33 @@ def test_a_result_frame_parses_the_same_from_pandas_or_arrow_with_double_sums():
             Decimal("-0.25"), (date(2024, 9, 3), "Amazon S3", ""): Decimal("2.0")}
         assert sorted(parsed.days) == [date(2024, 9, 1), date(2024, 9, 2), date(2024, 9, 3)]
         assert all(parsed.days.values())  # September not final on 2024-09-04
+
+
+@pytest.mark.parametrize("host_zone", ["America/New_York", "Asia/Tokyo"])
+def test_usage_days_are_utc_dates_whatever_the_host_time_zone(tmp_path, monkeypatch, host_zone):
+    """A zoned ChargePeriodStart at 01:00 and 23:00 UTC is one UTC day, on a host in New York or Tokyo too."""
+    import time
+    from datetime import datetime, timezone
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    starts = [datetime(2024, 9, 1, 1, tzinfo=timezone.utc), datetime(2024, 9, 1, 23, tzinfo=timezone.utc)]
+    table = pa.table({"ChargePeriodStart": pa.array(starts, pa.timestamp("ms", tz="UTC")),
+                      "ProviderName": ["AWS", "AWS"], "ServiceName": ["Amazon S3", "Amazon S3"],
+                      "ChargeCategory": ["Usage", "Usage"], "BillingCurrency": ["USD", "USD"],
+                      "BilledCost": [1.0, 2.0], "EffectiveCost": [1.0, 2.0]})
+    pq.write_table(table, tmp_path / "export.parquet")
+    monkeypatch.setenv("TZ", host_zone)
+    time.tzset()
+    try:
+        opened = exports.open_export([tmp_path / "export.parquet"])
+        try:
+            parsed = exports.daily_costs(opened, date(2024, 8, 31), date(2024, 9, 2), metric="UnblendedCost",
+                                         group_by="", exclude=(), today=TODAY)
+        finally:
+            opened.close()
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    assert {k: r.amount for k, r in parsed.rows.items()} == {(date(2024, 9, 1), "Amazon S3", ""): Decimal("3")}
