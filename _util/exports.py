@@ -459,8 +459,21 @@ def drill_frame(inputs: Sequence[str | Path], start: date, end: date, services: 
 
 
 def last_day(inputs: Sequence[str | Path], fmt: str = "", *, s3fs=None) -> date | None:
-    """The last usage day the export covers (the default report date for COST_SOURCE=export)."""
-    table = open_export(inputs, fmt, s3fs=s3fs)
+    """The last usage day the export covers (the default report date for COST_SOURCE=export). With billing period
+    folders only the newest period holding rows is read (an S3 export is not copied whole for one date)."""
+    files = newest_versions(discover(inputs, s3fs=s3fs))
+    periods = sorted({f.period for f in files if f.period}, reverse=True)
+    if files and all(f.period for f in files):
+        for period in periods:
+            found = _last_day(inputs, fmt, s3fs, [period])
+            if found is not None:
+                return found
+        return None
+    return _last_day(inputs, fmt, s3fs, None)
+
+
+def _last_day(inputs, fmt: str, s3fs, periods) -> date | None:
+    table = open_export(inputs, fmt, s3fs=s3fs, periods=periods)
     try:
         if not table.files:
             return None

@@ -329,3 +329,16 @@ def test_usage_days_are_utc_dates_whatever_the_host_time_zone(tmp_path, monkeypa
         monkeypatch.undo()
         time.tzset()
     assert {k: r.amount for k, r in parsed.rows.items()} == {(date(2024, 9, 1), "Amazon S3", ""): Decimal("3")}
+
+
+def test_the_default_date_reads_only_the_newest_period_with_rows(tmp_path, monkeypatch):
+    """An export of many months (on S3: many files to copy) is not read whole to find its last day."""
+    rows = focus_rows({"2024-08": (date(2024, 8, 1), date(2024, 8, 31)),
+                       "2024-09": (date(2024, 9, 1), date(2024, 9, 17))}, n=30, seed=9)
+    write_focus(tmp_path, {**rows, "2024-10": []})  # October's folder exists, still empty
+    opened = []
+    real = exports.open_export
+    monkeypatch.setattr(exports, "open_export", lambda *a, **k: opened.append(k.get("periods")) or real(*a, **k))
+    expected = max(r["ChargePeriodStart"].date() for r in rows["2024-09"])
+    assert exports.last_day([tmp_path]) == expected
+    assert opened == [["2024-10"], ["2024-09"]]  # the empty newest period, then the one before; never August
