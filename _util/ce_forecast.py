@@ -37,6 +37,8 @@ FORECAST_METRICS = {"UnblendedCost": "UNBLENDED_COST", "AmortizedCost": "AMORTIZ
                     "NetAmortizedCost": "NET_AMORTIZED_COST"}
 INTERVAL_LEVEL = 80  # PredictionIntervalLevel, % (the model's interval is 80% too)
 FILE_NAME = "ce_forecast.json"
+LASTING_REFUSALS = ("DataUnavailableException", "AccessDeniedException", "AccessDenied", "UnauthorizedOperation",
+                    "ValidationException", "unit ")
 
 
 def forecast_metric(metric: str) -> str:
@@ -171,7 +173,9 @@ def fetch_for_day(settings: Settings, today: date, *, client=None) -> tuple[int,
                  settings.day.strftime("%Y-%m"), today)
         return 0, None
     kept = stored(settings)
-    if kept is not None and kept.request == request:
+    # A refusal that says something about the account (no data yet, no permission) is kept for the day; a passing
+    # one (throttling, a timeout, an outage) is asked again by a rerun.
+    if kept is not None and kept.request == request and (not kept.error or kept.error.startswith(LASTING_REFUSALS)):
         log.info("forecast: Cost Explorer's forecast for %s..%s kept from an earlier run: no request",
                  request["TimePeriod"]["Start"], request["TimePeriod"]["End"])
         return 0, kept

@@ -537,6 +537,14 @@ def validate(s: Settings) -> None:
                 raise ConfigError(f"COST_SOURCE=athena needs {name} (README \"Athena\")")
     if s.teams_file is not None and not s.teams_file.is_file():
         raise ConfigError(f"TEAMS_FILE {s.teams_file}: no such file")
+    if s.teams_file is not None:
+        from .teams import load_teams
+
+        # A bad teams file stops the run now, before anything is fetched or paid for; its overlap warnings are
+        # given once, where the day's view reads it.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            load_teams(s.teams_file)
     if s.forecast_source == "ce":
         from .ce_forecast import forecast_metric
 

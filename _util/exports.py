@@ -271,6 +271,8 @@ def open_export(inputs: Sequence[str | Path], fmt: str = "", *, s3fs=None, perio
     # Every query orders its own result: rows need not keep the files' order (less memory, streaming aggregates).
     con.execute("SET preserve_insertion_order = false")
     con.execute(f"SET threads = {max(1, os.cpu_count() or 1)}")
+    # Usage days are UTC dates (as Cost Explorer's): a zoned timestamp must not move with the host's time zone.
+    con.execute("SET TimeZone = 'UTC'")
     partitioned = bool(files) and all(f.period for f in files)
     if not files:
         con.execute("CREATE VIEW cost_export AS SELECT NULL AS billing_period WHERE false")
@@ -519,8 +521,21 @@ def drill_frame(inputs: Sequence[str | Path], start: date, end: date, services: 
 
 
 def last_day(inputs: Sequence[str | Path], fmt: str = "", *, s3fs=None) -> date | None:
-    """The last usage day the export covers (the default report date for COST_SOURCE=export)."""
-    table = open_export(inputs, fmt, s3fs=s3fs)
+    """The last usage day the export covers (the default report date for COST_SOURCE=export). With billing period
+    folders only the newest period holding rows is read (an S3 export is not copied whole for one date)."""
+    files = newest_versions(discover(inputs, s3fs=s3fs))
+    periods = sorted({f.period for f in files if f.period}, reverse=True)
+    if files and all(f.period for f in files):
+        for period in periods:
+            found = _last_day(inputs, fmt, s3fs, [period])
+            if found is not None:
+                return found
+        return None
+    return _last_day(inputs, fmt, s3fs, None)
+
+
+def _last_day(inputs, fmt: str, s3fs, periods) -> date | None:
+    table = open_export(inputs, fmt, s3fs=s3fs, periods=periods)
     try:
         if not table.files:
             return None

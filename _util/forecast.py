@@ -158,9 +158,13 @@ def _run_rate(month: pd.DataFrame, last_month_total, n_days: int, interval: floa
     fc = mtd / k * n_days
     total = month.sum(axis=1).to_numpy()
     # Interval from the month's own day-to-day spread (normal, independent days): rough, said in the note.
-    spread = (np.std(total, ddof=1) if k > 1 else abs(total[0])) * np.sqrt(n_days - k) * _z(interval)
-    by = [ServiceForecast(str(s), float(m), float(f), float(f), float(f))
-          for s, m, f in zip(month.columns, mtd, fc, strict=True)]
+    scale = np.sqrt(n_days - k) * _z(interval)
+    spread = (np.std(total, ddof=1) if k > 1 else abs(total[0])) * scale
+    # Each column (service, or team: its budget reads this) gets the same rough interval from its own spread.
+    values = month.to_numpy(dtype=float)
+    col_spread = (np.std(values, axis=0, ddof=1) if k > 1 else np.abs(values[0])) * scale
+    by = [ServiceForecast(str(s), float(m), float(f), float(min(max(f - w, m), f)), float(f + w))
+          for s, m, f, w in zip(month.columns, mtd, fc, col_spread, strict=True)]
     by.sort(key=lambda x: (-x.forecast, x.service))
     tot = float(fc.sum())
     return Forecast(month=month.index[0].strftime("%Y-%m"), mtd=float(mtd.sum()), forecast=tot,

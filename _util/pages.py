@@ -124,8 +124,12 @@ def day_page(view: DayView, images: dict[str, str], *, index_href: str, prev: tu
     figures = [{"anchor": anchor(c.id), "src": images[c.id], "caption": c.caption}
                for c in view.charts if c.id in images]
     total = view.mtd_total
+    month_end = {f.service: f for f in view.forecast.by_service} if view.forecast is not None else {}
+    level = view.forecast.interval if view.forecast is not None else 0.8
     mtd_rows = [{"service": sc.service, "cost": fmt.money(sc.cost),
-                 "share": fmt.share(sc.cost / total) if total > 0 else fmt.MISSING}
+                 "share": fmt.share(sc.cost / total) if total > 0 else fmt.MISSING,
+                 "forecast": (f"{fmt.money(f.forecast)} ({fmt.interval(f.low, f.high, level)})"
+                              if (f := month_end.get(sc.service)) is not None else fmt.MISSING)}
                 for sc in view.mtd_by_service]
     n = len(view.mtd_by_service)
     return templating.render(
@@ -136,6 +140,7 @@ def day_page(view: DayView, images: dict[str, str], *, index_href: str, prev: tu
         budgets=[{"label": budget_label(b), "budget": fmt.money(b.budget), "mtd": fmt.money(b.mtd),
                   "forecast": fmt.money(b.forecast), "status": b.text} for b in view.budgets],
         missing=", ".join(captions(view.charts, view.missing)), mtd_rows=mtd_rows, mtd_total=fmt.money(total),
+        forecasts=bool(month_end), forecast_total=(fmt.money(view.forecast.forecast) if view.forecast else ""),
         services_note=fmt.count(n, "service"), rules=view.rules)
 
 

@@ -26,6 +26,7 @@ from _util import budgets
 from _util.forecast import month_end
 from _util.teams import load_teams
 from bench.bench_forecast import sample_world, synthetic
+from bench.verdict import verdict
 
 # Budget as a share of the month's eventual total: < 1 overruns, >= 1.05 ends at least 5% under.
 UNDER = (0.80, 0.90, 0.95, 0.98)
@@ -148,10 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     checks = [(f"'on pace to exceed' on {fa:.2%} of team-days of months ending >= 5% under budget (<= 2%)",
                fa <= 0.02),
               (f"{fl:.1%} of eventual overruns flagged by day {FLAG_BY_DAY} (>= 90%)", fl >= 0.90)]
-    for text, passed in checks:
-        print(f"{'PASS' if passed else 'FAIL'}  {text}")
-    print(f"({time.perf_counter() - t0:.1f} s)")
-    return 0 if all(p for _, p in checks) else 1
+    return verdict(checks, t0)
 
 
 if __name__ == "__main__":

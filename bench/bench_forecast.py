@@ -19,6 +19,7 @@ import pandas as pd
 
 from _util import sample_data
 from _util.forecast import month_end
+from bench.verdict import verdict
 
 HORIZONS = (7, 14, 21)
 START = date(2024, 1, 1)
@@ -116,10 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     checks = [("model beats naive (median, all datasets) at every horizon", beats_all),
               (f"stationary median error at day 14 {day14:.2f}% <= 3%", day14 <= 3.0),
               (f"80% interval coverage {coverage:.1%} in 75-85%", 0.75 <= coverage <= 0.85)]
-    for text, passed in checks:
-        print(f"{'PASS' if passed else 'FAIL'}  {text}")
-    print(f"({time.perf_counter() - t0:.1f} s)")
-    return 0 if all(p for _, p in checks) else 1
+    return verdict(checks, t0)
 
 
 if __name__ == "__main__":

@@ -141,6 +141,21 @@ def test_the_answer_is_kept_so_a_rerun_and_a_stage_alone_pay_nothing(tmp_path):
         assert fetch_for_day(s, date(2026, 11, 28), client=client)[0] == 1
 
 
+@pytest.mark.parametrize(("code", "asked_again"), [("DataUnavailableException", False),
+                                                   ("AccessDeniedException", False),
+                                                   ("LimitExceededException", True), ("ServiceUnavailable", True)])
+def test_a_lasting_refusal_is_kept_for_the_day_and_a_passing_one_asked_again(tmp_path, code, asked_again):
+    client = ce_client()
+    s = settings(tmp_path)
+    with Stubber(client) as stub:
+        stub.add_client_error("get_cost_forecast", code, "no")
+        stub.add_response("get_cost_forecast", response(5))  # answered only if the rerun asks again
+        assert fetch_for_day(s, date(2026, 11, 26), client=client)[0] == 1
+        requests, answer = fetch_for_day(s, date(2026, 11, 26), client=client)
+    assert requests == int(asked_again)
+    assert (answer.error == "") is asked_again
+
+
 def test_stage_alone_without_a_kept_answer_uses_the_model_and_says_why(tmp_path):
     f = ce_forecast.day_forecast(settings(tmp_path, report_date=date(2026, 11, 24)), model())
     assert f.method == "model" and f.fallback.startswith("ce: no forecast kept for 2026-11-24")

@@ -92,6 +92,7 @@ def test_render_charts_renders_exactly_the_days_charts(analysis, rendered):
     assert sorted(p.name for p in out.iterdir()) == sorted(chart_filename(c) for c in expected)
 
 
+@pytest.mark.slow
 def test_serial_and_parallel_give_the_same_charts(analysis, titled, rendered, tmp_path):
     files, _ = rendered
     serial = charts.render_charts(analysis, titled, P, tmp_path, workers=1)
@@ -99,6 +100,7 @@ def test_serial_and_parallel_give_the_same_charts(analysis, titled, rendered, tm
     assert all(png_size(p) == (1200, 700) for p in serial.values())
 
 
+@pytest.mark.slow
 def test_no_figure_left_open_after_render(analysis, titled, tmp_path):
     import matplotlib.pyplot as plt
 
@@ -124,6 +126,7 @@ def test_workers_get_only_their_own_data(analysis, titled, tmp_path):
         assert len(pickle.dumps(job)) < whole / 5
 
 
+@pytest.mark.slow
 def test_a_failing_chart_does_not_lose_the_others(analysis, titled, tmp_path, monkeypatch, caplog):
     def boom(*_args):
         raise ValueError("broken data")
@@ -589,6 +592,7 @@ def test_names_differing_only_in_punctuation_get_different_files():
     assert len({chart_filename(spike_chart_id(n)) for n in names}) == len(names)
 
 
+@pytest.mark.slow
 def test_parallel_render_while_other_threads_run(analysis, titled, rendered, tmp_path):
     """With threads alive (e.g. an HTTP server) the pool avoids plain fork and still renders every chart."""
     import threading

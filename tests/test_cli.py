@@ -118,6 +118,7 @@ def test_no_failure_notice_for_dry_runs_usage_errors_or_a_busy_lock(capsys, slac
     assert slack.requests == []
 
 
+@pytest.mark.slow
 def test_a_slack_that_never_answers_delays_the_failure_by_one_short_attempt(capsys, monkeypatch):
     monkeypatch.setenv("SLACK_BOT_TOKEN", TOKEN)
     monkeypatch.setenv("SLACK_CHANNEL_ID", CHANNEL)

@@ -471,10 +471,18 @@ def test_budget_and_teams_file_are_unset_by_default():
 
 
 def test_budget_and_teams_file_are_read(in_tmp):
-    (in_tmp / "teams.toml").write_text("", encoding="utf-8")
+    (in_tmp / "teams.toml").write_text('[[team]]\nname = "web"\nchannel = "C0WEB"\nservices = ["Amazon CloudFront"]\n',
+                                       encoding="utf-8")
     s = load_settings(flags(), environ={"MONTHLY_BUDGET_USD": "12000.50", "TEAMS_FILE": "teams.toml"})
     assert (s.monthly_budget_usd, s.teams_file) == (12000.5, Path("teams.toml"))
     assert load_settings(flags(), environ={"MONTHLY_BUDGET_USD": " "}).monthly_budget_usd is None
+
+
+def test_a_bad_teams_file_stops_the_run_at_start_naming_it(in_tmp):
+    """Before anything is fetched or paid for (drill-down requests, GetCostForecast), not after."""
+    (in_tmp / "teams.toml").write_text('[[team]]\nname = "web"\nchannel = "C0WEB"\nowner = "me"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"teams.toml.*owner"):
+        load_settings(flags(), environ={"TEAMS_FILE": "teams.toml"})
 
 
 @pytest.mark.parametrize("raw", ["0", "-100", "lots", "inf", "nan"])

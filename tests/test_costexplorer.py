@@ -325,6 +325,7 @@ def test_exactly_ce_max_pages_pages_is_fine(ce):
     assert requests == 2
 
 
+@pytest.mark.slow
 def test_cost_explorer_that_never_answers_fails_within_timeout_times_attempts(monkeypatch):
     """Seen: 554 s. Each attempt waits read_timeout; botocore retries a bounded number of times, then one line."""
     import botocore.retries.standard
@@ -343,6 +344,7 @@ def test_cost_explorer_that_never_answers_fails_within_timeout_times_attempts(mo
                                      f"{silent.url}"), err.value
 
 
+@pytest.mark.slow
 def test_cost_explorer_that_never_answers_is_one_error_line_from_the_job(monkeypatch, capsys, tmp_path,
                                                                          restore_logging):
     import procAmzData

@@ -368,6 +368,7 @@ def test_long_names_are_stored_and_one_bad_group_never_blocks_the_others(engine,
 
 # --- killed runs (issue 10, item 13) ---------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_a_sigkilled_run_is_marked_killed_by_the_next_run(engine, tmp_path, monkeypatch, restore_logging,
                                                             quick_charts):
     import os

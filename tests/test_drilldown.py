@@ -143,7 +143,7 @@ amounts = st.floats(0.0, 500.0, allow_nan=False).map(lambda v: round(v, 2))
 
 @given(st.lists(st.lists(amounts, min_size=DAYS, max_size=DAYS), min_size=1, max_size=12),
        st.sampled_from(["spike", "trend"]), st.sampled_from(["up", "down"]), st.integers(1, 6), st.randoms())
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_contributions_match_a_plain_python_reference(values, kind, direction, top, rnd):
     assume(any(v for row in values for v in row))  # an empty answer is "unavailable" (tested above)
     groups = {(f"acct{i}", f"use{i % 3}"): v for i, v in enumerate(values)}

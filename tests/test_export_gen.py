@@ -350,7 +350,8 @@ def test_the_athena_policy_grants_exactly_what_the_athena_source_needs():
     policy = json.loads((ROOT / "docs" / "iam-athena.json").read_text())
     got = actions(policy)
     assert set(got) == {"athena:StartQueryExecution", "athena:GetQueryExecution", "athena:GetQueryResults",
-                        "athena:StopQueryExecution", "glue:GetDatabase", "glue:GetTable", "glue:GetPartitions",
+                        "athena:StopQueryExecution", "athena:GetWorkGroup", "glue:GetDatabase", "glue:GetTable",
+                        "glue:GetPartitions",
                         "s3:GetObject", "s3:ListBucket", "s3:GetBucketLocation", "s3:PutObject",
                         "s3:AbortMultipartUpload"}
     assert all(r.endswith(":workgroup/cost-watchdog") for a, rs in got.items() if a.startswith("athena:") for r in rs)

@@ -319,3 +319,46 @@ def test_an_exact_one_provider_result_is_held_column_wise_with_the_same_rows_and
         (d, s, b): (a, True) for d, s, b, a in zip(days, services, ["111", "", "222", "111", "333"], amounts,
                                                    strict=True)}
     assert parsed.columns is None  # reading .rows made the objects once
+
+
+@pytest.mark.parametrize("host_zone", ["America/New_York", "Asia/Tokyo"])
+def test_usage_days_are_utc_dates_whatever_the_host_time_zone(tmp_path, monkeypatch, host_zone):
+    """A zoned ChargePeriodStart at 01:00 and 23:00 UTC is one UTC day, on a host in New York or Tokyo too."""
+    import time
+    from datetime import datetime, timezone
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    starts = [datetime(2024, 9, 1, 1, tzinfo=timezone.utc), datetime(2024, 9, 1, 23, tzinfo=timezone.utc)]
+    table = pa.table({"ChargePeriodStart": pa.array(starts, pa.timestamp("ms", tz="UTC")),
+                      "ProviderName": ["AWS", "AWS"], "ServiceName": ["Amazon S3", "Amazon S3"],
+                      "ChargeCategory": ["Usage", "Usage"], "BillingCurrency": ["USD", "USD"],
+                      "BilledCost": [1.0, 2.0], "EffectiveCost": [1.0, 2.0]})
+    pq.write_table(table, tmp_path / "export.parquet")
+    monkeypatch.setenv("TZ", host_zone)
+    time.tzset()
+    try:
+        opened = exports.open_export([tmp_path / "export.parquet"])
+        try:
+            parsed = exports.daily_costs(opened, date(2024, 8, 31), date(2024, 9, 2), metric="UnblendedCost",
+                                         group_by="", exclude=(), today=TODAY)
+        finally:
+            opened.close()
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    assert {k: r.amount for k, r in parsed.rows.items()} == {(date(2024, 9, 1), "Amazon S3", ""): Decimal("3")}
+
+
+def test_the_default_date_reads_only_the_newest_period_with_rows(tmp_path, monkeypatch):
+    """An export of many months (on S3: many files to copy) is not read whole to find its last day."""
+    rows = focus_rows({"2024-08": (date(2024, 8, 1), date(2024, 8, 31)),
+                       "2024-09": (date(2024, 9, 1), date(2024, 9, 17))}, n=30, seed=9)
+    write_focus(tmp_path, {**rows, "2024-10": []})  # October's folder exists, still empty
+    opened = []
+    real = exports.open_export
+    monkeypatch.setattr(exports, "open_export", lambda *a, **k: opened.append(k.get("periods")) or real(*a, **k))
+    expected = max(r["ChargePeriodStart"].date() for r in rows["2024-09"])
+    assert exports.last_day([tmp_path]) == expected
+    assert opened == [["2024-10"], ["2024-09"]]  # the empty newest period, then the one before; never August

@@ -89,6 +89,22 @@ def test_monthly_fee_on_the_first_is_counted_once():
     assert support.mtd == support.forecast == pytest.approx(500.0)
 
 
+def test_charges_are_the_recurring_monthly_excess_and_nothing_else():
+    """The model takes out what recurs on one day of every month (the fee on the 1st); a one-off jump stays in."""
+    from _util.forecast import _charges
+
+    idx = pd.date_range(date(2026, 3, 1), date(2026, 6, 14))
+    rng = np.random.default_rng(3)
+    values = 100.0 + rng.normal(0, 2.0, len(idx))
+    values[idx.day == 1] += 500.0
+    one_off = idx.get_loc(pd.Timestamp(2026, 5, 20))
+    values[one_off] += 300.0
+    got = _charges(values[:, None], idx)[:, 0]
+    firsts = np.asarray(idx.day == 1)
+    assert np.all(got[firsts] == pytest.approx(500.0, abs=10.0))  # the excess over the day's neighbours
+    assert not got[~firsts].any()  # nothing else, the one-off day included
+
+
 def test_monthly_fee_still_to_come_is_added_once():
     d = date(2026, 6, 10)
     s = frame(d, a=100.0, Support=fee(15, 500.0))
@@ -110,6 +126,8 @@ def test_too_little_history_falls_back_to_the_run_rate_and_says_so():
     assert f.method == "run_rate" and "run rate" in f.note
     assert f.forecast == pytest.approx(f.mtd / 20 * 31)
     assert f.low <= f.forecast <= f.high and f.last_month_total is None
+    (a,) = f.by_service  # each column has its own interval (a team's budget reads it), not a point
+    assert a.low < a.forecast < a.high and a.low >= a.mtd
 
 
 def test_missing_report_day_is_an_error():
@@ -118,10 +136,11 @@ def test_missing_report_day_is_an_error():
         month_end(s, date(2026, 6, 11))
 
 
+@pytest.mark.slow  # 200 simulated months (3 s)
 def test_interval_covers_about_80_percent_on_simulated_data():
     rng = np.random.default_rng(7)
     hits = []
-    for _ in range(60):
+    for _ in range(200):
         idx = pd.date_range(START, date(2026, 12, 31))
         level = 200 * np.exp(np.cumsum(rng.normal(0, 0.004, len(idx))))  # slow random-walk drift
         values = level * np.where(idx.day_of_week >= 5, 0.7, 1.1) * (1 + 0.05 * rng.standard_normal(len(idx)))
@@ -132,7 +151,8 @@ def test_interval_covers_about_80_percent_on_simulated_data():
         actual = float(s.loc[pd.Timestamp(d).replace(day=1):pd.Timestamp(2026, month, n)].to_numpy().sum())
         f = month_end(s.loc[:pd.Timestamp(d)], d)
         hits.append(f.low <= actual <= f.high)
-    assert 0.6 <= np.mean(hits) <= 0.95
+    # 200 draws: the share's standard error is about 0.03, so 72-88% is the issue's 75-85% at about 2.8 sigma.
+    assert 0.72 <= np.mean(hits) <= 0.88, np.mean(hits)
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])

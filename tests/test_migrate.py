@@ -273,6 +273,7 @@ def _amount(day: date, service: str) -> Decimal:
     return Decimal(f"{day.day}.{ord(service)}")
 
 
+@pytest.mark.slow
 def test_concurrent_first_runs_on_a_fresh_database_all_succeed(db_url):
     context = multiprocessing.get_context("fork" if hasattr(os, "fork") else "spawn")
     for _trial in range(TRIALS):

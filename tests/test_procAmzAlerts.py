@@ -272,6 +272,7 @@ def test_unreachable_database_exits_1_without_its_password(capsys):
     assert "Pa55w0rd" not in err
 
 
+@pytest.mark.slow
 def test_demo_runs_on_its_own_in_a_fresh_output_dir(capsys, isolated):
     """`procAmzAlerts.py --demo` needs no earlier step: it stores the sample data for its date first."""
     code, out, err = run(capsys, "--demo", "--output-dir", "fresh")
@@ -291,6 +292,7 @@ def test_the_error_line_is_also_in_the_log_file(capsys, isolated):
     assert f"ERROR aws_cost_tracking: {line} (exit 1)" in log
 
 
+@pytest.mark.slow
 def test_root_causes_stored_by_the_full_run_are_shown_without_asking(capsys, filled, monkeypatch):
     from _util import drilldown, pipeline
     from _util.sample_data import SampleCostExplorer

@@ -265,6 +265,7 @@ def test_slack_error_exits_1_with_what_to_fix(capsys, filled_sqlite, slack_env):
 # --- Plot buttons from an earlier stage's published.json ---------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_buttons_come_from_what_runCostReporting_published(capsys, filled_sqlite, isolated, quick_charts,
                                                           monkeypatch):
     monkeypatch.setenv("PLOT_BASE_URL", BASE)
@@ -288,6 +289,7 @@ def test_buttons_come_from_what_runCostReporting_published(capsys, filled_sqlite
     assert (again["charts"], again["page_url"]) == (report["charts"], report["page_url"])
 
 
+@pytest.mark.slow
 def test_run_alone_after_the_day_s_run_it_keeps_the_root_causes_and_asks_nothing(capsys, filled_sqlite, isolated,
                                                                                    quick_charts):
     """procSummaries.py (and procPlotting.py) run alone read the root causes the run stored: the message and

@@ -77,6 +77,7 @@ def test_saved_answers_explain_every_alert_as_cost_explorer_does_and_cost_no_req
     assert len(db.load_root_causes(engine, D)) == 2 * len(alerts)  # both pairs of every alert stored
 
 
+@pytest.mark.slow
 def test_a_paged_saved_answer_is_read_page_by_page(stored, engine, tmp_path):
     _, analysis, alerts = stored
     paths = save_answers(tmp_path, alerts, page_groups=40)

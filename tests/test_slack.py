@@ -89,6 +89,7 @@ def test_many_alerts_go_out_as_a_thread(server, engine):
     assert {r.parts for r in recs} == {len(payloads)}
 
 
+@pytest.mark.slow
 def test_rate_limited_then_success_posts_once(server, engine):
     settings = make_settings(server)
     server.script("chat.postMessage", Reply(429, {"ok": False, "error": "ratelimited"}, {"Retry-After": "1"}))
