@@ -308,10 +308,10 @@ def is_estimated(period: str, today: date) -> bool:
     return today < end + timedelta(days=FINAL_AFTER_DAYS)
 
 
-def qualify(provider: str, service: str, providers: set[str]) -> str:
-    """The stored service name: the provider's own; prefixed "<provider>: " when the export holds several
-    providers (AWS's names stay Cost Explorer's, so its history joins up)."""
-    if len(providers) > 1 and provider not in AWS_PROVIDERS:
+def qualify(provider: str, service: str, providers: set[str] | None = None) -> str:
+    """The stored service name: AWS's as the export names it; any other provider's prefixed "<provider>: " —
+    always, so a service keeps one name whichever providers a run's billing periods happen to hold."""
+    if provider and provider not in AWS_PROVIDERS:
         return f"{provider}: {service}"
     return service
 
@@ -370,8 +370,8 @@ def _column(frame, name: str) -> list:
 
 def parse_daily_frame(frame, start: date, end: date, today: date, covered: Iterable | None = None) -> ParsedCosts:
     """The rows of export_sql.daily_cost_sql's result (a pyarrow Table, as DuckDB and Athena's result file give
-    it, or a pandas DataFrame) as ParsedCosts, the same for both sources: services qualified by provider when
-    several, one currency or an ExportError naming them, amounts exact. Days answered: each billing period's days
+    it, or a pandas DataFrame) as ParsedCosts, the same for both sources: other providers' services qualified
+    by provider (qualify), one currency or an ExportError naming them, amounts exact. Days answered: each billing period's days
     from its 1st (or start) to its last covered day (later days are not exported yet), `covered` = the days with
     any line item (default: the days with a row in frame)."""
     # Millions of new objects and no cycles among them: the cyclic GC would rescan them all, again and again
@@ -420,9 +420,8 @@ def _parse_daily_frame(frame, start: date, end: date, today: date, covered: Iter
         parsed.columns = _cost_columns(frame, unit, {day for day, est in estimated_of.items() if est})
         return parsed
     provider_col, services = _column(frame, "provider"), _column(frame, "service")
-    providers = set(provider_col)
-    if len(providers) > 1:
-        services = [qualify(p, s, providers) for p, s in zip(provider_col, services, strict=True)]
+    if set(provider_col) - set(AWS_PROVIDERS):
+        services = [qualify(p, s) for p, s in zip(provider_col, services, strict=True)]
     rows = parsed.rows
     amounts = _column(frame, "amount")
     if amounts and not isinstance(amounts[0], Decimal):  # a result file that typed the sum as double
@@ -447,13 +446,14 @@ def _distinct(frame, name: str) -> list:
 
 def _columnar(frame) -> bool:
     """Whether a pyarrow result can be stored column-wise as it is: DATE days, exact (decimal) sums, one provider
-    and one currency value — so, as daily_cost_sql groups and orders it, each (day, service, breakdown) is one row
-    in key order. Else (several providers to qualify and sum, a double-typed result file) rows are built one by one."""
+    (AWS's: nothing to qualify) and one currency value — so, as daily_cost_sql groups and orders it, each (day, service, breakdown) is one row
+    in key order. Else (other providers to qualify, several to sum, a double-typed result file) rows are built one by one."""
     import pyarrow as pa
 
     schema = frame.schema
     return (pa.types.is_date32(schema.field("usage_date").type) and pa.types.is_decimal(schema.field("amount").type)
-            and len(_distinct(frame, "provider")) == 1 and len(_distinct(frame, "currency")) == 1)
+            and len(providers := _distinct(frame, "provider")) == 1 and providers[0] in AWS_PROVIDERS
+            and len(_distinct(frame, "currency")) == 1)
 
 
 def _cost_columns(frame, unit: str, estimated_days: set[date]) -> CostColumns:
@@ -503,7 +503,7 @@ def drill_frame(inputs: Sequence[str | Path], start: date, end: date, services: 
             return pd.DataFrame(columns=[*export_sql.DETAIL_COLUMNS, *empty]), accounts
         check_columns(table.fmt, table.columns, metric, "")
         providers = set(table.run(export_sql.providers_sql(table.query(start, end)))["provider"])
-        raw = {s.split(": ", 1)[1] if len(providers) > 1 and s.split(": ", 1)[0] in providers else s
+        raw = {s.split(": ", 1)[1] if s.split(": ", 1)[0] in providers - set(AWS_PROVIDERS) else s
                for s in services}
         tag = group_by if group_by.startswith("TAG:") else ""
         frame = table.run(export_sql.detail_sql(table.query(start, end, metric=metric, exclude=exclude,
@@ -515,7 +515,7 @@ def drill_frame(inputs: Sequence[str | Path], start: date, end: date, services: 
     finally:
         table.close()
     frame["usage_date"] = frame["usage_date"].map(_as_date)
-    frame["service"] = [qualify(p, s, providers) for p, s in zip(frame["provider"], frame["service"], strict=True)]
+    frame["service"] = [qualify(p, s) for p, s in zip(frame["provider"], frame["service"], strict=True)]
     extra = [c for c in frame.columns if c.startswith("tag:")]
     return frame[[*export_sql.DETAIL_COLUMNS, *extra]], accounts
 

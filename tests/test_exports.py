@@ -362,3 +362,18 @@ def test_the_default_date_reads_only_the_newest_period_with_rows(tmp_path, monke
     expected = max(r["ChargePeriodStart"].date() for r in rows["2024-09"])
     assert exports.last_day([tmp_path]) == expected
     assert opened == [["2024-10"], ["2024-09"]]  # the empty newest period, then the one before; never August
+
+
+def test_another_provider_s_services_are_qualified_even_alone_in_a_run(tmp_path):
+    """A run whose periods hold Azure rows only stores the names a mixed run stores: one series per service."""
+    path = tmp_path / "azure.csv"
+    path.write_text('"ChargePeriodStart","ProviderName","ServiceName","ChargeCategory","BillingCurrency",'
+                    '"BilledCost","EffectiveCost"\n'
+                    '"2024-09-01 00:00:00","Microsoft","Virtual Machines","Usage","USD",1.25,1\n')
+    table = exports.open_export([path])
+    try:
+        parsed = exports.daily_costs(table, date(2024, 9, 1), date(2024, 9, 1), metric="UnblendedCost",
+                                     group_by="", exclude=(), today=TODAY)
+    finally:
+        table.close()
+    assert list(parsed.rows) == [(date(2024, 9, 1), "Microsoft: Virtual Machines", "")]
