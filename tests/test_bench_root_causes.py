@@ -140,6 +140,7 @@ def test_verdicts(value, target, at_most, expected):
     assert bench.verdict(value, target, at_most=at_most) == expected
 
 
+@pytest.mark.slow
 def test_a_tiny_world_runs_through_the_stand_in_and_fills_every_row(tmp_path, monkeypatch):
     kinds = ("spike", "netting", "new_service")
     monkeypatch.delenv(bench.ENDPOINT_ENV, raising=False)

@@ -497,6 +497,7 @@ def _money_texts(fig) -> list[str]:
             if id(t) not in ticks and "$" in t.get_text() and t.get_visible()]
 
 
+@pytest.mark.slow
 def test_money_on_every_chart_is_to_the_cent(analysis, titled, tmp_path):
     seen = 0
     for _, kind, args, _ in charts.chart_jobs(analysis, titled, P, tmp_path):

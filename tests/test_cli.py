@@ -64,6 +64,7 @@ def _choices(err: str) -> str:
     return found.group(1) if found else "'ce', 'sample', 'file'"
 
 
+@pytest.mark.slow
 def test_quiet_run_prints_nothing_on_stderr_and_keeps_info_in_the_log(capsys, tmp_path, quick_charts):
     code, out, err = run_cli(capsys, runCostReporting.main, "--source", "sample", "--date", D, "-q",
                              "--db-url", f"sqlite:///{tmp_path / 'c.sqlite'}")
@@ -187,6 +188,7 @@ def test_no_heartbeat_on_a_dry_run(capsys, monitor, tmp_path, quick_charts):
     assert monitor == []
 
 
+@pytest.mark.slow
 def test_a_heartbeat_that_fails_is_a_warning_not_a_failure(capsys, monkeypatch, tmp_path, quick_charts):
     with Blackhole() as hole:
         port = hole.port

@@ -486,6 +486,7 @@ def test_pages_taken_before_cost_explorer_failed_still_count_today(engine):
     assert sum(r.requests for r in stored) == 2  # its first page was paid for all the same
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", range(4))
 def test_on_random_worlds_through_the_stand_in_the_contributions_match_an_independent_computation(
         engine, monkeypatch, seed):

@@ -441,6 +441,7 @@ def test_the_last_page_given_alone_adds_and_updates_but_never_removes_stored_row
 
 # --- ce source that pages forever: one error line, nothing stored (procAmzData.py in-process) ----------------------
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("fresh", "requests", "message"), [
     (False, 2, "Cost Explorer repeated a NextPageToken on page 2 of "),
     (True, 4, "still had more pages after 4 requests (USD 0.04, CE_MAX_PAGES=4): stopped"),

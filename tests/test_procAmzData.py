@@ -269,6 +269,7 @@ def test_unusable_sqlite_path_names_the_database(capsys, isolated):
 
 # --- Cost Explorer failing after botocore's retries ------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_ce_throttled_after_retries_exits_1_and_writes_nothing(capsys, isolated, monkeypatch):
     import botocore.retries.standard
 

@@ -144,6 +144,7 @@ def test_make_s3_client_uses_standard_retries_and_honours_aws_endpoint_url(monke
 # ---- local folder ----------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_local_site_written_with_file_urls(day, tmp_path):
     dv, files = day
     result = site.publish(dv, files, Settings(plots_destination=str(tmp_path / "site")))
@@ -415,6 +416,7 @@ def test_s3_throttling_is_retried_by_botocore(day, flaky_s3, monkeypatch):
     assert len(state["puts"]) == len(files) + 3 + 1  # charts + day page + manifest + root index + the retry
 
 
+@pytest.mark.slow
 def test_s3_persistent_throttling_gives_up_with_missing_charts(day, flaky_s3):
     dv, files = day
     endpoint, state = flaky_s3

@@ -199,6 +199,7 @@ def test_unreachable_slack_fails_with_one_line(engine):
     assert TOKEN not in str(info.value)
 
 
+@pytest.mark.slow
 def test_timeout_is_not_retried_and_says_the_post_may_exist(server, engine):
     settings = make_settings(server)
     server.script("chat.postMessage", Reply(delay_s=1.5))

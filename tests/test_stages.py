@@ -128,6 +128,7 @@ def by_account(tmp_path) -> Settings:
                          environ={"COST_GROUP_BY": "LINKED_ACCOUNT"})
 
 
+@pytest.mark.slow
 def test_with_cost_group_by_the_accounts_are_judged_and_add_no_alert_the_totals_explain(by_account):
     s = by_account
     with stages.open_database(s) as engine:
@@ -145,6 +146,7 @@ def test_with_cost_group_by_the_accounts_are_judged_and_add_no_alert_the_totals_
     assert raw and {(x.service, x.direction) for x in raw} <= {(x.service, x.direction) for x in totals.spikes}
 
 
+@pytest.mark.slow
 def test_with_cost_group_by_a_move_between_accounts_is_one_alert_with_its_offset(by_account):
     s = by_account
     with stages.open_database(s) as engine:
