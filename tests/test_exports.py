@@ -87,6 +87,16 @@ def test_detail_frame_gives_resource_ids_of_the_sample():
     assert set(frame["resource_id"]) == ids - {"NULL"} | ({""} if "NULL" in ids else set())
 
 
+def read_daily(inputs, start: date, end: date, *, group_by: str = "", exclude=(), today: date = TODAY):
+    """exports.daily_costs of the inputs for [start, end] (UnblendedCost), the export opened and closed around it."""
+    table = exports.open_export(inputs)
+    try:
+        return exports.daily_costs(table, start, end, metric="UnblendedCost", group_by=group_by,
+                                   exclude=tuple(exclude), today=today)
+    finally:
+        table.close()
+
+
 def _quirky_csv(path: Path, currency2: str = "USD") -> None:
     """A FOCUS CSV as AWS and the FinOps sample write it: unquoted NULL, doubled quotes in Tags JSON, gzip."""
     header = '"ChargePeriodStart","ProviderName","ServiceName","ChargeCategory","BillingCurrency","BilledCost",' \
@@ -102,12 +112,7 @@ def _quirky_csv(path: Path, currency2: str = "USD") -> None:
 def test_focus_csv_quirks_are_read(tmp_path):
     path = tmp_path / "export.csv.gz"
     _quirky_csv(path)
-    table = exports.open_export([path])
-    try:
-        parsed = exports.daily_costs(table, date(2024, 9, 1), date(2024, 9, 2), metric="UnblendedCost",
-                                     group_by="TAG:team", exclude=(), today=TODAY)
-    finally:
-        table.close()
+    parsed = read_daily([path], date(2024, 9, 1), date(2024, 9, 2), group_by="TAG:team")
     assert {k: r.amount for k, r in parsed.rows.items()} == {
         (date(2024, 9, 1), "Amazon S3", "team$pay, ments"): Decimal("1.000000000010"),
         (date(2024, 9, 1), "Amazon S3", "team$"): Decimal("-0.5"),  # a negative credit kept; NULL tags untagged
@@ -120,12 +125,7 @@ def test_a_day_whose_cost_is_all_excluded_is_answered_without_rows(tmp_path):
                     '"BilledCost","EffectiveCost"\n'
                     '"2024-09-01 00:00:00","AWS","Amazon S3","Usage","USD",1.25,1\n'
                     '"2024-09-02 05:00:00","AWS","Amazon S3","Credit","USD",-3.00000000000,0\n')
-    table = exports.open_export([path])
-    try:
-        parsed = exports.daily_costs(table, date(2024, 9, 1), date(2024, 9, 2), metric="UnblendedCost",
-                                     group_by="", exclude=("Credit",), today=date(2024, 9, 5))
-    finally:
-        table.close()
+    parsed = read_daily([path], date(2024, 9, 1), date(2024, 9, 2), exclude=("Credit",), today=date(2024, 9, 5))
     assert parsed.days == {date(2024, 9, 1): True, date(2024, 9, 2): True}  # September still Estimated
     assert {k: r.amount for k, r in parsed.rows.items()} == {(date(2024, 9, 1), "Amazon S3", ""): Decimal("1.25")}
 
@@ -133,13 +133,8 @@ def test_a_day_whose_cost_is_all_excluded_is_answered_without_rows(tmp_path):
 def test_mixed_currencies_are_refused_naming_them(tmp_path):
     path = tmp_path / "export.csv.gz"
     _quirky_csv(path, currency2="EUR")
-    table = exports.open_export([path])
-    try:
-        with pytest.raises(exports.ExportError, match=r"mixes currencies \(EUR, USD\)"):
-            exports.daily_costs(table, date(2024, 9, 1), date(2024, 9, 2), metric="UnblendedCost", group_by="",
-                                exclude=(), today=TODAY)
-    finally:
-        table.close()
+    with pytest.raises(exports.ExportError, match=r"mixes currencies \(EUR, USD\)"):
+        read_daily([path], date(2024, 9, 1), date(2024, 9, 2))
 
 
 @pytest.mark.parametrize(("renamed", "old", "version"), [("ChargeCategory", "ChargeType", "FOCUS 0.5"),
@@ -339,12 +334,7 @@ def test_usage_days_are_utc_dates_whatever_the_host_time_zone(tmp_path, monkeypa
     monkeypatch.setenv("TZ", host_zone)
     time.tzset()
     try:
-        opened = exports.open_export([tmp_path / "export.parquet"])
-        try:
-            parsed = exports.daily_costs(opened, date(2024, 8, 31), date(2024, 9, 2), metric="UnblendedCost",
-                                         group_by="", exclude=(), today=TODAY)
-        finally:
-            opened.close()
+        parsed = read_daily([tmp_path / "export.parquet"], date(2024, 8, 31), date(2024, 9, 2))
     finally:
         monkeypatch.undo()
         time.tzset()
@@ -370,10 +360,5 @@ def test_another_provider_s_services_are_qualified_even_alone_in_a_run(tmp_path)
     path.write_text('"ChargePeriodStart","ProviderName","ServiceName","ChargeCategory","BillingCurrency",'
                     '"BilledCost","EffectiveCost"\n'
                     '"2024-09-01 00:00:00","Microsoft","Virtual Machines","Usage","USD",1.25,1\n')
-    table = exports.open_export([path])
-    try:
-        parsed = exports.daily_costs(table, date(2024, 9, 1), date(2024, 9, 1), metric="UnblendedCost",
-                                     group_by="", exclude=(), today=TODAY)
-    finally:
-        table.close()
+    parsed = read_daily([path], date(2024, 9, 1), date(2024, 9, 1))
     assert list(parsed.rows) == [(date(2024, 9, 1), "Microsoft: Virtual Machines", "")]
